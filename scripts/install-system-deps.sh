@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Installs the Debian packages the tests and benchmarks drive for real (nginx for the proxy
+# benchmark, wrk as its load generator). Idempotent: does nothing when they are present.
+set -euo pipefail
+need=()
+for pair in nginx:nginx wrk:wrk; do
+  cmd=${pair%%:*} pkg=${pair##*:}
+  command -v "$cmd" >/dev/null 2>&1 || [ -x "/usr/sbin/$cmd" ] || need+=("$pkg")
+done
+[ ${#need[@]} -eq 0 ] && exit 0
+if [ "$(id -u)" -ne 0 ]; then
+  echo "missing: ${need[*]}; install them with: sudo apt-get install -y ${need[*]}" >&2
+  exit 1
+fi
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+# The nginx package starts a system instance on port 80; the benchmark runs its own.
+(systemctl disable --now nginx || service nginx stop || nginx -s quit) >/dev/null 2>&1 || true

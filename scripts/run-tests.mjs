@@ -1,0 +1,33 @@
+#!/usr/bin/env node
+// Runs every *.test.ts under src/ and test/ with Node's own test runner (TypeScript through
+// tsx). Node 20's runner takes no globs, so the files are listed here.
+// Usage: node scripts/run-tests.mjs [substring...]   (only files whose path contains one)
+import { spawnSync } from "node:child_process";
+import { readdirSync } from "node:fs";
+import { join } from "node:path";
+
+function find(dir) {
+  let out = [];
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const path = join(dir, entry.name);
+    if (entry.isDirectory()) out = out.concat(find(path));
+    else if (entry.name.endsWith(".test.ts")) out.push(path);
+  }
+  return out;
+}
+
+const filters = process.argv.slice(2);
+const files = ["src", "test"]
+  .flatMap(find)
+  .filter((f) => filters.length === 0 || filters.some((s) => f.includes(s)))
+  .sort();
+if (files.length === 0) {
+  console.error(`no test files match ${filters.join(" ")}`);
+  process.exit(1);
+}
+const result = spawnSync(
+  process.execPath,
+  ["--import", "tsx", "--test", "--test-reporter=spec", ...files],
+  { stdio: "inherit" },
+);
+process.exit(result.status ?? 1);

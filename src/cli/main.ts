@@ -1,0 +1,39 @@
+#!/usr/bin/env node
+/**
+ * The `aviary` command. Each verb lives in `commands/<verb>.ts` and registers itself here.
+ * Exit codes: 0 ok, 1 failed, 2 usage, 3 cannot reach the server.
+ *
+ * @module
+ */
+
+import { Command, CommanderError } from "commander";
+import { AviaryError } from "../errors.js";
+import { VERSION } from "../version.js";
+import { registerSchema } from "./commands/schema.js";
+import { registerValidate } from "./commands/validate.js";
+import { EXIT } from "./exit.js";
+
+const program = new Command()
+  .name("aviary")
+  .description("Progressive delivery: weighted canary routing, analysis, promotion and rollback.")
+  .version(VERSION)
+  .showHelpAfterError()
+  .exitOverride();
+
+registerValidate(program);
+registerSchema(program);
+
+try {
+  await program.parseAsync(process.argv);
+} catch (err) {
+  if (err instanceof CommanderError) {
+    // Help and version also arrive here, with exit code 0.
+    process.exitCode = err.exitCode === 0 ? EXIT.ok : EXIT.usage;
+  } else if (err instanceof AviaryError) {
+    process.stderr.write(`aviary: ${err.message}\n`);
+    process.exitCode = EXIT.failed;
+  } else {
+    process.stderr.write(`aviary: unexpected error: ${(err as Error).stack ?? String(err)}\n`);
+    process.exitCode = EXIT.failed;
+  }
+}

@@ -1,0 +1,155 @@
+/**
+ * Reading a spec: YAML with source positions, then the schema. Every problem is reported at
+ * once, each with file:line:column and the field path, so one edit-and-retry fixes them all.
+ *
+ * @module
+ */
+
+import { readFile } from "node:fs/promises";
+import { isMap, isPair, isScalar, isSeq, LineCounter, type Node, parseDocument } from "yaml";
+import type { z } from "zod";
+import { AviaryError } from "../errors.js";
+import { Spec } from "./schema.js";
+
+/** One problem in a spec, located as precisely as the source allows. */
+export interface SpecProblem {
+  file: string;
+  line: number;
+  column: number;
+  /** Dotted field path (`services[0].stable.targets[1]`), empty for the document itself. */
+  path: string;
+  message: string;
+}
+
+export class SpecError extends AviaryError {
+  readonly problems: SpecProblem[];
+  constructor(problems: SpecProblem[]) {
+    super(
+      "AVIARY_SPEC_INVALID",
+      `${problems.length} problem${problems.length === 1 ? "" : "s"} in the spec:\n${problems.map(formatProblem).join("\n")}`,
+    );
+    this.problems = problems;
+  }
+}
+
+/** `file:line:column: path: message`, the shape editors and terminals turn into links. */
+export function formatProblem(p: SpecProblem): string {
+  return `${p.file}:${p.line}:${p.column}: ${p.path ? `${p.path}: ` : ""}${p.message}`;
+}
+
+export function formatPath(path: readonly PropertyKey[]): string {
+  let out = "";
+  for (const key of path) {
+    if (typeof key === "number") out += `[${key}]`;
+    else out += out === "" ? String(key) : `.${String(key)}`;
+  }
+  return out;
+}
+
+/** Parses and validates spec text; throws {@link SpecError} listing every problem. */
+export function parseSpec(text: string, file = "<spec>"): Spec {
+  const lines = new LineCounter();
+  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
+  const at = (offset: number) => {
+    const pos = lines.linePos(offset);
+    return { file, line: pos.line, column: pos.col };
+  };
+  if (doc.errors.length > 0) {
+    throw new SpecError(
+      doc.errors.map((e) => ({
+        ...at(e.pos[0]),
+        path: "",
+        message: `YAML: ${firstLine(e.message)}`,
+      })),
+    );
+  }
+  const result = Spec.safeParse(doc.toJS() ?? {});
+  if (result.success) return result.data;
+  const problems = result.error.issues.map((issue) => locateIssue(issue, doc.contents, at));
+  problems.sort((a, b) => a.line - b.line || a.column - b.column);
+  throw new SpecError(problems);
+}
+
+/** Reads and validates a spec file. */
+export async function loadSpecFile(file: string): Promise<Spec> {
+  let text: string;
+  try {
+    text = await readFile(file, "utf8");
+  } catch (err) {
+    throw new AviaryError(
+      "AVIARY_SPEC_UNREADABLE",
+      `cannot read ${file}: ${(err as Error).message}`,
+      {
+        cause: err,
+      },
+    );
+  }
+  return parseSpec(text, file);
+}
+
+type At = (offset: number) => { file: string; line: number; column: number };
+
+function locateIssue(issue: z.core.$ZodIssue, root: unknown, at: At): SpecProblem {
+  const path = issue.path as PropertyKey[];
+  // An unknown key points at the key itself, not at the object holding it.
+  if (issue.code === "unrecognized_keys") {
+    const owner = nodeAt(root, path);
+    const key = issue.keys[0];
+    const pair = isMap(owner)
+      ? owner.items.find((p) => isScalar(p.key) && p.key.value === key)
+      : undefined;
+    const where = rangeStart(pair?.key) ?? rangeStart(owner) ?? 0;
+    const names = issue.keys.map((k) => `'${k}'`).join(", ");
+    return {
+      ...at(where),
+      path: formatPath([...path, ...(issue.keys.length === 1 ? [key as string] : [])]),
+      message: `unknown field${issue.keys.length === 1 ? "" : "s"} ${names}`,
+    };
+  }
+  // A missing field has no node: point at the nearest ancestor that exists.
+  let node: unknown;
+  for (let depth = path.length; depth >= 0; depth--) {
+    node = nodeAt(root, path.slice(0, depth));
+    if (node !== undefined) break;
+  }
+  return { ...at(rangeStart(node) ?? 0), path: formatPath(path), message: describeIssue(issue) };
+}
+
+function describeIssue(issue: z.core.$ZodIssue): string {
+  if (issue.code === "invalid_type" && issue.input === undefined)
+    return "required field is missing";
+  if (issue.code === "invalid_union") {
+    // Unions of one-key objects (`exact` | `prefix` | `regex`): say which keys are allowed.
+    const keys = issue.errors
+      .flatMap((branch) =>
+        branch.filter((i) => i.code === "unrecognized_keys").flatMap((i) => i.keys),
+      )
+      .filter((k, i, all) => all.indexOf(k) === i);
+    if (keys.length > 0)
+      return `unexpected ${keys.map((k) => `'${k}'`).join(", ")}; ${issue.message}`;
+  }
+  return issue.message;
+}
+
+function nodeAt(root: unknown, path: readonly PropertyKey[]): unknown {
+  let node = root;
+  for (const key of path) {
+    if (isMap(node)) {
+      const pair = node.items.find((p) => isPair(p) && isScalar(p.key) && p.key.value === key);
+      node = pair?.value ?? undefined;
+    } else if (isSeq(node) && typeof key === "number") {
+      node = node.items[key];
+    } else return undefined;
+    if (node === undefined || node === null) return undefined;
+  }
+  return node;
+}
+
+function rangeStart(node: unknown): number | undefined {
+  const range = (node as Node | undefined)?.range;
+  return range ? range[0] : undefined;
+}
+
+function firstLine(message: string): string {
+  return message.split("\n")[0] ?? message;
+}

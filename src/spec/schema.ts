@@ -1,0 +1,303 @@
+/**
+ * The declarative spec, schema first: every type Aviary reads from a spec file is inferred
+ * from these zod schemas, every default is applied here and nowhere else, and unknown
+ * fields are errors (`z.strictObject`). `aviary schema` prints the JSON Schema made from it.
+ *
+ * @module
+ */
+
+import { z } from "zod";
+import { parseListenAddress } from "../util/address.js";
+import { parseDuration } from "../util/duration.js";
+
+/** A duration such as `500ms`, `10s`, `2m` or `1h30m`; kept as text, read with `parseDuration`. */
+export const Duration = z
+  .string()
+  .refine((s) => parseDuration(s) !== undefined, {
+    message: "expected a duration such as 500ms, 10s, 2m or 1h30m",
+  })
+  .meta({
+    description: "A duration: a number and a unit (ms, s, m, h, d), e.g. 500ms, 10s, 1h30m.",
+  });
+
+const ListenAddress = z.string().refine((s) => parseListenAddress(s) !== undefined, {
+  message: "expected HOST:PORT, e.g. 127.0.0.1:9900 or [::1]:9900",
+});
+
+/** Service and version names appear in URLs, metric labels and cookie values. */
+const Name = z.string().regex(/^[a-z0-9]([a-z0-9._-]{0,61}[a-z0-9])?$/, {
+  message:
+    "expected 1-63 lowercase letters, digits, '.', '_' or '-', starting and ending alphanumeric",
+});
+
+const VersionName = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._+-]{0,127}$/, {
+  message: "expected a version such as v1.3.0 (letters, digits, '.', '_', '+', '-')",
+});
+
+/** An upstream origin: scheme, host and port, nothing else (paths are kept as the client sent them). */
+const TargetUrl = z.string().superRefine((s, ctx) => {
+  let url: URL;
+  try {
+    url = new URL(s);
+  } catch {
+    ctx.addIssue({ code: "custom", message: "expected a URL such as http://127.0.0.1:9001" });
+    return;
+  }
+  if (url.protocol !== "http:" && url.protocol !== "https:") {
+    ctx.addIssue({
+      code: "custom",
+      message: `unsupported scheme ${url.protocol} (use http or https)`,
+    });
+  } else if ((url.pathname !== "/" && url.pathname !== "") || url.search || url.hash) {
+    ctx.addIssue({
+      code: "custom",
+      message: "a target is an origin only: drop the path, query and fragment",
+    });
+  } else if (url.username || url.password) {
+    ctx.addIssue({ code: "custom", message: "credentials in target URLs are not supported" });
+  }
+});
+
+const HeaderName = z
+  .string()
+  .regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/, {
+    message: "expected an HTTP header name (RFC 9110 token)",
+  })
+  .transform((s) => s.toLowerCase());
+
+const Regex = z.string().superRefine((s, ctx) => {
+  try {
+    new RegExp(s);
+  } catch (err) {
+    ctx.addIssue({
+      code: "custom",
+      message: `invalid regular expression: ${(err as Error).message}`,
+    });
+  }
+});
+
+/** How one value (a header, a cookie, a query parameter) is compared. Exactly one key. */
+export const StringMatch = z.union([
+  z.strictObject({ exact: z.string() }),
+  z.strictObject({ prefix: z.string().min(1) }),
+  z.strictObject({ regex: Regex }),
+]);
+export type StringMatch = z.infer<typeof StringMatch>;
+
+/** A request matcher: every listed condition must hold (AND), as in Gateway API's HTTPRouteMatch. */
+export const RequestMatch = z
+  .strictObject({
+    headers: z.record(HeaderName, StringMatch).optional(),
+    cookies: z.record(z.string().min(1), StringMatch).optional(),
+    query: z.record(z.string().min(1), StringMatch).optional(),
+  })
+  .refine(
+    (m) =>
+      Object.keys(m.headers ?? {}).length +
+        Object.keys(m.cookies ?? {}).length +
+        Object.keys(m.query ?? {}).length >
+      0,
+    {
+      message: "a match needs at least one header, cookie or query condition",
+    },
+  );
+export type RequestMatch = z.infer<typeof RequestMatch>;
+
+/** A match route: requests that match go to one version regardless of weight. */
+export const Route = z.strictObject({
+  name: z.string().min(1).optional(),
+  match: RequestMatch,
+  to: z.enum(["stable", "canary"]),
+});
+export type Route = z.infer<typeof Route>;
+
+export const Version = z.strictObject({
+  version: VersionName,
+  targets: z.array(TargetUrl).min(1, { message: "a version needs at least one target" }),
+});
+export type Version = z.infer<typeof Version>;
+
+/** What keeps one user on one version while the weight only grows. Exactly one source. */
+export const Stickiness = z
+  .strictObject({
+    header: HeaderName.optional(),
+    cookie: z
+      .string()
+      .regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/, { message: "expected a cookie name" })
+      .optional(),
+    clientAddress: z.literal(true).optional(),
+    /** Hash group (Unleash's groupId); defaults to the service name so services bucket independently. */
+    group: z.string().min(1).optional(),
+    /**
+     * With `cookie`: when a request has no such cookie, make an id, set it on the response
+     * (Max-Age below) and bucket on it, so a browser user stays on one version.
+     */
+    setCookie: z.boolean().default(false),
+    cookieMaxAge: Duration.default("30d"),
+  })
+  .refine(
+    (s) => [s.header, s.cookie, s.clientAddress].filter((v) => v !== undefined).length === 1,
+    {
+      message: "stickiness needs exactly one of header, cookie or clientAddress",
+    },
+  )
+  .refine((s) => !s.setCookie || s.cookie !== undefined, {
+    message: "setCookie needs a cookie name",
+    path: ["setCookie"],
+  });
+export type Stickiness = z.infer<typeof Stickiness>;
+
+/** Copies of live requests sent to the canary; their responses are discarded. */
+export const Mirror = z.strictObject({
+  /** Share of requests (0-100) copied to the canary. */
+  percent: z.number().min(0).max(100),
+  /** Only requests matching this are mirrored. */
+  match: RequestMatch.optional(),
+});
+export type Mirror = z.infer<typeof Mirror>;
+
+export const HealthCheck = z.strictObject({
+  path: z.string().startsWith("/").default("/healthz"),
+  interval: Duration.default("10s"),
+  timeout: Duration.default("2s"),
+  /** Failed checks in a row before a target is taken out. */
+  unhealthyThreshold: z.int().min(1).default(3),
+  /** Passed checks in a row before it is put back. */
+  healthyThreshold: z.int().min(1).default(2),
+});
+export type HealthCheck = z.infer<typeof HealthCheck>;
+
+/** Passive outlier detection, as Envoy's: eject a target after consecutive failures. */
+export const OutlierDetection = z.strictObject({
+  /** Connect errors and timeouts in a row before ejection; 0 turns ejection off. */
+  consecutiveFailures: z.int().min(0).default(5),
+  /** Also count 5xx responses as failures. */
+  countServerErrors: z.boolean().default(false),
+  /** First ejection lasts this long; each repeat doubles it, up to maxEjectionTime. */
+  baseEjectionTime: Duration.default("30s"),
+  maxEjectionTime: Duration.default("5m"),
+});
+export type OutlierDetection = z.infer<typeof OutlierDetection>;
+
+export const Timeouts = z.strictObject({
+  /** TCP (and TLS) connect to a target. */
+  connect: Duration.default("5s"),
+  /** From sending the request until the response headers arrive; 504 after it. */
+  response: Duration.default("30s"),
+  /** Largest gap between two response body chunks; 0ms turns it off. */
+  idle: Duration.default("60s"),
+});
+export type Timeouts = z.infer<typeof Timeouts>;
+
+export const ServiceMatch = z
+  .strictObject({
+    host: z
+      .string()
+      .min(1)
+      .transform((s) => s.toLowerCase())
+      .optional(),
+    pathPrefix: z.string().startsWith("/").optional(),
+  })
+  .refine((m) => m.host !== undefined || m.pathPrefix !== undefined, {
+    message: "a service match needs a host, a pathPrefix or both",
+  });
+export type ServiceMatch = z.infer<typeof ServiceMatch>;
+
+export const Service = z
+  .strictObject({
+    name: Name,
+    match: ServiceMatch,
+    stable: Version,
+    canary: Version.optional(),
+    /** Share of ordinary traffic (0-100 %, to 0.01) that goes to the canary. */
+    weight: z.number().min(0).max(100).default(0),
+    stickiness: Stickiness.optional(),
+    routes: z.array(Route).default([]),
+    mirror: Mirror.optional(),
+    timeouts: Timeouts.prefault({}),
+    outlierDetection: OutlierDetection.prefault({}),
+    healthCheck: HealthCheck.optional(),
+  })
+  .superRefine((s, ctx) => {
+    if (s.canary === undefined && s.weight > 0) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["weight"],
+        message: "a weight above 0 needs a canary",
+      });
+    }
+    if (s.canary !== undefined && s.canary.version === s.stable.version) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["canary", "version"],
+        message: `the canary version must differ from the stable version (${s.stable.version})`,
+      });
+    }
+    if (Math.round(s.weight * 100) !== s.weight * 100) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["weight"],
+        message: "weight has at most two decimals",
+      });
+    }
+  });
+export type Service = z.infer<typeof Service>;
+
+export const ProxySettings = z.strictObject({
+  /** Largest request head accepted; larger ones get 431. */
+  maxHeaderSize: z.int().min(1024).max(1_048_576).default(16_384),
+  /** How long an idle client keep-alive connection stays open. */
+  keepAliveTimeout: Duration.default("65s"),
+  /** Upstream connections per target (undici pool size). */
+  connectionsPerTarget: z.int().min(1).max(4096).default(128),
+  /** In-flight mirror copies at most; further copies are dropped and counted. */
+  mirrorConcurrency: z.int().min(1).default(64),
+  /** Request bodies up to this size are mirrored; larger ones are not copied. */
+  mirrorMaxBodyBytes: z.int().min(0).default(1_048_576),
+  /** How long shutdown waits for in-flight requests before closing them. */
+  drainTimeout: Duration.default("30s"),
+});
+export type ProxySettings = z.infer<typeof ProxySettings>;
+
+export const MetricsSettings = z.strictObject({
+  /** How much per-second history the router keeps for queries. */
+  window: Duration.default("15m"),
+});
+export type MetricsSettings = z.infer<typeof MetricsSettings>;
+
+export const Spec = z
+  .strictObject({
+    /** Data-plane listen address. */
+    listen: ListenAddress.default("0.0.0.0:8080"),
+    /** Admin address (API, dashboard, /metrics). Loopback unless you mean otherwise. */
+    admin: ListenAddress.default("127.0.0.1:9900"),
+    proxy: ProxySettings.prefault({}),
+    metrics: MetricsSettings.prefault({}),
+    services: z.array(Service).default([]),
+  })
+  .superRefine((spec, ctx) => {
+    const names = new Map<string, number>();
+    const matches = new Map<string, number>();
+    spec.services.forEach((s, i) => {
+      const seen = names.get(s.name);
+      if (seen !== undefined) {
+        ctx.addIssue({
+          code: "custom",
+          path: ["services", i, "name"],
+          message: `service name ${s.name} is already used by services[${seen}]`,
+        });
+      } else names.set(s.name, i);
+      const key = `${s.match.host ?? "*"} ${s.match.pathPrefix ?? "/"}`;
+      const other = matches.get(key);
+      if (other !== undefined) {
+        ctx.addIssue({
+          code: "custom",
+          path: ["services", i, "match"],
+          message: `the same host and path prefix as services[${other}]`,
+        });
+      } else matches.set(key, i);
+    });
+  });
+export type Spec = z.infer<typeof Spec>;
+/** A spec as written, before defaults. */
+export type SpecInput = z.input<typeof Spec>;
