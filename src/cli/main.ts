@@ -9,7 +9,9 @@
 import { Command, CommanderError } from "commander";
 import { AviaryError } from "../errors.js";
 import { VERSION } from "../version.js";
+import { registerDemo } from "./commands/demo.js";
 import { registerSchema } from "./commands/schema.js";
+import { registerServe } from "./commands/serve.js";
 import { registerValidate } from "./commands/validate.js";
 import { EXIT } from "./exit.js";
 
@@ -20,8 +22,10 @@ const program = new Command()
   .showHelpAfterError()
   .exitOverride();
 
+registerServe(program);
 registerValidate(program);
 registerSchema(program);
+registerDemo(program);
 
 try {
   await program.parseAsync(process.argv);

@@ -1,0 +1,110 @@
+/**
+ * Turns the spec's services into a {@link RouterPlan}. Runs on every configuration change,
+ * never per request.
+ *
+ * @module
+ */
+
+import type { ProxySettings, Service, Version } from "../spec/schema.js";
+import { parseDuration } from "../util/duration.js";
+import { bucketerFor } from "./hash.js";
+import { compileRequestMatch } from "./match.js";
+import type { MetricsRegistry, Role } from "./metrics/registry.js";
+import type { RouterPlan, ServicePlan, StickyPlan, VersionPlan } from "./plan.js";
+import { HeaderSlots } from "./request-view.js";
+import { outlierPolicy, TargetGroup, type TargetRegistry } from "./targets.js";
+
+export interface CompileContext {
+  targets: TargetRegistry;
+  metrics: MetricsRegistry;
+  proxy: ProxySettings;
+  generation: number;
+}
+
+export function compilePlan(services: readonly Service[], ctx: CompileContext): RouterPlan {
+  const slots = new HeaderSlots();
+  const hostSlot = slots.slot("host");
+  const plans = services.map((svc) => compileService(svc, slots, ctx));
+  plans.sort(
+    (a, b) =>
+      Number(b.host !== undefined) - Number(a.host !== undefined) ||
+      b.pathPrefix.length - a.pathPrefix.length,
+  );
+  return { services: plans, slots, hostSlot, generation: ctx.generation };
+}
+
+function compileService(svc: Service, slots: HeaderSlots, ctx: CompileContext): ServicePlan {
+  const ms = (d: string) => parseDuration(d) as number;
+  const poolSettings = {
+    connectTimeoutMs: ms(svc.timeouts.connect),
+    connections: ctx.proxy.connectionsPerTarget,
+    // Shorter than the usual upstream keep-alive (Node's 5 s) so Aviary closes idle sockets
+    // first and never reuses one the upstream is closing.
+    keepAliveTimeoutMs: 4_000,
+  };
+  const policy = outlierPolicy(svc.outlierDetection);
+  const version = (v: Version, role: Role): VersionPlan => ({
+    service: svc.name,
+    name: v.version,
+    role,
+    targets: new TargetGroup(
+      v.targets.map((url) => ctx.targets.get(new URL(url).origin, poolSettings)),
+      policy,
+    ),
+    recorder: ctx.metrics.recorder(svc.name, v.version, role),
+  });
+  const stable = version(svc.stable, "stable");
+  const canary = svc.canary ? version(svc.canary, "canary") : undefined;
+
+  // A route to the canary waits, inactive, while there is no canary.
+  const routes = svc.routes.flatMap((r) => {
+    const to = r.to === "canary" ? canary : stable;
+    return to === undefined ? [] : [{ test: compileRequestMatch(r.match, slots), to }];
+  });
+
+  const mirror =
+    svc.mirror && canary && svc.mirror.percent > 0
+      ? {
+          thresholdBp: Math.round(svc.mirror.percent * 100),
+          test: svc.mirror.match ? compileRequestMatch(svc.mirror.match, slots) : undefined,
+          to: {
+            ...canary,
+            role: "mirror" as const,
+            recorder: ctx.metrics.recorder(svc.name, canary.name, "mirror"),
+          },
+        }
+      : undefined;
+
+  return {
+    name: svc.name,
+    host: svc.match.host,
+    pathPrefix: svc.match.pathPrefix ?? "/",
+    stable,
+    canary,
+    weightBp: Math.round(svc.weight * 100),
+    routes,
+    sticky: compileSticky(svc, slots),
+    bucketer: bucketerFor(svc.stickiness?.group ?? svc.name),
+    mirror,
+    responseTimeoutMs: ms(svc.timeouts.response),
+    idleTimeoutMs: ms(svc.timeouts.idle),
+  };
+}
+
+function compileSticky(svc: Service, slots: HeaderSlots): StickyPlan | undefined {
+  const s = svc.stickiness;
+  if (s === undefined) return undefined;
+  if (s.header !== undefined) return { kind: "header", slot: slots.slot(s.header) };
+  if (s.cookie !== undefined) {
+    const maxAge = Math.round((parseDuration(s.cookieMaxAge) as number) / 1000);
+    return {
+      kind: "cookie",
+      slot: slots.slot("cookie"),
+      name: s.cookie,
+      setCookieSuffix: s.setCookie
+        ? `; Path=/; Max-Age=${maxAge}; HttpOnly; SameSite=Lax`
+        : undefined,
+    };
+  }
+  return { kind: "clientAddress" };
+}

@@ -1,0 +1,282 @@
+/**
+ * The embedded router: an HTTP reverse proxy that decides per request (match route → sticky
+ * bucket → weight) and streams the exchange through a keep-alive undici pool. It serves the
+ * last plan it was given; {@link Router.apply} swaps in a new one atomically, and a request
+ * always finishes on the plan it started with.
+ *
+ * @module
+ */
+
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { AddressInfo, Socket } from "node:net";
+import { performance } from "node:perf_hooks";
+import type { Logger } from "pino";
+import type { Dispatcher } from "undici";
+import type { ProxySettings, Service } from "../spec/schema.js";
+import type { ListenAddress } from "../util/address.js";
+import { type Clock, systemClock } from "../util/clock.js";
+import { parseDuration } from "../util/duration.js";
+import { compilePlan } from "./compile.js";
+import { chooseVersion, findService } from "./decide.js";
+import { Exchange, type ExchangeOwner } from "./exchange.js";
+import { forwardRequestHeaders } from "./headers.js";
+import { HealthChecks } from "./health.js";
+import type { MetricsRegistry } from "./metrics/registry.js";
+import { Mirrorer } from "./mirror.js";
+import type { RouterPlan } from "./plan.js";
+import { TargetRegistry } from "./targets.js";
+import { proxyUpgrade } from "./upgrade.js";
+import { classifyUpstreamError } from "./upstream-errors.js";
+
+export interface RouterOptions {
+  metrics: MetricsRegistry;
+  proxy: ProxySettings;
+  log: Logger;
+  clock?: Clock;
+}
+
+export class Router implements ExchangeOwner {
+  readonly #metrics: MetricsRegistry;
+  readonly #proxy: ProxySettings;
+  readonly #log: Logger;
+  readonly #clock: Clock;
+  readonly #targets = new TargetRegistry();
+  readonly #health: HealthChecks;
+  readonly #mirror: Mirrorer;
+  readonly #server: Server;
+  #plan: RouterPlan;
+  #services: readonly Service[] = [];
+  #inFlight = 0;
+  #draining = false;
+  #drained: (() => void) | undefined;
+
+  constructor(opts: RouterOptions) {
+    this.#metrics = opts.metrics;
+    this.#proxy = opts.proxy;
+    this.#log = opts.log;
+    this.#clock = opts.clock ?? systemClock;
+    this.#health = new HealthChecks(this.#clock, this.#log);
+    this.#mirror = new Mirrorer(opts.proxy, this.#clock);
+    this.#plan = this.#compile([]);
+    this.#server = createServer(
+      {
+        maxHeaderSize: opts.proxy.maxHeaderSize,
+        keepAliveTimeout: parseDuration(opts.proxy.keepAliveTimeout) as number,
+        // Never be lenient: ambiguous framing (both Content-Length and Transfer-Encoding) is a
+        // request-smuggling vector, and Node's strict parser answers it with 400.
+        insecureHTTPParser: false,
+      },
+      this.#handle,
+    );
+    this.#server.on("upgrade", (req: IncomingMessage, socket: Socket, head: Buffer) => {
+      proxyUpgrade(req, socket, head, this.#plan, this.#clock);
+    });
+  }
+
+  /** The services being served, as last applied. */
+  get services(): readonly Service[] {
+    return this.#services;
+  }
+
+  /** The compiled plan in force (for tests and introspection). */
+  get plan(): RouterPlan {
+    return this.#plan;
+  }
+
+  get inFlight(): number {
+    return this.#inFlight;
+  }
+
+  /** Mirror copies dropped because the concurrency bound was reached or the body too large. */
+  get mirrorStats(): { inFlight: number; dropped: number; sent: number } {
+    return this.#mirror.stats;
+  }
+
+  /**
+   * Serves `services` from now on: the desired state, not a delta, so applying the same state
+   * twice changes nothing. Requests already under way finish on the plan they started with;
+   * pools no longer named close once their in-flight requests are done.
+   */
+  apply(services: readonly Service[]): void {
+    const plan = this.#compile(services);
+    this.#plan = plan;
+    this.#services = services;
+    const inUse = new Set(
+      plan.services.flatMap((s) =>
+        [s.stable, ...(s.canary ? [s.canary] : [])].flatMap((v) => v.targets.targets),
+      ),
+    );
+    this.#targets.retainOnly(inUse);
+    this.#health.reconcile(services, plan);
+  }
+
+  async listen(address: ListenAddress): Promise<ListenAddress> {
+    await new Promise<void>((resolve, reject) => {
+      this.#server.once("error", reject);
+      this.#server.listen(address.port, address.host, () => {
+        this.#server.off("error", reject);
+        resolve();
+      });
+    });
+    const info = this.#server.address() as AddressInfo;
+    return { host: info.address, port: info.port };
+  }
+
+  /**
+   * Graceful shutdown: stop accepting, close idle keep-alive connections, let in-flight
+   * requests finish (their responses carry `Connection: close`), and after the drain timeout
+   * close whatever is left.
+   */
+  async close(): Promise<void> {
+    if (this.#draining) return;
+    this.#draining = true;
+    const closed = new Promise<void>((resolve) => this.#server.close(() => resolve()));
+    this.#server.closeIdleConnections();
+    if (this.#inFlight > 0) {
+      const timeout = parseDuration(this.#proxy.drainTimeout) as number;
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, timeout);
+        this.#drained = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+    }
+    this.#server.closeAllConnections();
+    await closed;
+    this.#health.stop();
+    await this.#mirror.drain();
+    await this.#targets.closeAll();
+  }
+
+  #compile(services: readonly Service[]): RouterPlan {
+    return compilePlan(services, {
+      targets: this.#targets,
+      metrics: this.#metrics,
+      proxy: this.#proxy,
+      generation: (this.#plan?.generation ?? 0) + 1,
+    });
+  }
+
+  readonly #handle = (req: IncomingMessage, res: ServerResponse): void => {
+    const plan = this.#plan;
+    const ex = new Exchange(req, res, plan, this, performance.now());
+    ex.forwardHeaders = forwardRequestHeaders(req.rawHeaders, ex);
+    const svc = findService(plan, ex.captured[plan.hostSlot], ex.url);
+    if (svc === undefined) {
+      respondPlain(res, 404, "no service matches this request\n", this.#draining);
+      return;
+    }
+    ex.service = svc;
+    ex.version = chooseVersion(svc, ex);
+    ex.body = ex.hasBody ? req : null;
+    const mirror = svc.mirror;
+    if (
+      mirror !== undefined &&
+      ex.version !== svc.canary &&
+      Math.random() * 10_000 < mirror.thresholdBp &&
+      (mirror.test === undefined || mirror.test(ex))
+    ) {
+      this.#mirror.copy(ex, mirror);
+    }
+    this.#inFlight++;
+    this.#dispatch(ex);
+  };
+
+  #dispatch(ex: Exchange): void {
+    const svc = ex.service!;
+    const target = ex.version!.targets.pick(this.#clock.now(), ex.target);
+    ex.target = target;
+    ex.attempts++;
+    target.pool.dispatch(
+      {
+        path: ex.url,
+        method: ex.req.method as Dispatcher.HttpMethod,
+        headers: ex.forwardHeaders,
+        body: ex.body,
+        headersTimeout: svc.responseTimeoutMs,
+        bodyTimeout: svc.idleTimeoutMs,
+      },
+      ex as unknown as Dispatcher.DispatchHandler,
+    );
+  }
+
+  /** Part of {@link ExchangeOwner}. */
+  get draining(): boolean {
+    return this.#draining;
+  }
+
+  /** Part of {@link ExchangeOwner}: the response went out whole. */
+  completed(ex: Exchange): void {
+    const version = ex.version!;
+    version.recorder.response(ex.status, performance.now() - ex.startedAt);
+    ex.target!.recordResponse(ex.status >= 500, version.targets.policy, this.#clock.now());
+    this.#finish();
+  }
+
+  /** Part of {@link ExchangeOwner}: the upstream exchange failed or the client left. */
+  failed(ex: Exchange, err: Error & { code?: string }): void {
+    const now = this.#clock.now();
+    const version = ex.version!;
+    const target = ex.target!;
+    const elapsed = performance.now() - ex.startedAt;
+    const res = ex.res;
+    if (res.destroyed) {
+      // The client left first; not the upstream's fault, and nobody to answer.
+      if (res.headersSent) version.recorder.response(ex.status, elapsed);
+      this.#finish();
+      return;
+    }
+    const failure = classifyUpstreamError(err);
+    // A reset mid-body says little about the target's health; refusals and timeouts do.
+    if (failure.kind !== "reset" || !res.headersSent)
+      target.recordFailure(version.targets.policy, now);
+    if (
+      failure.retryable &&
+      !ex.hasBody &&
+      !res.headersSent &&
+      ex.attempts < 2 &&
+      version.targets.hasAlternative(target, now)
+    ) {
+      this.#dispatch(ex);
+      return;
+    }
+    version.recorder.failure(failure.kind, elapsed);
+    if (!res.headersSent) {
+      respondPlain(res, failure.status, failure.message, this.#draining);
+    } else {
+      // Headers are out: the only honest signal left is to cut the connection.
+      res.destroy();
+    }
+    this.#log.debug(
+      {
+        service: version.service,
+        version: version.name,
+        target: target.origin,
+        code: failure.code,
+      },
+      "upstream failure",
+    );
+    this.#finish();
+  }
+
+  #finish(): void {
+    if (--this.#inFlight === 0 && this.#drained !== undefined) this.#drained();
+  }
+}
+
+/** A short plain-text answer from Aviary itself (no internals, no stack). */
+export function respondPlain(
+  res: ServerResponse,
+  status: number,
+  body: string,
+  close: boolean,
+): void {
+  res.writeHead(status, {
+    "content-type": "text/plain; charset=utf-8",
+    "content-length": Buffer.byteLength(body),
+    via: "1.1 aviary",
+    ...(close ? { connection: "close" } : {}),
+  });
+  res.end(body);
+}

@@ -1,0 +1,161 @@
+/**
+ * Upstream targets: one keep-alive undici pool per origin, round-robin across a version's
+ * targets, passive outlier ejection after consecutive failures (with doubling back-off, as
+ * Envoy does), and the health state that active checks set.
+ *
+ * @module
+ */
+
+import { Pool } from "undici";
+import type { OutlierDetection } from "../spec/schema.js";
+import { parseDuration } from "../util/duration.js";
+
+/** Connection settings a pool is built with; targets with other settings get their own pool. */
+export interface PoolSettings {
+  connectTimeoutMs: number;
+  connections: number;
+  keepAliveTimeoutMs: number;
+}
+
+export interface OutlierPolicy {
+  consecutiveFailures: number;
+  countServerErrors: boolean;
+  baseEjectionMs: number;
+  maxEjectionMs: number;
+}
+
+export function outlierPolicy(spec: OutlierDetection): OutlierPolicy {
+  return {
+    consecutiveFailures: spec.consecutiveFailures,
+    countServerErrors: spec.countServerErrors,
+    baseEjectionMs: parseDuration(spec.baseEjectionTime) as number,
+    maxEjectionMs: parseDuration(spec.maxEjectionTime) as number,
+  };
+}
+
+/** One upstream address with its pool and health. Shared by every plan that names it. */
+export class Target {
+  readonly origin: string;
+  readonly pool: Pool;
+  /** Set by active health checks; passive ejection is tracked separately. */
+  healthy = true;
+  /** Epoch ms until which passive outlier detection keeps this target out. */
+  ejectedUntil = 0;
+  /** Times ejected since it last served well; drives the doubling back-off. */
+  ejections = 0;
+  #consecutiveFailures = 0;
+
+  constructor(origin: string, settings: PoolSettings) {
+    this.origin = origin;
+    this.pool = new Pool(origin, {
+      connections: settings.connections,
+      pipelining: 1,
+      connectTimeout: settings.connectTimeoutMs,
+      keepAliveTimeout: settings.keepAliveTimeoutMs,
+    });
+  }
+
+  isAvailable(now: number): boolean {
+    return this.healthy && this.ejectedUntil <= now;
+  }
+
+  /** A response arrived; `serverError` is a 5xx. */
+  recordResponse(serverError: boolean, policy: OutlierPolicy, now: number): void {
+    if (serverError && policy.countServerErrors) this.recordFailure(policy, now);
+    else if (this.#consecutiveFailures !== 0 || this.ejections !== 0) {
+      this.#consecutiveFailures = 0;
+      this.ejections = 0;
+    }
+  }
+
+  /** A connect error or timeout; ejects the target after `consecutiveFailures` in a row. */
+  recordFailure(policy: OutlierPolicy, now: number): void {
+    if (policy.consecutiveFailures === 0) return;
+    if (++this.#consecutiveFailures < policy.consecutiveFailures) return;
+    this.#consecutiveFailures = 0;
+    const backoff = Math.min(policy.baseEjectionMs * 2 ** this.ejections, policy.maxEjectionMs);
+    this.ejections++;
+    this.ejectedUntil = now + backoff;
+  }
+}
+
+/** The targets of one version, picked round-robin among those available. */
+export class TargetGroup {
+  readonly targets: readonly Target[];
+  readonly policy: OutlierPolicy;
+  #next = 0;
+
+  constructor(targets: readonly Target[], policy: OutlierPolicy) {
+    if (targets.length === 0) throw new Error("a target group needs at least one target");
+    this.targets = targets;
+    this.policy = policy;
+  }
+
+  /**
+   * The next available target, round-robin, skipping `avoid` (the one a retry moves away from).
+   * When every target is out, all of them are tried anyway: a guess beats a certain 502
+   * (Envoy's "panic mode").
+   */
+  pick(now: number, avoid?: Target): Target {
+    const targets = this.targets;
+    const n = targets.length;
+    if (n === 1) return targets[0] as Target;
+    for (let tries = 0; tries < n; tries++) {
+      const t = targets[this.#next] as Target;
+      this.#next = this.#next + 1 === n ? 0 : this.#next + 1;
+      if (t !== avoid && t.isAvailable(now)) return t;
+    }
+    const t = targets[this.#next] as Target;
+    this.#next = this.#next + 1 === n ? 0 : this.#next + 1;
+    return t;
+  }
+
+  /** True when some target other than `t` could take a retry. */
+  hasAlternative(t: Target, now: number): boolean {
+    return this.targets.some((o) => o !== t && o.isAvailable(now));
+  }
+}
+
+/**
+ * Owns every Target, so plans built one after another share pools and health state, and a
+ * pool no plan uses any more is closed once its in-flight requests finish.
+ */
+export class TargetRegistry {
+  readonly #targets = new Map<string, Target>();
+
+  get(origin: string, settings: PoolSettings): Target {
+    const key = `${origin}|${settings.connectTimeoutMs}|${settings.connections}|${settings.keepAliveTimeoutMs}`;
+    let t = this.#targets.get(key);
+    if (t === undefined) {
+      t = new Target(origin, settings);
+      this.#targets.set(key, t);
+    }
+    return t;
+  }
+
+  /** Closes (gracefully) the pools of targets not in `inUse`. */
+  retainOnly(inUse: ReadonlySet<Target>): void {
+    for (const [key, t] of this.#targets) {
+      if (inUse.has(t)) continue;
+      this.#targets.delete(key);
+      // close() lets queued and running requests finish, so a swap fails no request.
+      t.pool.close().catch(() => {});
+    }
+  }
+
+  all(): Target[] {
+    return [...this.#targets.values()];
+  }
+
+  async closeAll(): Promise<void> {
+    const targets = [...this.#targets.values()];
+    this.#targets.clear();
+    await Promise.all(targets.map((t) => t.pool.close().catch(() => {})));
+  }
+
+  async destroyAll(): Promise<void> {
+    const targets = [...this.#targets.values()];
+    this.#targets.clear();
+    await Promise.all(targets.map((t) => t.pool.destroy().catch(() => {})));
+  }
+}

@@ -1,0 +1,44 @@
+import assert from "node:assert/strict";
+import { after, before, describe, it } from "node:test";
+import { request } from "undici";
+import { startRouter, startUpstream, type TestRouter, type Upstream } from "./fixtures.js";
+
+describe("service matching by host and path", () => {
+  let a: Upstream;
+  let b: Upstream;
+  let c: Upstream;
+  let router: TestRouter;
+  before(async () => {
+    a = await startUpstream("a");
+    b = await startUpstream("b");
+    c = await startUpstream("c");
+    router = await startRouter([
+      { name: "any", match: { pathPrefix: "/" }, stable: { version: "v1", targets: [a.url] } },
+      {
+        name: "api",
+        match: { host: "API.example.com" },
+        stable: { version: "v1", targets: [b.url] },
+      },
+      {
+        name: "api-v2",
+        match: { host: "api.example.com", pathPrefix: "/v2" },
+        stable: { version: "v1", targets: [c.url] },
+      },
+    ]);
+  });
+  after(async () => {
+    await router.close();
+    await Promise.all([a.close(), b.close(), c.close()]);
+  });
+
+  const served = async (host: string, path: string) => {
+    const res = await request(`${router.url}${path}`, { headers: { host } });
+    return ((await res.body.json()) as { name: string }).name;
+  };
+
+  it("prefers a host match, then the longest path prefix, ignoring case and port", async () => {
+    assert.equal(await served("api.example.com", "/v2/x"), "c");
+    assert.equal(await served("Api.Example.com:8080", "/v1/x"), "b");
+    assert.equal(await served("other.example.com", "/v2/x"), "a");
+  });
+});
