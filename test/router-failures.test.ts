@@ -88,6 +88,9 @@ describe("dead and failing targets", () => {
     const deadTarget = router.router.plan.services[0]!.stable.targets.targets[0]!;
     assert.ok(deadTarget.ejectedUntil > Date.now(), "dead target ejected");
     assert.equal(live.received.length, 20);
+    const text = await router.metrics.metrics();
+    assert.match(text, new RegExp(`aviary_target_available\\{[^}]*target="${dead}"\\} 0`));
+    assert.match(text, new RegExp(`aviary_target_available\\{[^}]*target="${live.url}"\\} 1`));
   });
 
   it("does not retry a request whose body may have been sent, and says 502", async () => {

@@ -117,5 +117,6 @@ describe("mirroring", () => {
       ["/small"],
     );
     assert.equal(router.router.mirrorStats.dropped, 1);
+    assert.match(await router.metrics.metrics(), /aviary_mirror_requests_total\{outcome="dropped"\} 1/);
   });
 });

@@ -24,6 +24,7 @@ import { HealthChecks } from "./health.js";
 import type { MetricsRegistry } from "./metrics/registry.js";
 import { Mirrorer } from "./mirror.js";
 import type { RouterPlan } from "./plan.js";
+import { registerRouterMetrics } from "./router-metrics.js";
 import { TargetRegistry } from "./targets.js";
 import { proxyUpgrade } from "./upgrade.js";
 import { classifyUpstreamError } from "./upstream-errors.js";
@@ -51,6 +52,7 @@ export class Router implements ExchangeOwner {
   #drained: (() => void) | undefined;
 
   constructor(opts: RouterOptions) {
+    const router = this;
     this.#metrics = opts.metrics;
     this.#proxy = opts.proxy;
     this.#log = opts.log;
@@ -58,6 +60,18 @@ export class Router implements ExchangeOwner {
     this.#health = new HealthChecks(this.#clock, this.#log);
     this.#mirror = new Mirrorer(opts.proxy, this.#clock);
     this.#plan = this.#compile([]);
+    registerRouterMetrics(opts.metrics.prometheus, {
+      get inFlight() {
+        return router.#inFlight;
+      },
+      get mirrorStats() {
+        return router.#mirror.stats;
+      },
+      get plan() {
+        return router.#plan;
+      },
+      now: () => this.#clock.now(),
+    });
     this.#server = createServer(
       {
         maxHeaderSize: opts.proxy.maxHeaderSize,

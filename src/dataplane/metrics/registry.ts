@@ -107,6 +107,11 @@ export class MetricsRegistry {
     return out;
   }
 
+  /** The prom-client registry behind {@link metrics}, for other parts to add their own gauges. */
+  get prometheus(): Registry {
+    return this.#prom;
+  }
+
   /** Prometheus text exposition (prom-client registry); see {@link contentType}. */
   metrics(): Promise<string> {
     return this.#prom.metrics();
