@@ -29,7 +29,7 @@ describe("mirroring", () => {
           stable: { version: "v1", targets: [stable.url] },
           canary: { version: "v2", targets: [canary.url] },
           weight: 0,
-          mirror: { percent },
+          mirror: { percent, methods: ["GET", "POST"] },
         },
       ],
       { proxy },
@@ -70,6 +70,36 @@ describe("mirroring", () => {
       0,
       "mirror copies are not live canary traffic",
     );
+  });
+
+  it("copies only safe methods unless told otherwise", async () => {
+    const stable = await startUpstream("stable");
+    const canary = await startUpstream("canary");
+    const router = await startRouter([
+      {
+        name: "app",
+        match: { pathPrefix: "/" },
+        stable: { version: "v1", targets: [stable.url] },
+        canary: { version: "v2", targets: [canary.url] },
+        mirror: { percent: 100 },
+      },
+    ]);
+    cleanup.push(
+      () => router.close(),
+      () => stable.close(),
+      () => canary.close(),
+    );
+    for (const method of ["GET", "POST", "DELETE", "HEAD"]) {
+      await (
+        await request(`${router.url}/${method}`, {
+          method,
+          ...(method === "POST" ? { body: "x" } : {}),
+        })
+      ).body.dump();
+    }
+    await waitFor(() => canary.received.length >= 2);
+    await waitFor(() => router.router.mirrorStats.inFlight === 0);
+    assert.deepEqual(canary.received.map((r) => r.method).sort(), ["GET", "HEAD"]);
   });
 
   it("mirrors about the configured share", async () => {
@@ -117,6 +147,9 @@ describe("mirroring", () => {
       ["/small"],
     );
     assert.equal(router.router.mirrorStats.dropped, 1);
-    assert.match(await router.metrics.metrics(), /aviary_mirror_requests_total\{outcome="dropped"\} 1/);
+    assert.match(
+      await router.metrics.metrics(),
+      /aviary_mirror_requests_total\{outcome="dropped"\} 1/,
+    );
   });
 });

@@ -67,6 +67,7 @@ function compileService(svc: Service, slots: HeaderSlots, ctx: CompileContext): 
       ? {
           thresholdBp: Math.round(svc.mirror.percent * 100),
           test: svc.mirror.match ? compileRequestMatch(svc.mirror.match, slots) : undefined,
+          methods: new Set(svc.mirror.methods),
           to: {
             ...canary,
             role: "mirror" as const,

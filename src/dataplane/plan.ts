@@ -41,6 +41,7 @@ export interface MirrorPlan {
   /** Mirror when a uniform draw in [0, 10000) falls below this. */
   readonly thresholdBp: number;
   readonly test: RequestPredicate | undefined;
+  readonly methods: ReadonlySet<string>;
   /** The canary, recorded under role "mirror". */
   readonly to: VersionPlan;
 }

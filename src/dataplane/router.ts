@@ -189,6 +189,7 @@ export class Router implements ExchangeOwner {
       mirror !== undefined &&
       ex.version !== svc.canary &&
       Math.random() * 10_000 < mirror.thresholdBp &&
+      mirror.methods.has(req.method as string) &&
       (mirror.test === undefined || mirror.test(ex))
     ) {
       this.#mirror.copy(ex, mirror);

@@ -153,6 +153,14 @@ export const Mirror = z.strictObject({
   percent: z.number().min(0).max(100),
   /** Only requests matching this are mirrored. */
   match: RequestMatch.optional(),
+  /**
+   * Methods that may be mirrored. Safe methods by default, because a copied write is a second
+   * write: list POST or PUT only for a canary whose writes go nowhere that matters.
+   */
+  methods: z
+    .array(z.string().regex(/^[A-Z]+$/, { message: "expected an upper-case HTTP method" }))
+    .min(1)
+    .default(["GET", "HEAD", "OPTIONS"]),
 });
 export type Mirror = z.infer<typeof Mirror>;
 
