@@ -1,15 +1,24 @@
 /**
- * One Aviary process: the data-plane router and the admin server, wired to one metrics
- * registry. `aviary serve` and the demo start it; tests start it in-process.
+ * One Aviary process: the data-plane router, the rollout controller with its store, and the
+ * admin server, wired to one metrics registry. `aviary serve` and the demo start it; tests
+ * start it in-process.
  *
  * @module
  */
 
+import { mkdirSync } from "node:fs";
+import { join } from "node:path";
 import type { FastifyInstance } from "fastify";
+import { loadOperatorToken, TokenCheck } from "./api/auth.js";
 import { createAdminServer, listenAdmin } from "./api/server.js";
 import { MetricsRegistry } from "./dataplane/metrics/registry.js";
 import { Router } from "./dataplane/router.js";
+import { EmbeddedTrafficRouter } from "./providers/traffic/embedded/index.js";
+import { Controller } from "./rollout/controller.js";
+import type { SpecChange } from "./rollout/spec-changes.js";
 import type { Spec } from "./spec/schema.js";
+import { openSqliteStore } from "./store/sqlite/sqlite-store.js";
+import type { Store } from "./store/store.js";
 import { type ListenAddress, parseListenAddress } from "./util/address.js";
 import { type Clock, systemClock } from "./util/clock.js";
 import { parseDuration } from "./util/duration.js";
@@ -18,21 +27,29 @@ import type { Logger } from "./util/log.js";
 export interface AviaryOptions {
   spec: Spec;
   log: Logger;
+  /** Where the store and the operator token live. */
+  dataDir: string;
   /** Overrides the spec's `listen`. */
   listen?: string;
   /** Overrides the spec's `admin`. */
   admin?: string;
   clock?: Clock;
+  /** Fault-injection seams for crash tests (see Controller). */
+  faults?: { beforeCommit?: () => void; afterCommit?: () => void };
 }
 
 export interface RunningAviary {
   router: Router;
   metrics: MetricsRegistry;
+  controller: Controller;
+  store: Store;
   admin: FastifyInstance;
   listen: ListenAddress;
   adminAddress: ListenAddress;
-  /** Applies a changed spec's services (the listen addresses stay as they are). */
-  reload(spec: Spec): void;
+  /** Where the operator token came from (env or file); never the token itself. */
+  tokenSource: string;
+  /** Applies a changed spec (the listen addresses stay as they are). */
+  reload(spec: Spec): Promise<SpecChange[]>;
   close(): Promise<void>;
 }
 
@@ -43,33 +60,54 @@ export async function startAviary(opts: AviaryOptions): Promise<RunningAviary> {
   if (listen === undefined) throw new Error(`invalid listen address ${opts.listen}`);
   if (adminAt === undefined) throw new Error(`invalid admin address ${opts.admin}`);
 
+  mkdirSync(opts.dataDir, { recursive: true, mode: 0o700 });
+  const store = openSqliteStore(join(opts.dataDir, "aviary.db"));
   const metrics = new MetricsRegistry({
     windowMs: parseDuration(opts.spec.metrics.window) as number,
     clock,
   });
   const router = new Router({ metrics, proxy: opts.spec.proxy, log: opts.log, clock });
-  router.apply(opts.spec.services);
-  const admin = createAdminServer({ router, metrics });
+  const controller = new Controller({
+    store,
+    router: new EmbeddedTrafficRouter(router, clock),
+    clock,
+    log: opts.log,
+    tickMs: parseDuration(opts.spec.controller.tick) as number,
+    ...(opts.faults ? { faults: opts.faults } : {}),
+  });
+  const { token, source } = loadOperatorToken(opts.dataDir);
+  const admin = createAdminServer({
+    metrics,
+    controller,
+    tokens: new TokenCheck([token]),
+    log: opts.log,
+  });
 
-  const boundListen = await router.listen(listen);
+  const closeAll = async () => {
+    await controller.stop();
+    await Promise.all([router.close(), admin.close()]);
+    store.close();
+  };
+  let boundListen: ListenAddress;
   let boundAdmin: ListenAddress;
   try {
+    await controller.start(opts.spec.services);
+    boundListen = await router.listen(listen);
     boundAdmin = await listenAdmin(admin, adminAt);
   } catch (err) {
-    await router.close();
+    await closeAll();
     throw err;
   }
   return {
     router,
     metrics,
+    controller,
+    store,
     admin,
     listen: boundListen,
     adminAddress: boundAdmin,
-    reload(spec) {
-      router.apply(spec.services);
-    },
-    async close() {
-      await Promise.all([router.close(), admin.close()]);
-    },
+    tokenSource: source,
+    reload: (spec) => controller.applySpec(spec.services, "spec", { dryRun: false }),
+    close: closeAll,
   };
 }

@@ -1,24 +1,48 @@
 /**
  * The admin server on the admin address (loopback by default): Prometheus `/metrics`, a
- * health probe, and read-only views of what the router serves. State-changing routes and
- * authentication arrive with the REST API.
+ * health probe, and the REST API under `/api/v1`, which needs the operator token.
  *
  * @module
  */
 
-import Fastify, { type FastifyInstance } from "fastify";
+import Fastify, {
+  type FastifyBaseLogger,
+  type FastifyInstance,
+  type FastifyRequest,
+} from "fastify";
 import type { MetricsRegistry } from "../dataplane/metrics/registry.js";
-import type { Router } from "../dataplane/router.js";
+import type { Controller } from "../rollout/controller.js";
+import type { Actor } from "../rollout/types.js";
 import type { ListenAddress } from "../util/address.js";
+import type { Logger } from "../util/log.js";
 import { VERSION } from "../version.js";
+import type { TokenCheck } from "./auth.js";
+import { errorHandler, sendProblem } from "./problem.js";
+import { registerRolloutRoutes } from "./rollout-routes.js";
 
 export interface AdminOptions {
-  router: Router;
   metrics: MetricsRegistry;
+  controller: Controller;
+  tokens: TokenCheck;
+  log: Logger;
 }
 
 export function createAdminServer(opts: AdminOptions): FastifyInstance {
-  const app = Fastify({ logger: false, bodyLimit: 1_048_576 });
+  const app = Fastify({
+    loggerInstance: opts.log.child({ component: "api" }) as FastifyBaseLogger,
+    disableRequestLogging: true,
+    bodyLimit: 1_048_576,
+  });
+  app.setErrorHandler(errorHandler);
+  app.setNotFoundHandler((req, reply) =>
+    sendProblem(reply, {
+      type: "about:blank",
+      title: "Not found",
+      status: 404,
+      detail: `no route ${req.method} ${req.url}`,
+      code: "AVIARY_NOT_FOUND",
+    }),
+  );
 
   app.get("/healthz", async () => ({ status: "ok", version: VERSION }));
 
@@ -27,16 +51,21 @@ export function createAdminServer(opts: AdminOptions): FastifyInstance {
     return opts.metrics.metrics();
   });
 
-  app.get("/api/v1/services", async () => ({
-    services: opts.router.services.map((s) => ({
-      name: s.name,
-      match: s.match,
-      stable: s.stable,
-      canary: s.canary ?? null,
-      weight: s.weight,
-    })),
-  }));
+  app.addHook("onRequest", async (req, reply) => {
+    if (!req.url.startsWith("/api/")) return;
+    if (!opts.tokens.allows(req.headers.authorization)) {
+      return sendProblem(reply, {
+        type: "about:blank",
+        title: "Unauthorized",
+        status: 401,
+        detail: "this route needs an operator token: Authorization: Bearer <token>",
+        code: "AVIARY_UNAUTHORIZED",
+      });
+    }
+  });
 
+  const actorOf = (_req: FastifyRequest): Actor => "operator:operator";
+  registerRolloutRoutes(app, opts.controller, actorOf);
   return app;
 }
 

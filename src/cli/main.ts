@@ -9,7 +9,11 @@
 import { Command, CommanderError } from "commander";
 import { AviaryError } from "../errors.js";
 import { VERSION } from "../version.js";
+import { registerApply } from "./commands/apply.js";
 import { registerDemo } from "./commands/demo.js";
+import { registerGet } from "./commands/get.js";
+import { registerHistory } from "./commands/history.js";
+import { registerRolloutVerbs } from "./commands/rollout.js";
 import { registerSchema } from "./commands/schema.js";
 import { registerServe } from "./commands/serve.js";
 import { registerValidate } from "./commands/validate.js";
@@ -19,6 +23,7 @@ const program = new Command()
   .name("aviary")
   .description("Progressive delivery: weighted canary routing, analysis, promotion and rollback.")
   .version(VERSION)
+  .enablePositionalOptions()
   .showHelpAfterError()
   .exitOverride();
 
@@ -26,6 +31,10 @@ registerServe(program);
 registerValidate(program);
 registerSchema(program);
 registerDemo(program);
+registerApply(program);
+registerGet(program);
+registerRolloutVerbs(program);
+registerHistory(program);
 
 try {
   await program.parseAsync(process.argv);
@@ -35,7 +44,7 @@ try {
     process.exitCode = err.exitCode === 0 ? EXIT.ok : EXIT.usage;
   } else if (err instanceof AviaryError) {
     process.stderr.write(`aviary: ${err.message}\n`);
-    process.exitCode = EXIT.failed;
+    process.exitCode = err.code === "AVIARY_UNREACHABLE" ? EXIT.unreachable : EXIT.failed;
   } else {
     process.stderr.write(`aviary: unexpected error: ${(err as Error).stack ?? String(err)}\n`);
     process.exitCode = EXIT.failed;

@@ -119,6 +119,20 @@ function describeIssue(issue: z.core.$ZodIssue): string {
   if (issue.code === "invalid_type" && issue.input === undefined)
     return "required field is missing";
   if (issue.code === "invalid_union") {
+    // A branch that matched the shape and failed only inside says more than the union does.
+    const inner = issue.errors.find(
+      (branch) =>
+        branch.length > 0 &&
+        branch.every(
+          (i) =>
+            i.code !== "unrecognized_keys" && !(i.code === "invalid_type" && i.input === undefined),
+        ),
+    );
+    if (inner !== undefined) {
+      const first = inner[0] as z.core.$ZodIssue;
+      const where = first.path.length > 0 ? `${formatPath(first.path as PropertyKey[])}: ` : "";
+      return `${where}${describeIssue(first)}`;
+    }
     // Unions of one-key objects (`exact` | `prefix` | `regex`): say which keys are allowed.
     const keys = issue.errors
       .flatMap((branch) =>

@@ -1,3 +1,6 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import type { Command } from "commander";
 import { startSampleService } from "../../demo/sample-service.js";
 import { startAviary } from "../../server.js";
@@ -43,11 +46,15 @@ export function registerDemo(program: Command): void {
           },
         ],
       });
-      const aviary = await startAviary({ spec, log });
+      const dataDir = mkdtempSync(join(tmpdir(), "aviary-demo-"));
+      const aviary = await startAviary({ spec, log, dataDir });
       const at = `http://${formatListenAddress(aviary.listen)}`;
       const admin = `http://${formatListenAddress(aviary.adminAddress)}`;
       const stop = () => {
-        Promise.all([aviary.close(), v1.close(), v2.close()]).finally(() => process.exit(0));
+        Promise.all([aviary.close(), v1.close(), v2.close()]).finally(() => {
+          rmSync(dataDir, { recursive: true, force: true });
+          process.exit(0);
+        });
       };
       process.once("SIGINT", stop);
       process.once("SIGTERM", stop);

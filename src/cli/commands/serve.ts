@@ -9,7 +9,7 @@ interface ServeOptions {
   config: string;
   listen?: string;
   admin?: string;
-  dataDir?: string;
+  dataDir: string;
 }
 
 export function registerServe(program: Command): void {
@@ -27,7 +27,11 @@ export function registerServe(program: Command): void {
       "--admin <host:port>",
       "admin address (overrides the spec's admin; default 127.0.0.1:9900)",
     )
-    .option("--data-dir <dir>", "where Aviary keeps its state (default ./.aviary)")
+    .option(
+      "--data-dir <dir>",
+      "where Aviary keeps its state: the SQLite store and the operator token",
+      ".aviary",
+    )
     .addHelpText(
       "after",
       "\nExample:\n  aviary serve -c examples/aviary.yaml --listen 127.0.0.1:8080",
@@ -38,14 +42,22 @@ export function registerServe(program: Command): void {
       const aviary = await startAviary({
         spec,
         log,
+        dataDir: opts.dataDir,
+        faults: crashHooks(),
         ...(opts.listen ? { listen: opts.listen } : {}),
         ...(opts.admin ? { admin: opts.admin } : {}),
       });
       process.on("SIGHUP", () => {
         loadSpecFile(opts.config).then(
-          (next) => {
-            aviary.reload(next);
-            log.info({ services: next.services.length }, "spec reloaded");
+          async (next) => {
+            const changes = await aviary.reload(next);
+            log.info(
+              {
+                services: next.services.length,
+                changes: changes.map((c) => `${c.service}: ${c.summary}`),
+              },
+              "spec reloaded",
+            );
           },
           (err: unknown) => {
             // A broken edit must not take down a running router: keep serving the last good spec.
@@ -75,8 +87,30 @@ export function registerServe(program: Command): void {
           listen: formatListenAddress(aviary.listen),
           admin: formatListenAddress(aviary.adminAddress),
           services: spec.services.length,
+          dataDir: opts.dataDir,
+          token: aviary.tokenSource,
         },
         "aviary serving",
       );
     });
+}
+
+/**
+ * Fault injection for the crash-and-resume tests. AVIARY_FAULT_CRASH_AFTER_COMMITS=N makes the
+ * process SIGKILL itself right after its Nth committed transition, before the transition's
+ * effect reaches the router; AVIARY_FAULT_CRASH_BEFORE_COMMITS=N, just before the Nth commit
+ * (so the previous transition's effect was applied and this one is lost).
+ */
+function crashHooks(): { beforeCommit?: () => void; afterCommit?: () => void } {
+  const hook = (variable: string) => {
+    const n = Number(process.env[variable]);
+    if (!Number.isInteger(n) || n <= 0) return undefined;
+    let commits = 0;
+    return () => {
+      if (++commits === n) process.kill(process.pid, "SIGKILL");
+    };
+  };
+  const beforeCommit = hook("AVIARY_FAULT_CRASH_BEFORE_COMMITS");
+  const afterCommit = hook("AVIARY_FAULT_CRASH_AFTER_COMMITS");
+  return { ...(beforeCommit ? { beforeCommit } : {}), ...(afterCommit ? { afterCommit } : {}) };
 }

@@ -1,0 +1,43 @@
+/**
+ * A traffic router with no data plane: it remembers what it was told. For controller tests and
+ * the controller benchmark, where only the decisions matter.
+ *
+ * @module
+ */
+
+import type { TrafficState } from "../../../rollout/types.js";
+import type { Service } from "../../../spec/schema.js";
+import type { TrafficRouter } from "../router.js";
+
+export const PROVIDER_TYPE = "noop";
+
+export class NoopTrafficRouter implements TrafficRouter {
+  readonly type = PROVIDER_TYPE;
+  /** The last state applied per service. */
+  readonly states = new Map<string, TrafficState>();
+  /** Every apply, in order. */
+  applied = 0;
+  /** What canaryAvailable answers, per service (default: undefined, i.e. unknown). */
+  readonly availability = new Map<string, boolean>();
+
+  /** The services last configured. */
+  services: readonly Service[] = [];
+
+  async configure(services: readonly Service[]): Promise<void> {
+    this.services = services;
+  }
+
+  async apply(service: string, state: TrafficState): Promise<void> {
+    this.states.set(service, state);
+    this.applied++;
+  }
+
+  async verify(service: string, state: TrafficState): Promise<boolean | undefined> {
+    const applied = this.states.get(service);
+    return applied !== undefined && JSON.stringify(applied) === JSON.stringify(state);
+  }
+
+  canaryAvailable(service: string): boolean | undefined {
+    return this.availability.get(service);
+  }
+}

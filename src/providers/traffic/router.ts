@@ -1,0 +1,24 @@
+/**
+ * The seam between the controller and a data plane. A traffic router applies the desired
+ * traffic state of one service (weights, managed routes, mirror): the embedded router first,
+ * later nginx, HAProxy, Gateway API. Every call is idempotent: it is told the state, never a
+ * delta, so applying twice is harmless.
+ *
+ * @module
+ */
+
+import type { TrafficState } from "../../rollout/types.js";
+import type { Service } from "../../spec/schema.js";
+
+export interface TrafficRouter {
+  /** The provider's name, for logs and history. */
+  readonly type: string;
+  /** Takes the services' routing configuration from the spec (how each is reached, its own routes). */
+  configure(services: readonly Service[]): Promise<void>;
+  /** Makes the data plane serve `state` for `service`. */
+  apply(service: string, state: TrafficState): Promise<void>;
+  /** True once the data plane serves `state`; undefined when this router cannot tell. */
+  verify(service: string, state: TrafficState): Promise<boolean | undefined>;
+  /** Whether the canary has at least one target in rotation; undefined when unknown. */
+  canaryAvailable(service: string): boolean | undefined;
+}

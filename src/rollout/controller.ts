@@ -1,0 +1,499 @@
+/**
+ * The rollout controller: drives every rollout through the state machine in `machine.ts`,
+ * event by event (a timer fired, a tick, an operator command, a spec change). Each transition
+ * is committed to the store — rollout, service traffic and history event in one transaction —
+ * before the router is told the new desired state, so a crash at any point resumes from the
+ * last committed transition and re-applying its traffic state is harmless.
+ *
+ * Work for one service is serialized; different services proceed independently.
+ *
+ * @module
+ */
+
+import { AviaryError } from "../errors.js";
+import type { TrafficRouter } from "../providers/traffic/router.js";
+import type { Service, Version } from "../spec/schema.js";
+import type { Store } from "../store/store.js";
+import type { Clock, TimerHandle } from "../util/clock.js";
+import { newId } from "../util/id.js";
+import type { Logger } from "../util/log.js";
+import {
+  abortCommand,
+  CommandError,
+  enterStep,
+  isTerminal,
+  pauseCommand,
+  promoteCommand,
+  reconcile,
+  resumeCommand,
+  retryCommand,
+  type Transition,
+} from "./machine.js";
+import { planSpecChanges, type SpecChange } from "./spec-changes.js";
+import { resolveStrategy } from "./steps.js";
+import { sameVersion, stableOnly, trafficFromSpec } from "./traffic.js";
+import type { Actor, Rollout, RolloutEvent, ServiceState, TrafficState } from "./types.js";
+
+export interface ControllerOptions {
+  store: Store;
+  router: TrafficRouter;
+  clock: Clock;
+  log: Logger;
+  /** How often every active rollout is re-checked (targets down, deadlines). */
+  tickMs?: number;
+  /** Called with every history event once it is committed. */
+  onEvent?: (event: RolloutEvent) => void;
+  /** Fault-injection seams for crash tests: just before a transition commits, and just after (before its effect). */
+  faults?: { beforeCommit?: () => void; afterCommit?: () => void };
+}
+
+/** Most transitions one reconcile pass makes before yielding (a guard against a loop). */
+const MAX_TRANSITIONS_PER_PASS = 64;
+
+export class Controller {
+  readonly #store: Store;
+  readonly #router: TrafficRouter;
+  readonly #clock: Clock;
+  readonly #log: Logger;
+  readonly #tickMs: number;
+  readonly #onEvent: ((event: RolloutEvent) => void) | undefined;
+  readonly #faults: { beforeCommit?: () => void; afterCommit?: () => void };
+  readonly #specs = new Map<string, Service>();
+  readonly #timers = new Map<string, TimerHandle>();
+  readonly #queues = new Map<string, Promise<unknown>>();
+  #ticker: TimerHandle | undefined;
+  #stopped = false;
+
+  constructor(opts: ControllerOptions) {
+    this.#store = opts.store;
+    this.#router = opts.router;
+    this.#clock = opts.clock;
+    this.#log = opts.log;
+    this.#tickMs = opts.tickMs ?? 1_000;
+    this.#onEvent = opts.onEvent;
+    this.#faults = opts.faults ?? {};
+  }
+
+  /**
+   * Takes over: applies every service's stored traffic (the router may have restarted empty),
+   * brings stored state in line with the spec, and resumes every active rollout where it stood.
+   */
+  async start(services: readonly Service[]): Promise<SpecChange[]> {
+    for (const state of this.#store.listServices())
+      await this.#router.apply(state.name, state.traffic);
+    const changes = await this.applySpec(services, "controller", { dryRun: false });
+    for (const r of this.#store.activeRollouts()) this.#kick(r.service);
+    this.#scheduleTick();
+    return changes;
+  }
+
+  /** Stops timers; the router keeps serving the last state it was given. */
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    this.#ticker?.cancel();
+    for (const t of this.#timers.values()) t.cancel();
+    this.#timers.clear();
+    await Promise.allSettled([...this.#queues.values()]);
+  }
+
+  // ---- reads ----
+
+  services(): ServiceState[] {
+    return this.#store.listServices();
+  }
+
+  service(name: string): ServiceState {
+    const state = this.#store.getService(name);
+    if (state === undefined) throw unknownService(name);
+    return state;
+  }
+
+  spec(name: string): Service | undefined {
+    return this.#specs.get(name);
+  }
+
+  /** The service's current rollout (active, or the last one), if any. */
+  rollout(service: string): Rollout | undefined {
+    const id = this.service(service).rolloutId;
+    return id === null ? undefined : this.#store.getRollout(id);
+  }
+
+  history(service: string, opts: { afterSeq?: number; limit?: number } = {}): RolloutEvent[] {
+    this.service(service);
+    return this.#store.eventsOf(service, opts);
+  }
+
+  // ---- commands ----
+
+  /** Starts a rollout of `canary` for `service`; a newer canary supersedes an active rollout. */
+  deploy(service: string, canary: Version, actor: Actor): Promise<Rollout> {
+    return this.#serial(service, async () => {
+      const spec = this.#specOrThrow(service);
+      const r = await this.#startRollout(spec, canary, actor);
+      await this.#drive(service);
+      return this.#store.getRollout(r.id) as Rollout;
+    });
+  }
+
+  promote(service: string, full: boolean, actor: Actor): Promise<Rollout> {
+    return this.#command(service, actor, (r, now) => promoteCommand(r, now, full, actor));
+  }
+
+  pause(service: string, actor: Actor): Promise<Rollout> {
+    return this.#command(service, actor, (r, now) => pauseCommand(r, now, actor));
+  }
+
+  resume(service: string, actor: Actor): Promise<Rollout> {
+    return this.#command(service, actor, (r, now) => resumeCommand(r, now, actor));
+  }
+
+  /** Canary to 0 % at once: no analysis, no gate, one commit and one router call. Idempotent. */
+  abort(service: string, actor: Actor, why?: string): Promise<Rollout> {
+    return this.#command(service, actor, (r, now) => abortCommand(r, now, actor, why));
+  }
+
+  retry(service: string, actor: Actor): Promise<Rollout> {
+    return this.#command(service, actor, (r, now) => retryCommand(r, now, actor));
+  }
+
+  /** Puts the previous stable version back after a promotion, at once. */
+  undo(service: string, actor: Actor): Promise<ServiceState> {
+    return this.#serial(service, async () => {
+      const state = this.service(service);
+      const current =
+        state.rolloutId === null ? undefined : this.#store.getRollout(state.rolloutId);
+      if (current !== undefined && !isTerminal(current)) {
+        throw new CommandError(
+          "AVIARY_ROLLOUT_ACTIVE",
+          `a rollout of ${current.canary.version} is in progress: abort it before undo`,
+        );
+      }
+      const previous = state.previousStable;
+      if (previous === null)
+        throw new CommandError(
+          "AVIARY_NOTHING_TO_UNDO",
+          `${service} has no previous stable version to go back to`,
+        );
+      const now = this.#clock.now();
+      const traffic = stableOnly({ ...state.traffic, stable: previous });
+      const reason = `undo by ${actor}: ${state.traffic.stable.version} → ${previous.version}`;
+      const next: ServiceState = {
+        ...state,
+        traffic,
+        previousStable: state.traffic.stable,
+        updatedAt: now,
+      };
+      this.#commitService(next, {
+        type: "undo",
+        actor,
+        reason,
+        data: { from: state.traffic.stable.version, to: previous.version },
+      });
+      await this.#router.apply(service, traffic);
+      return next;
+    });
+  }
+
+  /**
+   * Brings the services in line with a spec: new services are created, a new canary starts a
+   * rollout, a removed canary aborts one, target and static-weight changes apply at once.
+   * With dryRun, only says what it would do.
+   */
+  async applySpec(
+    services: readonly Service[],
+    actor: Actor,
+    opts: { dryRun: boolean },
+  ): Promise<SpecChange[]> {
+    const changes = planSpecChanges(services, this.#specs, (name) => this.#currentOf(name));
+    if (opts.dryRun) return changes;
+    this.#specs.clear();
+    for (const svc of services) this.#specs.set(svc.name, svc);
+    await this.#router.configure(services);
+    for (const change of changes) {
+      await this.#serial(change.service, () => this.#applyChange(change, actor));
+    }
+    return changes;
+  }
+
+  // ---- internals ----
+
+  #currentOf(name: string): { state: ServiceState | undefined; rollout: Rollout | undefined } {
+    const state = this.#store.getService(name);
+    const rollout = state?.rolloutId ? this.#store.getRollout(state.rolloutId) : undefined;
+    return { state, rollout };
+  }
+
+  async #applyChange(change: SpecChange, actor: Actor): Promise<void> {
+    const spec = this.#specOrThrow(change.service);
+    const now = this.#clock.now();
+    switch (change.kind) {
+      case "create": {
+        const state: ServiceState = {
+          name: spec.name,
+          traffic: spec.strategy ? stableOnly(trafficFromSpec(spec)) : trafficFromSpec(spec),
+          rolloutId: null,
+          previousStable: null,
+          updatedAt: now,
+        };
+        this.#store.recordVersion(spec.name, spec.stable.version, spec.stable.targets, now);
+        this.#commitService(state, {
+          type: "service.created",
+          actor,
+          reason: change.summary,
+          data: { stable: spec.stable.version },
+        });
+        await this.#router.apply(spec.name, state.traffic);
+        if (spec.strategy && spec.canary) {
+          await this.#startRollout(spec, spec.canary, actor);
+          await this.#drive(spec.name);
+        }
+        return;
+      }
+      case "deploy":
+        await this.#startRollout(spec, change.canary, actor);
+        await this.#drive(spec.name);
+        return;
+      case "abort": {
+        const r = this.rollout(spec.name);
+        const t = r && abortCommand(r, now, actor, change.summary);
+        if (t) await this.#commitAndApply(t, actor);
+        return;
+      }
+      case "traffic": {
+        const state = this.service(spec.name);
+        const traffic = change.traffic as TrafficState;
+        this.#store.recordVersion(spec.name, traffic.stable.version, traffic.stable.targets, now);
+        this.#commitService(
+          { ...state, traffic, updatedAt: now },
+          { type: "traffic.set", actor, reason: change.summary, data: {} },
+        );
+        await this.#router.apply(spec.name, traffic);
+        return;
+      }
+      case "config":
+      case "remove":
+        // The router took the new configuration in configure() above.
+        return;
+    }
+  }
+
+  async #startRollout(spec: Service, canary: Version, actor: Actor): Promise<Rollout> {
+    if (spec.strategy === undefined) {
+      throw new CommandError(
+        "AVIARY_NO_STRATEGY",
+        `${spec.name} has no strategy in its spec: add strategy.steps to roll out new versions`,
+      );
+    }
+    const state = this.service(spec.name);
+    if (canary.version === state.traffic.stable.version) {
+      throw new CommandError(
+        "AVIARY_SAME_VERSION",
+        `${canary.version} is already the stable version of ${spec.name}`,
+      );
+    }
+    const now = this.#clock.now();
+    const current = state.rolloutId ? this.#store.getRollout(state.rolloutId) : undefined;
+    if (current && !isTerminal(current)) {
+      if (sameVersion(current.canary, canary)) return current;
+      const superseded = abortCommand(current, now, actor, `superseded by ${canary.version}`);
+      if (superseded) await this.#commitAndApply(superseded, actor);
+    }
+    const base: Rollout = {
+      id: newId(now),
+      service: spec.name,
+      stable: state.traffic.stable,
+      canary,
+      phase: "Progressing",
+      reason: "",
+      stepIndex: 0,
+      stepStartedAt: now,
+      progressSince: now,
+      pausedAt: null,
+      traffic: { stable: state.traffic.stable, canary, weight: 0, headerRoutes: [], mirror: null },
+      strategy: resolveStrategy(spec.strategy),
+      createdAt: now,
+      updatedAt: now,
+      finishedAt: null,
+      revision: 0,
+    };
+    const rollout = enterStep(base, 0, now);
+    const reason = `rollout of ${canary.version} started by ${actor} (stable ${state.traffic.stable.version}); ${rollout.reason}`;
+    this.#store.recordVersion(spec.name, canary.version, canary.targets, now);
+    await this.#commitAndApply(
+      {
+        rollout,
+        event: {
+          type: "rollout.started",
+          reason,
+          data: { stable: state.traffic.stable.version, canary: canary.version },
+        },
+      },
+      actor,
+    );
+    return rollout;
+  }
+
+  #command(
+    service: string,
+    actor: Actor,
+    run: (r: Rollout, now: number) => Transition | null,
+  ): Promise<Rollout> {
+    return this.#serial(service, async () => {
+      const r = this.rollout(service);
+      if (r === undefined) throw new CommandError("AVIARY_NO_ROLLOUT", `${service} has no rollout`);
+      const t = run(r, this.#clock.now());
+      if (t !== null) await this.#commitAndApply(t, actor);
+      await this.#drive(service);
+      return this.#store.getRollout(r.id) as Rollout;
+    });
+  }
+
+  /** Runs the machine for the service's rollout until it has to wait; schedules the wake-up. */
+  async #drive(service: string): Promise<void> {
+    for (let i = 0; i < MAX_TRANSITIONS_PER_PASS; i++) {
+      const r = this.rollout(service);
+      if (r === undefined || isTerminal(r)) {
+        if (r) this.#cancelTimer(r.id);
+        return;
+      }
+      const facts = {
+        now: this.#clock.now(),
+        canaryAvailable: this.#router.canaryAvailable(service),
+        inSync: await this.#router.verify(service, r.traffic),
+      };
+      const step = reconcile(r, facts);
+      if (step.kind === "transition") {
+        await this.#commitAndApply(step.transition, "controller");
+        continue;
+      }
+      this.#cancelTimer(r.id);
+      if (step.wakeAt !== null && !this.#stopped) {
+        const delay = Math.max(0, step.wakeAt - this.#clock.now());
+        this.#timers.set(
+          r.id,
+          this.#clock.setTimeout(() => this.#kick(service), delay),
+        );
+      }
+      return;
+    }
+    this.#log.error(
+      { service },
+      "rollout made too many transitions in one pass; will continue on the next tick",
+    );
+  }
+
+  /** Commits a transition (rollout, service traffic, history event), then applies its traffic. */
+  async #commitAndApply(t: Transition, actor: Actor): Promise<void> {
+    const r = t.rollout;
+    this.#faults.beforeCommit?.();
+    const event = this.#store.transaction((tx) => {
+      tx.putRollout(r);
+      const state = tx.getService(r.service);
+      if (state === undefined) throw unknownService(r.service);
+      const promotedNow = r.phase === "Healthy" && t.event.type === "promoted";
+      tx.putService({
+        ...state,
+        traffic: r.traffic,
+        rolloutId: r.id,
+        previousStable: promotedNow ? r.stable : state.previousStable,
+        updatedAt: r.updatedAt,
+      });
+      return tx.appendEvent({
+        rolloutId: r.id,
+        service: r.service,
+        at: r.updatedAt,
+        type: t.event.type,
+        actor,
+        reason: t.event.reason,
+        phase: r.phase,
+        stepIndex: r.stepIndex,
+        weight: r.traffic.canary === null ? 0 : r.traffic.weight,
+        data: t.event.data ?? {},
+      });
+    });
+    this.#faults.afterCommit?.();
+    this.#onEvent?.(event);
+    this.#log.info(
+      {
+        service: r.service,
+        rollout: r.id,
+        event: event.type,
+        phase: r.phase,
+        weight: event.weight,
+        actor,
+      },
+      event.reason,
+    );
+    await this.#router.apply(r.service, r.traffic);
+  }
+
+  #commitService(
+    state: ServiceState,
+    e: { type: string; actor: Actor; reason: string; data: Record<string, unknown> },
+  ): void {
+    this.#faults.beforeCommit?.();
+    const event = this.#store.transaction((tx) => {
+      tx.putService(state);
+      return tx.appendEvent({
+        rolloutId: state.rolloutId,
+        service: state.name,
+        at: state.updatedAt,
+        type: e.type,
+        actor: e.actor,
+        reason: e.reason,
+        phase: null,
+        stepIndex: null,
+        weight: state.traffic.canary === null ? 0 : state.traffic.weight,
+        data: e.data,
+      });
+    });
+    this.#faults.afterCommit?.();
+    this.#onEvent?.(event);
+    this.#log.info({ service: state.name, event: event.type, actor: e.actor }, e.reason);
+  }
+
+  /** Queues work for one service behind whatever is already running for it. */
+  #serial<T>(service: string, work: () => Promise<T>): Promise<T> {
+    const prev = this.#queues.get(service) ?? Promise.resolve();
+    const run = prev.then(work, work);
+    const settled = run.catch(() => undefined);
+    this.#queues.set(service, settled);
+    void settled.then(() => {
+      if (this.#queues.get(service) === settled) this.#queues.delete(service);
+    });
+    return run;
+  }
+
+  #kick(service: string): void {
+    if (this.#stopped) return;
+    this.#serial(service, () => this.#drive(service)).catch((err: unknown) => {
+      this.#log.error(
+        { service, err: String(err) },
+        "rollout step failed; will retry on the next tick",
+      );
+    });
+  }
+
+  #scheduleTick(): void {
+    if (this.#stopped) return;
+    this.#ticker = this.#clock.setTimeout(() => {
+      for (const r of this.#store.activeRollouts()) this.#kick(r.service);
+      this.#scheduleTick();
+    }, this.#tickMs);
+  }
+
+  #cancelTimer(rolloutId: string): void {
+    this.#timers.get(rolloutId)?.cancel();
+    this.#timers.delete(rolloutId);
+  }
+
+  #specOrThrow(name: string): Service {
+    const spec = this.#specs.get(name);
+    if (spec === undefined) throw unknownService(name);
+    return spec;
+  }
+}
+
+function unknownService(name: string): AviaryError {
+  return new AviaryError("AVIARY_UNKNOWN_SERVICE", `no service named ${name}`);
+}
