@@ -29,8 +29,9 @@ export interface AdminOptions {
 
 export function createAdminServer(opts: AdminOptions): FastifyInstance {
   const app = Fastify({
-    loggerInstance: opts.log.child({ component: "api" }) as FastifyBaseLogger,
-    disableRequestLogging: true,
+    // Requests are not logged one by one (warn and above only): the access log of an admin API
+    // is noise, and its Authorization headers must never reach a log anyway.
+    loggerInstance: opts.log.child({ component: "api" }, { level: "warn" }) as FastifyBaseLogger,
     bodyLimit: 1_048_576,
   });
   app.setErrorHandler(errorHandler);

@@ -88,7 +88,7 @@ export function registerServe(program: Command): void {
           admin: formatListenAddress(aviary.adminAddress),
           services: spec.services.length,
           dataDir: opts.dataDir,
-          token: aviary.tokenSource,
+          tokenFrom: aviary.tokenSource,
         },
         "aviary serving",
       );

@@ -64,8 +64,11 @@ function sqliteStore(db: Database.Database): Store {
     },
     close() {
       if (!db.open) return;
-      // Keeps the query planner's statistics fresh, as SQLite advises for long-lived connections.
-      db.pragma("optimize");
+      try {
+        // Keeps the planner's statistics fresh, as SQLite advises before closing a long-lived
+        // connection. Only an optimisation: a busy database must not make close fail.
+        db.pragma("optimize");
+      } catch {}
       db.close();
     },
   };
