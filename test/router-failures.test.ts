@@ -93,6 +93,32 @@ describe("dead and failing targets", () => {
     assert.match(text, new RegExp(`aviary_target_available\\{[^}]*target="${live.url}"\\} 1`));
   });
 
+  it("answers users from stable when the canary cannot be reached, and counts it against the canary", async () => {
+    const stable = track(await startUpstream("stable"));
+    const dead = await deadPort();
+    const router = track(
+      await startRouter([
+        {
+          name: "app",
+          match: { pathPrefix: "/" },
+          stable: { version: "v1", targets: [stable.url] },
+          canary: { version: "v2", targets: [dead] },
+          weight: 100,
+          outlierDetection: { consecutiveFailures: 3 },
+        },
+      ]),
+    );
+    for (let i = 0; i < 10; i++) {
+      const res = await request(`${router.url}/x${i}`);
+      assert.equal(res.statusCode, 200);
+      assert.equal(((await res.body.json()) as { name: string }).name, "stable");
+    }
+    const window = { service: "app", from: Date.now() - 5000, to: Date.now() + 1000 };
+    // Three refusals eject the only canary target; after that stable answers directly.
+    assert.equal(router.metrics.query({ ...window, version: "v2" }).failures.connect, 3);
+    assert.equal(router.metrics.query({ ...window, version: "v1" }).requests, 10);
+  });
+
   it("does not retry a request whose body may have been sent, and says 502", async () => {
     const dead = await deadPort();
     const router = track(

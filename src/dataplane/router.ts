@@ -182,7 +182,11 @@ export class Router implements ExchangeOwner {
       return;
     }
     ex.service = svc;
-    ex.version = chooseVersion(svc, ex);
+    let version = chooseVersion(svc, ex);
+    // A canary with no target in rotation gets no users: stable answers them.
+    if (version === svc.canary && !version.targets.anyAvailable(this.#clock.now()))
+      version = svc.stable;
+    ex.version = version;
     ex.body = ex.hasBody ? req : null;
     const mirror = svc.mirror;
     if (
@@ -246,15 +250,21 @@ export class Router implements ExchangeOwner {
     // A reset mid-body says little about the target's health; refusals and timeouts do.
     if (failure.kind !== "reset" || !res.headersSent)
       target.recordFailure(version.targets.policy, now);
-    if (
-      failure.retryable &&
-      !ex.hasBody &&
-      !res.headersSent &&
-      ex.attempts < 2 &&
-      version.targets.hasAlternative(target, now)
-    ) {
-      this.#dispatch(ex);
-      return;
+    if (failure.retryable && !ex.hasBody && !res.headersSent && ex.attempts < 2) {
+      if (version.targets.hasAlternative(target, now)) {
+        this.#dispatch(ex);
+        return;
+      }
+      // The canary could not be reached at all: the failure counts against the canary (the
+      // analysis must see it), and the user is answered by stable instead.
+      const svc = ex.service!;
+      if (version === svc.canary) {
+        version.recorder.failure(failure.kind, elapsed);
+        ex.version = svc.stable;
+        ex.target = undefined;
+        this.#dispatch(ex);
+        return;
+      }
     }
     version.recorder.failure(failure.kind, elapsed);
     if (!res.headersSent) {

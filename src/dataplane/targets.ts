@@ -110,6 +110,14 @@ export class TargetGroup {
     return t;
   }
 
+  /** True when at least one target is in rotation. */
+  anyAvailable(now: number): boolean {
+    const targets = this.targets;
+    for (let i = 0; i < targets.length; i++)
+      if ((targets[i] as Target).isAvailable(now)) return true;
+    return false;
+  }
+
   /** True when some target other than `t` could take a retry. */
   hasAlternative(t: Target, now: number): boolean {
     return this.targets.some((o) => o !== t && o.isAvailable(now));

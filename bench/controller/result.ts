@@ -1,0 +1,39 @@
+/**
+ * What a controller run (`run.ts`) reports to the orchestrator (`main.ts`): one line
+ * `RESULT {json}` on stdout.
+ *
+ * @module
+ */
+
+export const RESULT_MARK = "RESULT ";
+
+export interface MinuteSample {
+  /** Simulated minute (sim) or wall window index (real). */
+  index: number;
+  cpuMs: number;
+  wallMs: number;
+  events: number;
+}
+
+export interface RunResult {
+  mode: "sim" | "real";
+  rollouts: number;
+  store: "sqlite" | "memory";
+  tickMs: number;
+  setup: { wallMs: number; cpuMs: number };
+  /** sim: one sample per simulated minute; real: one per 10 s of wall time. */
+  samples: MinuteSample[];
+  /** Samples that are steady state (sim: after the first rollout cycle; real: all). */
+  steadyFrom: number;
+  measured: { cpuMs: number; wallMs: number; simMs: number | null; events: number };
+  eventsByType: Record<string, number>;
+  /** Events the store holds at the end (counted in the file), null for :memory:. */
+  eventsInStore: number | null;
+  /** Events the controller reported through onEvent, setup included. */
+  eventsReported: number;
+  activeAtEnd: number;
+  routerMismatches: number;
+  errors: number;
+  lastError: string | null;
+  memory: { baselineRssMB: number; rssMB: number; peakRssMB: number; heapUsedMB: number };
+}

@@ -1,0 +1,266 @@
+/**
+ * One measured controller run, in its own process so its CPU and memory are its own: N
+ * services svc-0000… with the real Controller, the no-op traffic router, a real SQLite file
+ * store (or `:memory:`), the production logger (pino to stderr, which the orchestrator drains)
+ * and a 10 s tick. Every rollout follows setWeight 5 → pause 2m → 25 → pause 2m → 50 →
+ * pause 2m → 100 → promote, and is redeployed with the next version when it is promoted, so N
+ * rollouts stay in flight. Deploys are staggered evenly over one rollout's length, so the
+ * transitions are spread out the way independent teams' deploys would be.
+ *
+ * Modes:
+ * - sim: a simulated clock ({@link SimClock}) advanced in 10 s steps for `--sim-minutes`;
+ *   CPU time (process.cpuUsage) is read at every simulated minute. CPU seconds per simulated
+ *   minute ÷ 60 is the share of a core the controller needs in real operation at this load.
+ * - real: the same steady state is first reached on a simulated clock that ends at the present,
+ *   then the controller is stopped and a new one resumes from the store on the system clock
+ *   (the restart path `aviary serve` takes) and runs for `--seconds` of wall time; CPU is read
+ *   every 10 s of wall time.
+ *
+ * Prints one line `RESULT {json}` on stdout.
+ * Usage: node --import tsx bench/controller/run.ts --mode sim|real --rollouts N --store sqlite|memory
+ *          --sim-minutes M --seconds S --tick-ms T --dir DIR
+ *
+ * @module
+ */
+
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import Database from "better-sqlite3";
+import { NoopTrafficRouter } from "../../src/providers/traffic/noop/index.js";
+import { Controller } from "../../src/rollout/controller.js";
+import type { RolloutEvent } from "../../src/rollout/types.js";
+import { type Service, Spec } from "../../src/spec/schema.js";
+import { openSqliteStore } from "../../src/store/sqlite/sqlite-store.js";
+import type { Store } from "../../src/store/store.js";
+import { type Clock, systemClock } from "../../src/util/clock.js";
+import { createLogger } from "../../src/util/log.js";
+import { ChildArgs } from "../proxy/child-args.js";
+import { type MinuteSample, RESULT_MARK, type RunResult } from "./result.js";
+import { SimClock } from "./sim-clock.js";
+
+/** The strategy every rollout follows, and its length (the pauses). */
+const STEPS = [
+  { setWeight: 5 },
+  { pause: { duration: "2m" } },
+  { setWeight: 25 },
+  { pause: { duration: "2m" } },
+  { setWeight: 50 },
+  { pause: { duration: "2m" } },
+  { setWeight: 100 },
+];
+const CYCLE_MS = 6 * 60_000;
+
+const args = new ChildArgs();
+const mode = args.text("mode") as "sim" | "real";
+const rollouts = args.number("rollouts");
+const storeKind = args.text("store") as "sqlite" | "memory";
+const simMinutes = args.number("sim-minutes");
+const seconds = args.number("seconds");
+const tickMs = args.number("tick-ms");
+const dir = args.text("dir");
+
+const MB = 1024 * 1024;
+const baselineRss = process.memoryUsage().rss;
+const cpuMs = (): number => {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1000;
+};
+const settle = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+function peakRssMB(): number {
+  try {
+    const m = /^VmHWM:\s+(\d+) kB/m.exec(readFileSync("/proc/self/status", "utf8"));
+    return m ? Number(m[1]) / 1024 : Number.NaN;
+  } catch {
+    return Number.NaN;
+  }
+}
+
+const names = Array.from({ length: rollouts }, (_, i) => `svc-${String(i).padStart(4, "0")}`);
+const services: Service[] = Spec.parse({
+  services: names.map((name, i) => ({
+    name,
+    match: { pathPrefix: `/${name}` },
+    stable: { version: "v1", targets: [`http://127.0.0.1:${10_000 + (i % 1000)}`] },
+    strategy: { steps: STEPS },
+  })),
+}).services;
+
+// The production logger (pino, JSON lines on fd 2); errors are counted on the side.
+const log = createLogger();
+let errors = 0;
+let lastError: string | null = null;
+const logError = log.error.bind(log);
+log.error = ((...a: Parameters<typeof log.error>) => {
+  errors++;
+  lastError = JSON.stringify(a).slice(0, 300);
+  return logError(...a);
+}) as typeof log.error;
+
+const dbFile = join(dir, "aviary.db");
+const store: Store = openSqliteStore(storeKind === "memory" ? ":memory:" : dbFile);
+
+let events = 0;
+const eventsByType: Record<string, number> = {};
+const generation = new Map<string, number>();
+
+interface Running {
+  controller: Controller;
+  clock: Clock;
+}
+let current: Running | undefined;
+
+function deploy(name: string): void {
+  const run = current;
+  if (run === undefined) return;
+  const n = (generation.get(name) ?? 1) + 1;
+  generation.set(name, n);
+  const canary = { version: `v${n}`, targets: [`http://127.0.0.1:${20_000 + (n % 1000)}`] };
+  run.controller.deploy(name, canary, "operator:bench").catch((err: unknown) => {
+    errors++;
+    lastError = `deploy ${name} v${n}: ${String(err)}`;
+  });
+}
+
+function onEvent(e: RolloutEvent): void {
+  events++;
+  eventsByType[e.type] = (eventsByType[e.type] ?? 0) + 1;
+  // Keep N rollouts in flight: a promoted service gets its next version at once.
+  if (e.type === "promoted" && current) {
+    const run = current;
+    run.clock.setTimeout(() => deploy(e.service), 0);
+  }
+}
+
+function newController(clock: Clock, router: NoopTrafficRouter): Controller {
+  return new Controller({ store, router, clock, log, tickMs, onEvent });
+}
+
+/** Deploys every service once, evenly spread over one rollout's length, on `clock`. */
+function staggerDeploys(clock: Clock): void {
+  const gap = CYCLE_MS / rollouts;
+  names.forEach((name, i) => {
+    clock.setTimeout(() => deploy(name), Math.round(i * gap));
+  });
+}
+
+const samples: MinuteSample[] = [];
+let steadyFrom = 0;
+let measured = { cpuMs: 0, wallMs: 0, simMs: null as number | null, events: 0 };
+let router = new NoopTrafficRouter();
+let setup = { wallMs: 0, cpuMs: 0 };
+
+if (mode === "sim") {
+  const clock = new SimClock(Date.UTC(2026, 0, 1));
+  const controller = newController(clock, router);
+  current = { controller, clock };
+  const w0 = performance.now();
+  const c0 = cpuMs();
+  await controller.start(services);
+  setup = { wallMs: performance.now() - w0, cpuMs: cpuMs() - c0 };
+  staggerDeploys(clock);
+  // The first rollout cycle (plus a minute) fills the pipeline; later minutes are steady.
+  steadyFrom = Math.ceil(CYCLE_MS / 60_000) + 1;
+  const start = { cpu: cpuMs(), wall: performance.now(), events };
+  for (let minute = 0; minute < simMinutes; minute++) {
+    const m0 = { cpu: cpuMs(), wall: performance.now(), events };
+    for (let s = 0; s < 6; s++) await clock.advance(10_000, settle);
+    samples.push({
+      index: minute,
+      cpuMs: cpuMs() - m0.cpu,
+      wallMs: performance.now() - m0.wall,
+      events: events - m0.events,
+    });
+  }
+  measured = {
+    cpuMs: cpuMs() - start.cpu,
+    wallMs: performance.now() - start.wall,
+    simMs: simMinutes * 60_000,
+    events: events - start.events,
+  };
+  await controller.stop();
+} else {
+  // Reach the steady state quickly on a simulated clock that ends at the present...
+  const w0 = performance.now();
+  const c0 = cpuMs();
+  const sim = new SimClock(Date.now() - CYCLE_MS - 60_000);
+  const warm = newController(sim, router);
+  current = { controller: warm, clock: sim };
+  await warm.start(services);
+  staggerDeploys(sim);
+  for (let i = 0; i < 1000 && sim.now() < Date.now() - 10_000; i++) {
+    await sim.advance(10_000, settle);
+  }
+  await sim.advance(Math.max(0, Date.now() - sim.now()), settle);
+  await warm.stop();
+  // ...then restart on the system clock from the store, as `aviary serve` would.
+  router = new NoopTrafficRouter();
+  const controller = newController(systemClock, router);
+  current = { controller, clock: systemClock };
+  await controller.start(services);
+  await sleep(1000);
+  setup = { wallMs: performance.now() - w0, cpuMs: cpuMs() - c0 };
+  const start = { cpu: cpuMs(), wall: performance.now(), events };
+  const windows = Math.max(1, Math.round(seconds / 10));
+  for (let i = 0; i < windows; i++) {
+    const m0 = { cpu: cpuMs(), wall: performance.now(), events };
+    await sleep(10_000);
+    samples.push({
+      index: i,
+      cpuMs: cpuMs() - m0.cpu,
+      wallMs: performance.now() - m0.wall,
+      events: events - m0.events,
+    });
+  }
+  measured = {
+    cpuMs: cpuMs() - start.cpu,
+    wallMs: performance.now() - start.wall,
+    simMs: null,
+    events: events - start.events,
+  };
+  current = undefined;
+  await controller.stop();
+}
+
+// Checks: the router holds what the store says, for every service.
+let routerMismatches = 0;
+for (const s of store.listServices()) {
+  const applied = router.states.get(s.name);
+  if (applied === undefined || JSON.stringify(applied) !== JSON.stringify(s.traffic))
+    routerMismatches++;
+}
+const activeAtEnd = store.activeRollouts().length;
+const mem = process.memoryUsage();
+store.close();
+let eventsInStore: number | null = null;
+if (storeKind === "sqlite") {
+  const db = new Database(dbFile, { readonly: true });
+  eventsInStore = db.prepare("SELECT count(*) FROM events").pluck().get() as number;
+  db.close();
+}
+
+const result: RunResult = {
+  mode,
+  rollouts,
+  store: storeKind,
+  tickMs,
+  setup,
+  samples,
+  steadyFrom,
+  measured,
+  eventsByType,
+  eventsInStore,
+  eventsReported: events,
+  activeAtEnd,
+  routerMismatches,
+  errors,
+  lastError,
+  memory: {
+    baselineRssMB: baselineRss / MB,
+    rssMB: mem.rss / MB,
+    peakRssMB: peakRssMB(),
+    heapUsedMB: mem.heapUsed / MB,
+  },
+};
+process.stdout.write(`${RESULT_MARK}${JSON.stringify(result)}\n`);
