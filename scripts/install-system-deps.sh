@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the tests and benchmarks drive for real (nginx for the proxy
-# benchmark, wrk as its load generator). Idempotent: does nothing when they are present.
+# benchmark, wrk as its load generator, prometheus for the Prometheus metric provider's
+# integration test). Idempotent: does nothing when they are present.
 set -euo pipefail
 need=()
-for pair in nginx:nginx wrk:wrk; do
+for pair in nginx:nginx wrk:wrk prometheus:prometheus; do
   cmd=${pair%%:*} pkg=${pair##*:}
-  command -v "$cmd" >/dev/null 2>&1 || [ -x "/usr/sbin/$cmd" ] || need+=("$pkg")
+  command -v "$cmd" >/dev/null 2>&1 || [ -x "/usr/sbin/$cmd" ] || [ -x "/usr/bin/$cmd" ] || need+=("$pkg")
 done
 [ ${#need[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" -ne 0 ]; then
@@ -17,3 +18,6 @@ apt-get update -qq
 apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 # The nginx package starts a system instance on port 80; the benchmark runs its own.
 (systemctl disable --now nginx || service nginx stop || nginx -s quit) >/dev/null 2>&1 || true
+# The prometheus package starts a system instance on :9090 where an init system runs; the
+# integration test runs its own on a free port with a temporary config and storage.
+(systemctl disable --now prometheus || service prometheus stop) >/dev/null 2>&1 || true

@@ -9,10 +9,12 @@
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import type { FastifyInstance } from "fastify";
+import { createJudge } from "./analysis/judges/index.js";
 import { loadOperatorToken, TokenCheck } from "./api/auth.js";
 import { createAdminServer, listenAdmin } from "./api/server.js";
 import { MetricsRegistry } from "./dataplane/metrics/registry.js";
 import { Router } from "./dataplane/router.js";
+import { createMetricProvider } from "./providers/metrics/factory.js";
 import { EmbeddedTrafficRouter } from "./providers/traffic/embedded/index.js";
 import { Controller } from "./rollout/controller.js";
 import type { SpecChange } from "./rollout/spec-changes.js";
@@ -74,6 +76,10 @@ export async function startAviary(opts: AviaryOptions): Promise<RunningAviary> {
     log: opts.log,
     tickMs: parseDuration(opts.spec.controller.tick) as number,
     ...(opts.faults ? { faults: opts.faults } : {}),
+    analysis: {
+      providerFor: (metric) => createMetricProvider(metric.provider, { metrics }),
+      judgeFor: createJudge,
+    },
   });
   const { token, source } = loadOperatorToken(opts.dataDir);
   const admin = createAdminServer({
@@ -91,7 +97,7 @@ export async function startAviary(opts: AviaryOptions): Promise<RunningAviary> {
   let boundListen: ListenAddress;
   let boundAdmin: ListenAddress;
   try {
-    await controller.start(opts.spec.services);
+    await controller.start(opts.spec.services, opts.spec.analysisTemplates);
     boundListen = await router.listen(listen);
     boundAdmin = await listenAdmin(admin, adminAt);
   } catch (err) {
@@ -107,7 +113,11 @@ export async function startAviary(opts: AviaryOptions): Promise<RunningAviary> {
     listen: boundListen,
     adminAddress: boundAdmin,
     tokenSource: source,
-    reload: (spec) => controller.applySpec(spec.services, "spec", { dryRun: false }),
+    reload: (spec) =>
+      controller.applySpec(spec.services, "spec", {
+        dryRun: false,
+        templates: spec.analysisTemplates,
+      }),
     close: closeAll,
   };
 }

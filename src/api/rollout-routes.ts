@@ -67,6 +67,11 @@ export function registerRolloutRoutes(
     };
   });
 
+  app.get<{ Params: { name: string } }>("/api/v1/services/:name/analysis", async (req) => {
+    controller.service(req.params.name);
+    return { runs: controller.analysis(req.params.name) };
+  });
+
   app.post<{ Params: { name: string } }>("/api/v1/services/:name/deploy", async (req, reply) => {
     const body = parse(Deploy, req.body, "body");
     const rollout = await controller.deploy(req.params.name, body, actorOf(req));
@@ -99,6 +104,7 @@ export function registerRolloutRoutes(
     const body = parse(Apply, req.body, "body");
     const spec = parseSpec(body.spec, body.file ?? "<request>");
     const changes = await controller.applySpec(spec.services, actorOf(req), {
+      templates: spec.analysisTemplates,
       dryRun: body.dryRun,
     });
     return { dryRun: body.dryRun, changes };

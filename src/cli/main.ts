@@ -9,6 +9,7 @@
 import { Command, CommanderError } from "commander";
 import { AviaryError } from "../errors.js";
 import { VERSION } from "../version.js";
+import { registerAnalysis } from "./commands/analysis.js";
 import { registerApply } from "./commands/apply.js";
 import { registerDemo } from "./commands/demo.js";
 import { registerGet } from "./commands/get.js";
@@ -35,6 +36,7 @@ registerApply(program);
 registerGet(program);
 registerRolloutVerbs(program);
 registerHistory(program);
+registerAnalysis(program);
 
 try {
   await program.parseAsync(process.argv);

@@ -171,8 +171,14 @@ describe("rollout controller", () => {
     );
 
     const retried = await h.controller.retry("shop", "operator:alice");
-    assert.equal(retried.id, aborted.id);
+    assert.notEqual(retried.id, aborted.id, "a retry is a new attempt");
     assert.equal(retried.stepIndex, 1);
+    assert.equal(
+      h.store.getRollout(aborted.id)!.phase,
+      "Aborted",
+      "the aborted attempt stays in the history",
+    );
+    assert.equal(h.controller.history("shop").at(-3)!.type, "rollout.retried");
     assert.equal(h.weight(), 5);
     assert.equal(h.canary(), "v2");
   });

@@ -10,27 +10,28 @@
  * @module
  */
 
+import { type AnalysisDeps, type AnalysisFacts, AnalysisManager } from "../analysis/manager.js";
 import { AviaryError } from "../errors.js";
 import type { TrafficRouter } from "../providers/traffic/router.js";
-import type { Service, Version } from "../spec/schema.js";
-import type { Store } from "../store/store.js";
+import type { AnalysisTemplate, Service, Version } from "../spec/schema.js";
+import type { AnalysisRunRecord, MeasurementRecord, Store } from "../store/store.js";
 import type { Clock, TimerHandle } from "../util/clock.js";
 import { newId } from "../util/id.js";
 import type { Logger } from "../util/log.js";
 import {
   abortCommand,
   CommandError,
+  checkRetry,
   enterStep,
   isTerminal,
   pauseCommand,
   promoteCommand,
   reconcile,
   resumeCommand,
-  retryCommand,
   type Transition,
 } from "./machine.js";
 import { planSpecChanges, type SpecChange } from "./spec-changes.js";
-import { resolveStrategy } from "./steps.js";
+import { type ResolvedStrategy, resolveStrategy } from "./steps.js";
 import { sameVersion, stableOnly, trafficFromSpec } from "./traffic.js";
 import type { Actor, Rollout, RolloutEvent, ServiceState, TrafficState } from "./types.js";
 
@@ -45,6 +46,8 @@ export interface ControllerOptions {
   onEvent?: (event: RolloutEvent) => void;
   /** Fault-injection seams for crash tests: just before a transition commits, and just after (before its effect). */
   faults?: { beforeCommit?: () => void; afterCommit?: () => void };
+  /** Where analysis metrics come from and who judges them; without it, analysis steps abort. */
+  analysis?: Pick<AnalysisDeps, "providerFor" | "judgeFor">;
 }
 
 /** Most transitions one reconcile pass makes before yielding (a guard against a loop). */
@@ -59,6 +62,8 @@ export class Controller {
   readonly #onEvent: ((event: RolloutEvent) => void) | undefined;
   readonly #faults: { beforeCommit?: () => void; afterCommit?: () => void };
   readonly #specs = new Map<string, Service>();
+  #templates: readonly AnalysisTemplate[] = [];
+  readonly #analysis: AnalysisManager | undefined;
   readonly #timers = new Map<string, TimerHandle>();
   readonly #queues = new Map<string, Promise<unknown>>();
   #ticker: TimerHandle | undefined;
@@ -72,16 +77,29 @@ export class Controller {
     this.#tickMs = opts.tickMs ?? 1_000;
     this.#onEvent = opts.onEvent;
     this.#faults = opts.faults ?? {};
+    const engine = opts.analysis;
+    this.#analysis = engine
+      ? new AnalysisManager({
+          ...engine,
+          store: this.#store,
+          clock: this.#clock,
+          log: this.#log,
+          onChange: (service) => this.#kick(service),
+        })
+      : undefined;
   }
 
   /**
    * Takes over: applies every service's stored traffic (the router may have restarted empty),
    * brings stored state in line with the spec, and resumes every active rollout where it stood.
    */
-  async start(services: readonly Service[]): Promise<SpecChange[]> {
+  async start(
+    services: readonly Service[],
+    templates: readonly AnalysisTemplate[] = [],
+  ): Promise<SpecChange[]> {
     for (const state of this.#store.listServices())
       await this.#router.apply(state.name, state.traffic);
-    const changes = await this.applySpec(services, "controller", { dryRun: false });
+    const changes = await this.applySpec(services, "controller", { dryRun: false, templates });
     for (const r of this.#store.activeRollouts()) this.#kick(r.service);
     this.#scheduleTick();
     return changes;
@@ -92,6 +110,7 @@ export class Controller {
     this.#stopped = true;
     this.#ticker?.cancel();
     for (const t of this.#timers.values()) t.cancel();
+    this.#analysis?.shutdown();
     this.#timers.clear();
     await Promise.allSettled([...this.#queues.values()]);
   }
@@ -116,6 +135,15 @@ export class Controller {
   rollout(service: string): Rollout | undefined {
     const id = this.service(service).rolloutId;
     return id === null ? undefined : this.#store.getRollout(id);
+  }
+
+  /** The analysis runs of the service's current rollout with their measurements, oldest first. */
+  analysis(service: string): Array<AnalysisRunRecord & { measurements: MeasurementRecord[] }> {
+    const r = this.rollout(service);
+    if (r === undefined) return [];
+    return this.#store
+      .analysisRunsOf(r.id)
+      .map((run) => ({ ...run, measurements: this.#store.measurementsOf(run.id) }));
   }
 
   history(service: string, opts: { afterSeq?: number; limit?: number } = {}): RolloutEvent[] {
@@ -152,8 +180,17 @@ export class Controller {
     return this.#command(service, actor, (r, now) => abortCommand(r, now, actor, why));
   }
 
+  /** Starts an aborted rollout's canary again from step 0, as a new attempt with its own id and analyses. */
   retry(service: string, actor: Actor): Promise<Rollout> {
-    return this.#command(service, actor, (r, now) => retryCommand(r, now, actor));
+    return this.#serial(service, async () => {
+      const last = this.rollout(service);
+      if (last === undefined)
+        throw new CommandError("AVIARY_NO_ROLLOUT", `${service} has no rollout`);
+      checkRetry(last);
+      const r = await this.#startRollout(this.#specOrThrow(service), last.canary, actor, last.id);
+      await this.#drive(service);
+      return this.#store.getRollout(r.id) as Rollout;
+    });
   }
 
   /** Puts the previous stable version back after a promotion, at once. */
@@ -202,10 +239,11 @@ export class Controller {
   async applySpec(
     services: readonly Service[],
     actor: Actor,
-    opts: { dryRun: boolean },
+    opts: { dryRun: boolean; templates?: readonly AnalysisTemplate[] },
   ): Promise<SpecChange[]> {
     const changes = planSpecChanges(services, this.#specs, (name) => this.#currentOf(name));
     if (opts.dryRun) return changes;
+    if (opts.templates !== undefined) this.#templates = opts.templates;
     this.#specs.clear();
     for (const svc of services) this.#specs.set(svc.name, svc);
     await this.#router.configure(services);
@@ -277,7 +315,12 @@ export class Controller {
     }
   }
 
-  async #startRollout(spec: Service, canary: Version, actor: Actor): Promise<Rollout> {
+  async #startRollout(
+    spec: Service,
+    canary: Version,
+    actor: Actor,
+    retryOf?: string,
+  ): Promise<Rollout> {
     if (spec.strategy === undefined) {
       throw new CommandError(
         "AVIARY_NO_STRATEGY",
@@ -310,24 +353,23 @@ export class Controller {
       progressSince: now,
       pausedAt: null,
       traffic: { stable: state.traffic.stable, canary, weight: 0, headerRoutes: [], mirror: null },
-      strategy: resolveStrategy(spec.strategy),
+      strategy: resolveStrategy(spec.strategy, this.#templates),
       createdAt: now,
       updatedAt: now,
       finishedAt: null,
       revision: 0,
     };
     const rollout = enterStep(base, 0, now);
-    const reason = `rollout of ${canary.version} started by ${actor} (stable ${state.traffic.stable.version}); ${rollout.reason}`;
+    const what = retryOf ? `retry of rollout ${retryOf}` : "rollout";
+    const reason = `${what} of ${canary.version} started by ${actor} (stable ${state.traffic.stable.version}); ${rollout.reason}`;
     this.#store.recordVersion(spec.name, canary.version, canary.targets, now);
+    const data = {
+      stable: state.traffic.stable.version,
+      canary: canary.version,
+      ...(retryOf ? { retryOf } : {}),
+    };
     await this.#commitAndApply(
-      {
-        rollout,
-        event: {
-          type: "rollout.started",
-          reason,
-          data: { stable: state.traffic.stable.version, canary: canary.version },
-        },
-      },
+      { rollout, event: { type: retryOf ? "rollout.retried" : "rollout.started", reason, data } },
       actor,
     );
     return rollout;
@@ -360,6 +402,7 @@ export class Controller {
         now: this.#clock.now(),
         canaryAvailable: this.#router.canaryAvailable(service),
         inSync: await this.#router.verify(service, r.traffic),
+        analysis: this.#analysis?.facts(r) ?? noAnalysisEngine(r),
       };
       const step = reconcile(r, facts);
       if (step.kind === "transition") {
@@ -403,7 +446,7 @@ export class Controller {
         service: r.service,
         at: r.updatedAt,
         type: t.event.type,
-        actor,
+        actor: t.actor ?? actor,
         reason: t.event.reason,
         phase: r.phase,
         stepIndex: r.stepIndex,
@@ -412,6 +455,8 @@ export class Controller {
       });
     });
     this.#faults.afterCommit?.();
+    // A finished rollout's analyses stop here, whoever finished it.
+    if (isTerminal(r)) this.#analysis?.facts(r);
     this.#onEvent?.(event);
     this.#log.info(
       {
@@ -420,7 +465,7 @@ export class Controller {
         event: event.type,
         phase: r.phase,
         weight: event.weight,
-        actor,
+        actor: event.actor,
       },
       event.reason,
     );
@@ -492,6 +537,19 @@ export class Controller {
     if (spec === undefined) throw unknownService(name);
     return spec;
   }
+}
+
+/** Without an analysis engine, an analysis step reports itself as an error (the rollout aborts, saying why). */
+function noAnalysisEngine(r: Rollout): AnalysisFacts {
+  const step = (r.strategy as ResolvedStrategy).steps[r.stepIndex];
+  const missing = {
+    phase: "Error" as const,
+    message: "this controller has no analysis engine configured",
+  };
+  return {
+    step: step !== undefined && "analysis" in step ? missing : undefined,
+    background: undefined,
+  };
 }
 
 function unknownService(name: string): AviaryError {

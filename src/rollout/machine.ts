@@ -10,12 +10,13 @@
  * @module
  */
 
+import type { AnalysisFacts } from "../analysis/manager.js";
 import { AviaryError } from "../errors.js";
 import type { Step } from "../spec/schema.js";
 import { formatDuration, parseDuration } from "../util/duration.js";
 import { describeStep, type ResolvedStrategy } from "./steps.js";
 import { stableOnly } from "./traffic.js";
-import type { ManagedRoute, Rollout, RolloutPhase, TrafficState } from "./types.js";
+import type { Actor, ManagedRoute, Rollout, RolloutPhase, TrafficState } from "./types.js";
 import { TERMINAL_PHASES } from "./types.js";
 
 /** What the controller knows about the data plane right now. */
@@ -25,11 +26,15 @@ export interface Facts {
   canaryAvailable: boolean | undefined;
   /** Whether the router serves the rollout's traffic state (undefined: cannot tell). */
   inSync: boolean | undefined;
+  /** The rollout's analyses: the current step's, and the background one. */
+  analysis?: AnalysisFacts;
 }
 
 export interface Transition {
   rollout: Rollout;
   event: { type: string; reason: string; data?: Record<string, unknown> };
+  /** Who caused it, when not the caller (an analysis verdict). */
+  actor?: Actor;
 }
 
 export type Next =
@@ -70,11 +75,40 @@ function transition(
   type: string,
   reason: string,
   data?: Record<string, unknown>,
+  actor?: Actor,
 ): Next {
   return {
     kind: "transition",
-    transition: { rollout, event: { type, reason, ...(data ? { data } : {}) } },
+    transition: {
+      rollout,
+      event: { type, reason, ...(data ? { data } : {}) },
+      ...(actor ? { actor } : {}),
+    },
   };
+}
+
+/** A verdict that stops the canary (Failed/Error) or hands the decision to a person (Inconclusive). */
+function analysisVerdict(
+  r: Rollout,
+  now: number,
+  which: string,
+  run: { phase: string; message: string },
+): Next | undefined {
+  if (run.phase === "Failed" || run.phase === "Error") {
+    const reason = `${which} ${run.phase === "Failed" ? "failed" : "errored"}: ${run.message}`;
+    return transition(aborted(r, now, reason), "aborted", reason, { analysis: which }, "analysis");
+  }
+  if (run.phase === "Inconclusive" && r.pausedAt === null) {
+    const reason = `${which} inconclusive: ${run.message} — promote to accept, resume to measure again, abort to roll back`;
+    return transition(
+      next(r, now, { phase: "Paused", pausedAt: now, reason }),
+      "paused",
+      reason,
+      { analysis: which },
+      "analysis",
+    );
+  }
+  return undefined;
 }
 
 /** The rollout entering step `index` (or the promotion stage) at `now`. */
@@ -177,6 +211,11 @@ export function reconcile(r: Rollout, f: Facts): Next {
     const reason = "every canary target is down (ejected or failing health checks)";
     return transition(aborted(r, now, reason), "aborted", reason);
   }
+  const background = f.analysis?.background;
+  if (background !== undefined) {
+    const verdict = analysisVerdict(r, now, "background analysis", background);
+    if (verdict !== undefined) return verdict;
+  }
   if (r.pausedAt !== null) return { kind: "wait", wakeAt: null };
 
   const step = s.steps[r.stepIndex];
@@ -207,8 +246,20 @@ export function reconcile(r: Rollout, f: Facts): Next {
     return now >= end ? advance(r, now) : { kind: "wait", wakeAt: end };
   }
   if ("analysis" in step) {
-    const reason = "this version of Aviary has no analysis engine to run the analysis step";
-    return transition(aborted(r, now, reason), "aborted", reason);
+    const run = f.analysis?.step;
+    if (run === undefined || run.phase === "Running") return { kind: "wait", wakeAt: null };
+    if (run.phase === "Successful") {
+      const entered = enterStep(r, r.stepIndex + 1, now);
+      const reason = `analysis passed (${run.message}); ${entered.reason}`;
+      return transition(
+        { ...entered, reason },
+        "step.started",
+        reason,
+        { stepIndex: entered.stepIndex },
+        "analysis",
+      );
+    }
+    return analysisVerdict(r, now, "analysis", run) ?? { kind: "wait", wakeAt: null };
   }
   if ("setHeaderRoute" in step) {
     const { name, match } = step.setHeaderRoute;
@@ -340,18 +391,11 @@ export function resumeCommand(r: Rollout, now: number, who: string): Transition 
     );
   }
   const pausedFor = now - r.pausedAt;
-  const shifted = {
-    ...r,
-    pausedAt: null,
-    stepStartedAt: r.stepStartedAt + pausedFor,
-    progressSince: r.progressSince + pausedFor,
-  };
+  // A timed pause keeps the time it had left; the progress deadline starts afresh (a person
+  // looked at it), which also marks when analyses should measure again.
+  const shifted = { ...r, pausedAt: null, stepStartedAt: r.stepStartedAt + pausedFor };
   const entered = enterStep(shifted, r.stepIndex, now);
-  const rollout = {
-    ...entered,
-    stepStartedAt: shifted.stepStartedAt,
-    progressSince: shifted.progressSince,
-  };
+  const rollout = { ...entered, stepStartedAt: shifted.stepStartedAt, progressSince: now };
   const reason = `resumed by ${who} after ${formatDuration(pausedFor)}; ${entered.reason}`;
   return { rollout: { ...rollout, reason }, event: { type: "resumed", reason } };
 }
@@ -369,20 +413,12 @@ export function abortCommand(
   return { rollout: aborted(r, now, reason), event: { type: "aborted", reason } };
 }
 
-/** `retry`: start an aborted rollout again from step 0. */
-export function retryCommand(r: Rollout, now: number, who: string): Transition {
+/** `retry` starts an aborted rollout's canary again, from step 0, as a new attempt. */
+export function checkRetry(r: Rollout): void {
   if (r.phase !== "Aborted") {
     throw new CommandError(
       "AVIARY_NOT_ABORTED",
       `only an aborted rollout can be retried; this one is ${r.phase}`,
     );
   }
-  const restarted: Rollout = {
-    ...r,
-    finishedAt: null,
-    traffic: { stable: r.stable, canary: r.canary, weight: 0, headerRoutes: [], mirror: null },
-  };
-  const entered = enterStep(restarted, 0, now);
-  const reason = `retried by ${who}; ${entered.reason}`;
-  return { rollout: { ...entered, reason }, event: { type: "rollout.retried", reason } };
 }

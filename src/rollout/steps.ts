@@ -5,11 +5,13 @@
  * @module
  */
 
-import type { AnalysisRef, Step, Strategy } from "../spec/schema.js";
+import type { AnalysisRef, AnalysisTemplate, Step, Strategy } from "../spec/schema.js";
 import { parseDuration } from "../util/duration.js";
 
 export interface ResolvedStrategy {
   steps: Step[];
+  /** The analysis templates the steps name, as they were when the rollout started. */
+  templates: Record<string, AnalysisTemplate>;
   backgroundAnalysis: (AnalysisRef & { startingStep: number }) | null;
   progressDeadlineMs: number;
   promotionHoldMs: number;
@@ -20,8 +22,11 @@ export interface ResolvedStrategy {
 /** The managed route name the blue/green form uses for its preview. */
 export const PREVIEW_ROUTE = "preview";
 
-/** Expands the blue/green form into plain steps and converts durations. */
-export function resolveStrategy(strategy: Strategy): ResolvedStrategy {
+/** Expands the blue/green form into plain steps, converts durations, and snapshots the templates used. */
+export function resolveStrategy(
+  strategy: Strategy,
+  templates: readonly AnalysisTemplate[] = [],
+): ResolvedStrategy {
   let steps = strategy.steps;
   const bg = strategy.blueGreen;
   if (bg !== undefined) {
@@ -31,8 +36,15 @@ export function resolveStrategy(strategy: Strategy): ResolvedStrategy {
       { pause: bg.autoPromotionAfter === undefined ? {} : { duration: bg.autoPromotionAfter } },
     ];
   }
+  const used = new Set([
+    ...steps.flatMap((s) => ("analysis" in s ? s.analysis.templates : [])),
+    ...(strategy.analysis?.templates ?? []),
+  ]);
   return {
     steps,
+    templates: Object.fromEntries(
+      templates.filter((t) => used.has(t.name)).map((t) => [t.name, t]),
+    ),
     backgroundAnalysis: strategy.analysis ?? null,
     progressDeadlineMs: parseDuration(strategy.progressDeadline) as number,
     promotionHoldMs: parseDuration(strategy.promotion.hold) as number,

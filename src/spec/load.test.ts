@@ -139,4 +139,46 @@ services:
     assert.equal(spec.services[0]!.stickiness!.header, "x-user-id");
     assert.deepEqual(Object.keys(spec.services[0]!.routes[0]!.match.headers!), ["user-type"]);
   });
+
+  it("checks analysis templates: unknown references, missing args, bad CEL, judges that do not fit", () => {
+    const found = problems(`services:
+  - name: checkout
+    match: { pathPrefix: /checkout }
+    stable: { version: v1, targets: [http://127.0.0.1:9001] }
+    strategy:
+      steps:
+        - analysis: { templates: [golden, nope] }
+analysisTemplates:
+  - name: golden
+    args: [{ name: team }]
+    metrics:
+      - name: errors
+        count: 0
+        provider: { prometheus: { address: http://127.0.0.1:9090, query: "up" } }
+        judge: { threshold: { successCondition: "result <" } }
+      - name: custom
+        provider: { web: { url: http://127.0.0.1:9000/x, jsonPath: $.v } }
+`);
+    const text = found.map((p) => `${p.path}: ${p.message}`).join("\n");
+    assert.match(
+      text,
+      /analysisTemplates\[0\]\.metrics\[0\]\.judge\.threshold\.successCondition: invalid CEL: /,
+    );
+    assert.match(
+      text,
+      /analysisTemplates\[0\]\.metrics\[1\]\.judge: a metric from prometheus or web needs a judge/,
+    );
+    assert.match(
+      text,
+      /services\[0\]\.strategy\.steps\[0\]\.analysis\.templates\[1\]: unknown analysis template 'nope' \(defined: golden\)/,
+    );
+    assert.match(
+      text,
+      /services\[0\]\.strategy\.steps\[0\]\.analysis\.args: template golden needs a value for arg 'team'/,
+    );
+    assert.match(
+      text,
+      /metric errors of template golden has count 0 \(no end\) and a judge that cannot pass early/,
+    );
+  });
 });

@@ -7,6 +7,8 @@
  */
 
 import { z } from "zod";
+import { AnalysisTemplate } from "./analysis.js";
+import { checkAnalysisRefs, checkAnalysisTemplates } from "./analysis-checks.js";
 import {
   Duration,
   HealthCheck,
@@ -22,6 +24,7 @@ import {
 } from "./schema-parts.js";
 import { Strategy } from "./strategy.js";
 
+export * from "./analysis.js";
 export * from "./schema-parts.js";
 export { type AnalysisRef, type BlueGreen, Step, Strategy } from "./strategy.js";
 
@@ -112,9 +115,11 @@ export const Spec = z
     metrics: MetricsSettings.prefault({}),
     controller: ControllerSettings.prefault({}),
     services: z.array(Service).default([]),
+    analysisTemplates: z.array(AnalysisTemplate).default([]),
   })
   .superRefine((spec, ctx) => {
-    checkAnalysisRefs(spec.services, ctx);
+    checkAnalysisTemplates(spec.analysisTemplates, ctx);
+    checkAnalysisRefs(spec.services, spec.analysisTemplates, ctx);
     const names = new Map<string, number>();
     const matches = new Map<string, number>();
     spec.services.forEach((s, i) => {
@@ -140,42 +145,3 @@ export const Spec = z
 export type Spec = z.infer<typeof Spec>;
 /** A spec as written, before defaults. */
 export type SpecInput = z.input<typeof Spec>;
-
-/**
- * Every analysis a strategy names must exist. Analysis templates (and the engine that runs
- * them) are not part of this version yet, so any analysis reference is refused here, clearly,
- * rather than accepted and never run.
- */
-function checkAnalysisRefs(services: z.infer<typeof Service>[], ctx: z.RefinementCtx): void {
-  const known = new Set<string>();
-  services.forEach((svc, i) => {
-    const refs: Array<{ path: PropertyKey[]; templates: string[] }> = [];
-    const strategy = svc.strategy;
-    if (strategy === undefined) return;
-    strategy.steps.forEach((step, j) => {
-      if ("analysis" in step)
-        refs.push({
-          path: ["steps", j, "analysis", "templates"],
-          templates: step.analysis.templates,
-        });
-    });
-    if (strategy.analysis)
-      refs.push({ path: ["analysis", "templates"], templates: strategy.analysis.templates });
-    if (strategy.blueGreen?.prePromotionAnalysis) {
-      refs.push({
-        path: ["blueGreen", "prePromotionAnalysis", "templates"],
-        templates: strategy.blueGreen.prePromotionAnalysis.templates,
-      });
-    }
-    for (const ref of refs) {
-      for (const name of ref.templates) {
-        if (known.has(name)) continue;
-        ctx.addIssue({
-          code: "custom",
-          path: ["services", i, "strategy", ...ref.path],
-          message: `unknown analysis template '${name}': this version of Aviary has no analysis engine, so strategies cannot run analyses yet`,
-        });
-      }
-    }
-  });
-}

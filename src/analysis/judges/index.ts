@@ -1,0 +1,25 @@
+/**
+ * Builds the judge a metric asks for. Builtin signals default to the sequential judge (errors
+ * for errorRate, slow requests for latencies); other providers must name one (the spec says so).
+ *
+ * @module
+ */
+
+import type { AnalysisMetric, BuiltinSignal } from "../../spec/schema.js";
+import type { Judge } from "../types.js";
+import { createMannWhitneyJudge } from "./mann-whitney.js";
+import { createRelativeJudge } from "./relative.js";
+import { createSequentialJudge } from "./sequential.js";
+import { createThresholdJudge } from "./threshold.js";
+
+export function createJudge(metric: AnalysisMetric): Judge {
+  const signal: BuiltinSignal | undefined =
+    "builtin" in metric.provider ? metric.provider.builtin.signal : undefined;
+  const isRate = signal === undefined || signal === "errorRate";
+  const judge = metric.judge ?? { sequential: { alpha: 0.01, margin: 0.1, minBakeTime: "5m" } };
+  if ("sequential" in judge)
+    return createSequentialJudge(judge.sequential, signal === "errorRate" ? "errors" : "latency");
+  if ("relative" in judge) return createRelativeJudge(judge.relative, isRate ? "rate" : "latency");
+  if ("mannWhitney" in judge) return createMannWhitneyJudge(judge.mannWhitney);
+  return createThresholdJudge(judge.threshold);
+}

@@ -1,0 +1,388 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { DDSketch } from "@datadog/sketches-js";
+import { Rng, seedOf } from "../stats/random.js";
+import type { Observation, Verdict } from "../types.js";
+import { createSequentialJudge, type SequentialConfig } from "./sequential.js";
+
+const CONFIG: SequentialConfig = { alpha: 0.01, margin: 0.1, minBakeTime: "5m" };
+const STEP = 10_000;
+
+function obs(
+  t: number,
+  canary: [number, number],
+  stable: [number, number] | undefined,
+): Observation {
+  return {
+    from: t * STEP,
+    to: (t + 1) * STEP,
+    canary: { value: null, requests: canary[0], errors: canary[1] },
+    ...(stable === undefined
+      ? {}
+      : { stable: { value: null, requests: stable[0], errors: stable[1] } }),
+  };
+}
+
+interface SimOptions {
+  intervals: number;
+  requestsPerInterval: number;
+  /** Canary weight per interval. */
+  weight: (t: number) => number;
+  baseRate: number;
+  multiplier: number;
+  shockCv: number;
+}
+
+/** One simulated run: the interval at which the judge failed, or -1. */
+function simulate(rng: Rng, config: SequentialConfig, o: SimOptions): number {
+  const judge = createSequentialJudge(config, "errors");
+  for (let t = 0; t < o.intervals; t++) {
+    const n = rng.poisson(o.requestsPerInterval);
+    const nB = rng.binomial(n, o.weight(t));
+    const nA = n - nB;
+    const shock = rng.shock(o.shockCv);
+    const eA = rng.binomial(nA, Math.min(1, o.baseRate * shock));
+    const eB = rng.binomial(nB, Math.min(1, o.baseRate * o.multiplier * shock));
+    const v = judge.judge(obs(t, [nB, eB], [nA, eA]), (t + 1) * STEP);
+    if (v.evidence.decision === "fail") return t;
+  }
+  return -1;
+}
+
+/** Upper end of a one-sided binomial tolerance: mean + 2.33 sd (about 99 %). */
+function tolerance(runs: number, p: number): number {
+  return Math.ceil(runs * p + 2.33 * Math.sqrt(runs * p * (1 - p)));
+}
+
+describe("sequential judge: calibration and power", () => {
+  it("keeps false rollbacks of an A/A canary at or under α (400 runs × 60 intervals, shared shocks)", () => {
+    const config = { ...CONFIG, alpha: 0.05 };
+    const rng = new Rng(seedOf("aa-calibration"));
+    let failed = 0;
+    for (let r = 0; r < 400; r++) {
+      const t = simulate(rng, config, {
+        intervals: 60,
+        requestsPerInterval: 1000,
+        weight: () => 0.1,
+        baseRate: 0.02,
+        multiplier: 1,
+        shockCv: 0.3,
+      });
+      if (t >= 0) failed++;
+    }
+    assert.ok(failed <= tolerance(400, 0.05), `${failed} of 400 A/A runs rolled back at α = 0.05`);
+  });
+
+  it("stays calibrated across weight steps (5 % → 25 % → 50 %) without restarting", () => {
+    const config = { ...CONFIG, alpha: 0.05 };
+    const rng = new Rng(seedOf("aa-steps"));
+    let failed = 0;
+    for (let r = 0; r < 400; r++) {
+      const t = simulate(rng, config, {
+        intervals: 60,
+        requestsPerInterval: 1000,
+        weight: (t) => (t < 20 ? 0.05 : t < 40 ? 0.25 : 0.5),
+        baseRate: 0.02,
+        multiplier: 1,
+        shockCv: 0.3,
+      });
+      if (t >= 0) failed++;
+    }
+    assert.ok(failed <= tolerance(400, 0.05), `${failed} of 400 A/A runs rolled back at α = 0.05`);
+  });
+
+  it("rolls back a canary with 1.1× the errors (inside the margin) rarely", () => {
+    const config = { ...CONFIG, alpha: 0.05 };
+    const rng = new Rng(seedOf("at-margin"));
+    let failed = 0;
+    for (let r = 0; r < 200; r++) {
+      const opts = {
+        intervals: 60,
+        requestsPerInterval: 1000,
+        weight: () => 0.25,
+        baseRate: 0.02,
+        multiplier: 1.1,
+        shockCv: 0,
+      };
+      if (simulate(rng, config, opts) >= 0) failed++;
+    }
+    assert.ok(failed <= tolerance(200, 0.05), `${failed} of 200 runs at the margin rolled back`);
+  });
+
+  it("detects a ×5 regression at 100 requests/s and 5 % canary within about a minute", () => {
+    const rng = new Rng(seedOf("x5"));
+    const times: number[] = [];
+    for (let r = 0; r < 50; r++) {
+      const t = simulate(rng, CONFIG, {
+        intervals: 60,
+        requestsPerInterval: 1000,
+        weight: () => 0.05,
+        baseRate: 0.01,
+        multiplier: 5,
+        shockCv: 0.3,
+      });
+      times.push(t < 0 ? Number.POSITIVE_INFINITY : t + 1);
+    }
+    times.sort((a, b) => a - b);
+    assert.ok((times[25] as number) <= 9, `median ${times[25]} intervals of 10 s`);
+    assert.ok((times[49] as number) <= 30, `slowest ${times[49]} intervals`);
+  });
+});
+
+describe("sequential judge: evidence", () => {
+  it("gives the same e-value for the same counts in one interval or many (constant share)", () => {
+    const one = createSequentialJudge(CONFIG, "errors");
+    const many = createSequentialJudge(CONFIG, "errors");
+    const a = one.judge(obs(0, [400, 30], [3600, 80]), STEP);
+    let b: Verdict | undefined;
+    const parts: Array<[[number, number], [number, number]]> = [
+      [
+        [100, 3],
+        [900, 30],
+      ],
+      [
+        [100, 20],
+        [900, 10],
+      ],
+      [
+        [200, 7],
+        [1800, 40],
+      ],
+    ];
+    parts.forEach(([c, s], t) => {
+      b = many.judge(obs(t, c, s), (t + 1) * STEP);
+    });
+    const la = a.evidence.logEValue as number;
+    const lb = b?.evidence.logEValue as number;
+    assert.ok(Math.abs(la - lb) < 1e-9, `${la} vs ${lb}`);
+    assert.equal(a.evidence.ratioUpper, b?.evidence.ratioUpper);
+  });
+
+  it("fails with a readable message, and a fail is final", () => {
+    const judge = createSequentialJudge(CONFIG, "errors");
+    const v = judge.judge(obs(0, [480, 12], [9520, 30]), STEP);
+    assert.equal(v.phase, "Failed");
+    assert.equal(v.evidence.decision, "fail");
+    assert.match(
+      v.message,
+      /^canary errors 12\/480 \(2\.5 %\) vs stable 30\/9520 \(0\.32 %\): e-value \d+ ≥ 100 = 1\/α, rollback$/,
+    );
+    assert.ok((v.value as number) >= 100);
+    // Many clean intervals later the e-value has dropped, but the rollback stands.
+    let last = v;
+    for (let t = 1; t < 200; t++) last = judge.judge(obs(t, [500, 0], [9500, 100]), (t + 1) * STEP);
+    assert.ok((last.evidence.logEValue as number) < Math.log(100));
+    assert.equal(last.phase, "Failed");
+    assert.match(last.message, /earlier .*rollback stands/);
+  });
+
+  it("continues on a Successful phase until it may pass early, and passes only after the bake time", () => {
+    const judge = createSequentialJudge({ ...CONFIG, minBakeTime: "2m" }, "errors");
+    // A canary clearly no worse: lots of traffic, rates equal. 10 s intervals; the bake time is 12 intervals.
+    let v = judge.judge(obs(0, [50_000, 500], [50_000, 500]), STEP);
+    assert.equal(v.phase, "Successful");
+    assert.equal(v.evidence.decision, "continue");
+    for (let t = 1; t < 11; t++)
+      v = judge.judge(obs(t, [50_000, 500], [50_000, 500]), (t + 1) * STEP);
+    assert.equal(v.evidence.decision, "continue");
+    assert.ok((v.evidence.ratioUpper as number) < 1.1);
+    assert.match(v.message, /no early pass before 2m/);
+    v = judge.judge(obs(11, [50_000, 500], [50_000, 500]), 12 * STEP);
+    assert.equal(v.phase, "Successful");
+    assert.equal(v.evidence.decision, "pass");
+    assert.match(
+      v.message,
+      /rate ratio ≤ 1\.\d+ \(99 % confidence sequence\) < 1\.1 = 1 \+ margin, pass$/,
+    );
+  });
+
+  it("does not pass a canary whose bound is not below 1 + margin", () => {
+    const judge = createSequentialJudge({ ...CONFIG, minBakeTime: "0s" }, "errors");
+    let v: Verdict | undefined;
+    for (let t = 0; t < 30; t++) v = judge.judge(obs(t, [100, 1], [1900, 19]), (t + 1) * STEP);
+    assert.equal(v?.evidence.decision, "continue");
+    assert.match(v?.message ?? "", /not yet below 1\.1/);
+  });
+
+  it("says so when an interval has no traffic, and changes nothing", () => {
+    const judge = createSequentialJudge(CONFIG, "errors");
+    judge.judge(obs(0, [100, 3], [1900, 20]), STEP);
+    const before = judge.state();
+    const none = judge.judge(obs(1, [0, 0], [0, 0]), 2 * STEP);
+    assert.equal(none.phase, "Successful");
+    assert.equal(none.evidence.decision, "continue");
+    assert.equal(none.evidence.noTraffic, true);
+    assert.match(none.message, /no requests on either arm in this interval, evidence unchanged/);
+    const noCanary = judge.judge(obs(2, [0, 0], [2000, 30]), 3 * STEP);
+    assert.match(noCanary.message, /no canary requests in this interval \(stable 2000\)/);
+    const noStable = judge.judge(obs(3, [100, 2], [0, 0]), 4 * STEP);
+    assert.match(noStable.message, /no stable requests in this interval/);
+    const after = judge.state() as { L: number[]; intervals: number };
+    assert.deepEqual(after.L, (before as { L: number[] }).L);
+    assert.equal(after.intervals, 1);
+  });
+
+  it("is an Error, never a verdict, without a stable arm or with unusable counts", () => {
+    const judge = createSequentialJudge(CONFIG, "errors");
+    const noStable = judge.judge(obs(0, [100, 3], undefined), STEP);
+    assert.equal(noStable.phase, "Error");
+    assert.match(noStable.message, /no stable baseline/);
+    const cases: Observation[] = [
+      {
+        from: 0,
+        to: STEP,
+        canary: { value: null, requests: 100 },
+        stable: { value: null, requests: 100, errors: 1 },
+      },
+      {
+        from: 0,
+        to: STEP,
+        canary: { value: null, errors: 1 },
+        stable: { value: null, requests: 100, errors: 1 },
+      },
+      obs(0, [Number.NaN, 1], [100, 1]),
+      obs(0, [100, Number.POSITIVE_INFINITY], [100, 1]),
+      obs(0, [100, -1], [100, 1]),
+      obs(0, [10, 11], [100, 1]),
+    ];
+    for (const c of cases) {
+      const v = judge.judge(c, STEP);
+      assert.equal(v.phase, "Error", v.message);
+      assert.equal(v.value, null);
+    }
+    assert.equal((judge.state() as { intervals: number }).intervals, 0);
+  });
+
+  it("round-trips its state through JSON: a restart neither loses nor double counts", () => {
+    const rng = new Rng(99);
+    const data: Observation[] = [];
+    for (let t = 0; t < 60; t++) {
+      const n = rng.poisson(800);
+      const nB = rng.binomial(n, t < 30 ? 0.1 : 0.3);
+      data.push(obs(t, [nB, rng.binomial(nB, 0.015)], [n - nB, rng.binomial(n - nB, 0.01)]));
+    }
+    const straight = createSequentialJudge(CONFIG, "errors");
+    const first = createSequentialJudge(CONFIG, "errors");
+    const expected = data.map((o) => straight.judge(o, o.to));
+    const got: Verdict[] = [];
+    for (const o of data.slice(0, 25)) got.push(first.judge(o, o.to));
+    const saved = JSON.parse(JSON.stringify(first.state()));
+    const second = createSequentialJudge(CONFIG, "errors");
+    second.restore(saved);
+    second.restore(saved); // restoring twice must not double count
+    for (const o of data.slice(25)) got.push(second.judge(o, o.to));
+    assert.deepEqual(got, expected);
+    assert.deepEqual(second.state(), straight.state());
+  });
+
+  it("refuses a state that is not its own", () => {
+    const judge = createSequentialJudge(CONFIG, "errors");
+    assert.throws(() => judge.restore(null), TypeError);
+    assert.throws(() => judge.restore({ v: 2 }), TypeError);
+    const other = createSequentialJudge({ ...CONFIG, margin: 0.2 }, "errors");
+    assert.throws(() => judge.restore(other.state()), /different margin/);
+    const latency = createSequentialJudge(CONFIG, "latency");
+    assert.throws(() => judge.restore(latency.state()), /latency/);
+  });
+});
+
+describe("sequential judge: latency (slow requests)", () => {
+  function sketchOf(values: number[]): DDSketch {
+    const s = new DDSketch();
+    for (const v of values) s.accept(v);
+    return s;
+  }
+
+  it("fixes the slow edge from the first stable p99 × 1.5, then counts slow requests", () => {
+    const judge = createSequentialJudge(CONFIG, "latency");
+    assert.deepEqual(judge.slowEdgesMs, []);
+    const stableLatencies = Array.from({ length: 1000 }, (_, i) => 50 + (i % 100) * 3); // p99 ≈ 347
+    const first = judge.judge(
+      {
+        from: 0,
+        to: STEP,
+        canary: { value: null, requests: 50 },
+        stable: { value: null, requests: 1000, sketch: sketchOf(stableLatencies) },
+      },
+      STEP,
+    );
+    assert.equal(first.phase, "Successful");
+    assert.equal(first.evidence.decision, "continue");
+    assert.equal(first.evidence.calibrating, true);
+    assert.deepEqual(judge.slowEdgesMs, [520]);
+    assert.match(first.message, /^slow edge fixed at 520 ms \(stable p99 3\d\d ms × 1\.5\)/);
+    const v = judge.judge(
+      {
+        from: STEP,
+        to: 2 * STEP,
+        canary: { value: null, requests: 500, slow: [40] },
+        stable: { value: null, requests: 9500, slow: [20] },
+      },
+      2 * STEP,
+    );
+    assert.equal(v.phase, "Failed");
+    assert.match(
+      v.message,
+      /^canary slow requests \(> 520 ms\) 40\/500 \(8 %\) vs stable 20\/9500/,
+    );
+    assert.deepEqual(judge.slowEdgesMs, [520]);
+    // The edge survives a restart.
+    const again = createSequentialJudge(CONFIG, "latency");
+    again.restore(JSON.parse(JSON.stringify(judge.state())));
+    assert.deepEqual(again.slowEdgesMs, [520]);
+  });
+
+  it("uses slowThresholdMs at once when it is configured", () => {
+    const judge = createSequentialJudge({ ...CONFIG, slowThresholdMs: 250 }, "latency");
+    assert.deepEqual(judge.slowEdgesMs, [250]);
+    const v = judge.judge(
+      {
+        from: 0,
+        to: STEP,
+        canary: { value: null, requests: 100, slow: [1] },
+        stable: { value: null, requests: 900, slow: [9] },
+      },
+      STEP,
+    );
+    assert.equal(v.phase, "Successful");
+    assert.equal(v.evidence.decision, "continue");
+  });
+
+  it("waits for stable traffic to fix the edge, and is an Error without any latency distribution", () => {
+    const judge = createSequentialJudge(CONFIG, "latency");
+    const empty = judge.judge(
+      {
+        from: 0,
+        to: STEP,
+        canary: { value: null, requests: 0 },
+        stable: { value: null, requests: 0, sketch: new DDSketch() },
+      },
+      STEP,
+    );
+    assert.equal(empty.phase, "Successful");
+    assert.equal(empty.evidence.decision, "continue");
+    assert.deepEqual(judge.slowEdgesMs, []);
+    const none = judge.judge(
+      {
+        from: STEP,
+        to: 2 * STEP,
+        canary: { value: null, requests: 5 },
+        stable: { value: 120, requests: 50 },
+      },
+      2 * STEP,
+    );
+    assert.equal(none.phase, "Error");
+    assert.match(none.message, /set judge\.sequential\.slowThresholdMs/);
+    const missing = createSequentialJudge({ ...CONFIG, slowThresholdMs: 300 }, "latency").judge(
+      {
+        from: 0,
+        to: STEP,
+        canary: { value: null, requests: 5 },
+        stable: { value: null, requests: 50, slow: [1] },
+      },
+      STEP,
+    );
+    assert.equal(missing.phase, "Error");
+    assert.match(missing.message, /did not count canary requests slower than 300 ms/);
+  });
+});

@@ -1,0 +1,382 @@
+/**
+ * The sequential judge: an anytime-valid test of the canary's errors (or slow requests) against
+ * the stable baseline's, checked after every interval without inflating false rollbacks
+ * (research §5(c)1 and §5(c)6; the statistics are in `../stats/rate-ratio.ts`).
+ *
+ * - One e-process spans the whole run. Each interval adds its four counts (requests and events
+ *   per arm) with that interval's canary share ρ = N_canary / (N_canary + N_stable), so weight
+ *   steps (5 % → 25 % → 50 %) need no restart, and a shock common to both arms (load, a
+ *   downstream outage) cancels.
+ * - Fail (roll back) when the e-value E against "canary rate ≤ (1 + margin) × stable rate"
+ *   reaches 1/α. Whatever the data and however often it is checked, a canary no worse than that
+ *   is rolled back with probability at most α. A fail is final: later intervals are still
+ *   counted and shown, but the decision stays "fail".
+ * - Pass early when the confidence sequence's upper bound on the rate ratio is below 1 + margin,
+ *   after `minBakeTime` and once the canary has served {@link MIN_PASS_CANARY_REQUESTS} requests
+ *   and both arms together {@link MIN_PASS_EVENTS} events. Otherwise continue.
+ *
+ * Verdicts: Failed with `decision: "fail"`; Successful with `decision: "pass"` or
+ * `decision: "continue"` (a check that found nothing wrong but has not earned an early pass);
+ * Error when the provider gave no stable arm or unusable counts. An interval without traffic on
+ * either arm changes nothing and says so (`decision: "continue"`, `noTraffic: true`).
+ *
+ * Latency: a request is an event when slower than the slow edge (`slow[0]` of each arm). The
+ * edge is `slowThresholdMs`, or else fixed once from the first window with stable traffic: the
+ * stable sketch's p99 × 1.5, rounded to two significant digits; that window only fixes the edge
+ * (`calibrating: true`), counting starts with the next one, so the edge never depends on the
+ * data it is tested on.
+ *
+ * @module
+ */
+
+import type { JudgeConfig } from "../../spec/analysis.js";
+import { formatDuration, parseDuration } from "../../util/duration.js";
+import { RateRatioEProcess, standardGrid } from "../stats/rate-ratio.js";
+import type { ArmObservation, Judge, Observation, Verdict } from "../types.js";
+
+export type SequentialConfig = Extract<JudgeConfig, { sequential: unknown }>["sequential"];
+
+/** No early pass before the canary has served this many requests in the run. */
+export const MIN_PASS_CANARY_REQUESTS = 500;
+/** No early pass before this many events (errors or slow requests, both arms) in the run. */
+export const MIN_PASS_EVENTS = 10;
+/** Without `slowThresholdMs`: the slow edge is the stable p99 of the first window × this. */
+export const SLOW_EDGE_P99_FACTOR = 1.5;
+/** Standard deviation of the normal prior on the log rate ratio. */
+export const PRIOR_SCALE = 1;
+
+interface ArmTotals {
+  requests: number;
+  events: number;
+}
+
+interface SequentialState {
+  v: 1;
+  kind: "errors" | "latency";
+  delta0: number;
+  gridSize: number;
+  /** Accumulated log-likelihood ratios per grid point. */
+  L: number[];
+  /** Start of the first window (epoch ms), for the bake time. */
+  startedAt: number | null;
+  /** End of the last window counted (epoch ms). */
+  lastTo: number | null;
+  /** The slow edge in ms (latency), once fixed. */
+  slowEdgeMs: number | null;
+  canary: ArmTotals;
+  stable: ArmTotals;
+  /** Intervals that carried traffic on both arms. */
+  intervals: number;
+  /** The largest log e-value seen (a fail is final, and 1/max E is the anytime p-value). */
+  maxLogE: number;
+  /** When the e-value first reached 1/α (epoch ms). */
+  failedAt: number | null;
+}
+
+type Decision = "fail" | "pass" | "continue";
+
+/** Tuning knobs for experiments (the decision benchmark); the defaults are what the spec gets. */
+export interface SequentialOptions {
+  /** Standard deviation of the normal prior on the log rate ratio (default {@link PRIOR_SCALE}). */
+  priorScale?: number;
+}
+
+export function createSequentialJudge(
+  config: SequentialConfig,
+  kind: "errors" | "latency",
+  options: SequentialOptions = {},
+): Judge {
+  const alpha = config.alpha;
+  const margin = config.margin;
+  const bake = parseDuration(config.minBakeTime);
+  if (!(alpha > 0 && alpha < 1))
+    throw new RangeError(`sequential alpha must be in (0, 1), got ${alpha}`);
+  if (!(margin >= 0 && Number.isFinite(margin)))
+    throw new RangeError(`sequential margin must be ≥ 0, got ${margin}`);
+  if (bake === undefined)
+    throw new RangeError(`sequential minBakeTime is not a duration: ${config.minBakeTime}`);
+  const minBakeMs = bake;
+  const delta0 = Math.log1p(margin);
+  const grid = standardGrid({ delta0, priorScale: options.priorScale ?? PRIOR_SCALE });
+  const logThreshold = Math.log(1 / alpha);
+  const what = kind === "errors" ? "errors" : "slow requests";
+
+  let process = new RateRatioEProcess(grid);
+  let st: SequentialState = fresh();
+
+  function fresh(): SequentialState {
+    return {
+      v: 1,
+      kind,
+      delta0,
+      gridSize: grid.deltas.length,
+      L: [],
+      startedAt: null,
+      lastTo: null,
+      slowEdgeMs: kind === "latency" ? (config.slowThresholdMs ?? null) : null,
+      canary: { requests: 0, events: 0 },
+      stable: { requests: 0, events: 0 },
+      intervals: 0,
+      maxLogE: 0,
+      failedAt: null,
+    };
+  }
+
+  const describeCounts = (): string => {
+    const label = kind === "errors" ? "errors" : `slow requests (> ${st.slowEdgeMs} ms)`;
+    return `canary ${label} ${st.canary.events}/${st.canary.requests} (${pct(st.canary)}) vs stable ${st.stable.events}/${st.stable.requests} (${pct(st.stable)})`;
+  };
+
+  // Built by assignment, not spreads: the benchmark calls this hundreds of thousands of times.
+  const baseEvidence = (extra?: Record<string, unknown>): Record<string, unknown> => {
+    const e: Record<string, unknown> = {
+      kind,
+      alpha,
+      margin,
+      threshold: 1 / alpha,
+      cumulative: {
+        canary: { requests: st.canary.requests, events: st.canary.events },
+        stable: { requests: st.stable.requests, events: st.stable.events },
+      },
+      intervals: st.intervals,
+    };
+    if (kind === "latency") e.slowEdgeMs = st.slowEdgeMs;
+    return extra === undefined ? e : Object.assign(e, extra);
+  };
+
+  function error(message: string, evidence: Record<string, unknown> = {}): Verdict {
+    return { phase: "Error", value: null, message, evidence: baseEvidence(evidence) };
+  }
+
+  function judge(obs: Observation, _now: number): Verdict {
+    if (st.startedAt === null && Number.isFinite(obs.from)) st.startedAt = obs.from;
+    if (obs.stable === undefined) {
+      return error(
+        "the provider gave no stable baseline; the sequential judge compares canary with stable, so nothing was judged",
+      );
+    }
+
+    // Latency without a configured edge: fix it from the first window with stable traffic.
+    if (kind === "latency" && st.slowEdgeMs === null) return calibrate(obs.stable);
+
+    const canary = readArm("canary", obs.canary);
+    if (typeof canary === "string") return error(canary);
+    const stable = readArm("stable", obs.stable);
+    if (typeof stable === "string") return error(stable);
+
+    st.canary.requests += canary.requests;
+    st.canary.events += canary.events;
+    st.stable.requests += stable.requests;
+    st.stable.events += stable.events;
+    if (Number.isFinite(obs.to)) st.lastTo = obs.to;
+
+    const total = canary.requests + stable.requests;
+    const rho = total > 0 ? canary.requests / total : null;
+    const interval = { canary, stable, rho };
+    const informative = canary.requests > 0 && stable.requests > 0;
+    if (informative) {
+      process.update(stable.events, canary.events, rho as number);
+      st.intervals++;
+    }
+    const logE = process.logE();
+    if (logE > st.maxLogE) st.maxLogE = logE;
+    if (logE >= logThreshold && st.failedAt === null)
+      st.failedAt = Number.isFinite(obs.to) ? obs.to : _now;
+
+    const cs = process.confidenceSequence(alpha);
+    const ratioLower = Number.isFinite(cs.lower) ? Math.exp(cs.lower) : 0;
+    const ratioUpper = Number.isFinite(cs.upper) ? Math.exp(cs.upper) : null;
+    const bakedMs = st.startedAt !== null && Number.isFinite(obs.to) ? obs.to - st.startedAt : 0;
+    const baked = bakedMs >= minBakeMs;
+    const enough =
+      st.canary.requests >= MIN_PASS_CANARY_REQUESTS &&
+      st.canary.events + st.stable.events >= MIN_PASS_EVENTS;
+    const bounded = ratioUpper !== null && ratioUpper < 1 + margin;
+
+    let decision: Decision;
+    if (st.failedAt !== null) decision = "fail";
+    else if (bounded && baked && enough) decision = "pass";
+    else decision = "continue";
+
+    const eValue = Math.exp(Math.min(logE, 700));
+    const evidence = baseEvidence();
+    evidence.decision = decision;
+    evidence.interval = interval;
+    evidence.rho = rho;
+    evidence.eValue = eValue;
+    evidence.logEValue = logE;
+    evidence.maxLogEValue = st.maxLogE;
+    evidence.pValue = Math.min(1, Math.exp(-st.maxLogE));
+    evidence.ratioLower = ratioLower;
+    evidence.ratioUpper = ratioUpper;
+    evidence.bakedMs = bakedMs;
+    evidence.minBakeMs = minBakeMs;
+    if (!informative) evidence.noTraffic = true;
+    if (st.failedAt !== null) evidence.failedAt = st.failedAt;
+
+    const counts = describeCounts();
+    const e = `e-value ${num(eValue)}`;
+    const bound = `rate ratio ≤ ${ratioUpper === null ? "∞" : num(ratioUpper)}`;
+    let message: string;
+    if (decision === "fail") {
+      message =
+        logE >= logThreshold
+          ? `${counts}: ${e} ≥ ${num(1 / alpha)} = 1/α, rollback`
+          : `${counts}: the e-value reached ${num(Math.exp(Math.min(st.maxLogE, 700)))} ≥ ${num(1 / alpha)} = 1/α earlier (now ${num(eValue)}), rollback stands`;
+    } else if (decision === "pass") {
+      message = `${counts} over ${formatDuration(bakedMs)}: ${bound} (${confidence(alpha)} confidence sequence) < ${num(1 + margin)} = 1 + margin, pass`;
+    } else {
+      const why = !informative
+        ? noTrafficReason(canary.requests, stable.requests)
+        : !bounded
+          ? `${bound}, not yet below ${num(1 + margin)}`
+          : !baked
+            ? `${bound} < ${num(1 + margin)}, but no early pass before ${formatDuration(minBakeMs)}`
+            : `${bound} < ${num(1 + margin)}, but no early pass before ${MIN_PASS_CANARY_REQUESTS} canary requests and ${MIN_PASS_EVENTS} ${what}`;
+      message = `${counts}: ${e} < ${num(1 / alpha)} = 1/α; ${why}; keep watching`;
+    }
+    return {
+      phase: decision === "fail" ? "Failed" : "Successful",
+      value: eValue,
+      message,
+      evidence,
+    };
+  }
+
+  function calibrate(stableArm: ArmObservation): Verdict {
+    const sketch = stableArm.sketch;
+    if (sketch === undefined) {
+      return error(
+        "no slowThresholdMs is configured and the provider gives no stable latency distribution to fix one from; set judge.sequential.slowThresholdMs",
+      );
+    }
+    if (!(sketch.count > 0)) {
+      return {
+        phase: "Successful",
+        value: null,
+        message:
+          "no stable requests yet to fix the slow edge from (stable p99 × 1.5); keep watching",
+        evidence: baseEvidence({ decision: "continue", calibrating: true, noTraffic: true }),
+      };
+    }
+    const p99 = sketch.getValueAtQuantile(0.99);
+    if (!(Number.isFinite(p99) && p99 > 0)) {
+      return error(
+        `the stable latency p99 is not a positive number (${p99}); cannot fix the slow edge`,
+      );
+    }
+    st.slowEdgeMs = roundTwoDigits(p99 * SLOW_EDGE_P99_FACTOR);
+    return {
+      phase: "Successful",
+      value: null,
+      message: `slow edge fixed at ${st.slowEdgeMs} ms (stable p99 ${num(p99)} ms × ${SLOW_EDGE_P99_FACTOR}); counting slow requests from the next measurement on`,
+      evidence: baseEvidence({ decision: "continue", calibrating: true, stableP99Ms: p99 }),
+    };
+  }
+
+  function readArm(
+    name: "canary" | "stable",
+    arm: ArmObservation,
+  ): { requests: number; events: number } | string {
+    const requests = arm.requests;
+    if (requests === undefined)
+      return `the provider did not count ${name} requests; the sequential judge needs request counts`;
+    if (!(Number.isFinite(requests) && requests >= 0))
+      return `${name} requests is not a count ≥ 0: ${requests}`;
+    let events: number | undefined;
+    if (kind === "errors") {
+      events = arm.errors;
+      if (events === undefined)
+        return `the provider did not count ${name} errors; the sequential judge needs error counts`;
+    } else {
+      events = arm.slow?.[0];
+      if (events === undefined) {
+        return `the provider did not count ${name} requests slower than ${st.slowEdgeMs} ms; the sequential judge needs slow counts`;
+      }
+    }
+    if (!(Number.isFinite(events) && events >= 0))
+      return `${name} ${what} is not a count ≥ 0: ${events}`;
+    if (events > requests)
+      return `${name} ${what} (${events}) exceed its requests (${requests}); the provider's counts disagree`;
+    return { requests, events };
+  }
+
+  return {
+    type: "sequential",
+    window: "interval",
+    get slowEdgesMs(): readonly number[] {
+      return kind === "latency" && st.slowEdgeMs !== null ? [st.slowEdgeMs] : [];
+    },
+    judge,
+    state(): unknown {
+      return { ...st, canary: { ...st.canary }, stable: { ...st.stable }, L: process.snapshot() };
+    },
+    restore(saved: unknown): void {
+      const s = parseState(saved);
+      if (s.kind !== kind)
+        throw new TypeError(`sequential state is for ${s.kind}, this judge counts ${kind}`);
+      if (s.delta0 !== delta0 || s.gridSize !== grid.deltas.length) {
+        throw new TypeError(
+          "sequential state was saved with a different margin or grid; it cannot be continued",
+        );
+      }
+      const next = new RateRatioEProcess(grid);
+      next.load(s.L);
+      process = next;
+      st = { ...s, canary: { ...s.canary }, stable: { ...s.stable }, L: [] };
+    },
+  };
+}
+
+function parseState(saved: unknown): SequentialState {
+  const bad = (why: string): never => {
+    throw new TypeError(`not a sequential judge state: ${why}`);
+  };
+  if (typeof saved !== "object" || saved === null) return bad("not an object");
+  const s = saved as Record<string, unknown>;
+  if (s.v !== 1) bad(`unknown version ${String(s.v)}`);
+  if (s.kind !== "errors" && s.kind !== "latency") bad("kind");
+  if (!Array.isArray(s.L)) bad("L");
+  const isNum = (x: unknown): x is number => typeof x === "number" && Number.isFinite(x);
+  const isNumOrNull = (x: unknown) => x === null || isNum(x);
+  for (const k of ["delta0", "gridSize", "intervals", "maxLogE"]) if (!isNum(s[k])) bad(k);
+  for (const k of ["startedAt", "lastTo", "slowEdgeMs", "failedAt"]) if (!isNumOrNull(s[k])) bad(k);
+  for (const k of ["canary", "stable"]) {
+    const arm = s[k] as Record<string, unknown> | null;
+    if (typeof arm !== "object" || arm === null || !isNum(arm.requests) || !isNum(arm.events))
+      bad(k);
+  }
+  return s as unknown as SequentialState;
+}
+
+function noTrafficReason(canary: number, stable: number): string {
+  if (canary === 0 && stable === 0)
+    return "no requests on either arm in this interval, evidence unchanged";
+  if (canary === 0)
+    return `no canary requests in this interval (stable ${stable}), nothing to compare, evidence unchanged`;
+  return `no stable requests in this interval (canary ${canary}), nothing to compare, evidence unchanged`;
+}
+
+function pct(arm: ArmTotals): string {
+  if (arm.requests === 0) return "no requests";
+  return `${num((100 * arm.events) / arm.requests)} %`;
+}
+
+/** Two significant digits, plainly written: 143, 2.5, 0.32, 1.1e+6 for very large. */
+function num(x: number): string {
+  if (x === 0) return "0";
+  if (!Number.isFinite(x)) return String(x);
+  if (Math.abs(x) >= 1e6) return x.toExponential(1);
+  if (Math.abs(x) >= 100) return String(Math.round(x));
+  return String(Number(x.toPrecision(2)));
+}
+
+function confidence(alpha: number): string {
+  return `${Number((100 * (1 - alpha)).toPrecision(4))} %`;
+}
+
+/** Rounds to two significant digits (487.3 → 490, 1234 → 1200), never to 0. */
+export function roundTwoDigits(x: number): number {
+  const r = Number(x.toPrecision(2));
+  return r > 0 ? r : x;
+}

@@ -1,0 +1,162 @@
+/**
+ * The analysis runs of every rollout: created when a rollout reaches an analysis step (or the
+ * background analysis's starting step), resumed from the store after a restart, re-run when an
+ * operator resumes after an inconclusive verdict, and stopped when they no longer apply.
+ *
+ * Run ids are derived from the rollout (`<rollout>:step3:1`, `<rollout>:background:1`), so
+ * creating a run is idempotent across crashes.
+ *
+ * @module
+ */
+
+import type { ResolvedStrategy } from "../rollout/steps.js";
+import type { Rollout } from "../rollout/types.js";
+import type { AnalysisMetric, AnalysisRef, AnalysisTemplate } from "../spec/schema.js";
+import type { AnalysisRunRecord, Store } from "../store/store.js";
+import type { Clock } from "../util/clock.js";
+import type { Logger } from "../util/log.js";
+import { AnalysisRunner, type RunPlan } from "./runner.js";
+import type { Judge, MetricProvider } from "./types.js";
+
+export interface AnalysisDeps {
+  store: Store;
+  clock: Clock;
+  log: Logger;
+  providerFor(metric: AnalysisMetric): MetricProvider;
+  judgeFor(metric: AnalysisMetric): Judge;
+  /** A run of `service` changed phase: the controller should look at the rollout again. */
+  onChange(service: string): void;
+}
+
+/** What the state machine needs to know about a rollout's analyses. */
+export interface AnalysisFacts {
+  step: { phase: AnalysisRunRecord["phase"]; message: string } | undefined;
+  background: { phase: AnalysisRunRecord["phase"]; message: string } | undefined;
+}
+
+export class AnalysisManager {
+  readonly #deps: AnalysisDeps;
+  readonly #runners = new Map<string, AnalysisRunner>();
+
+  constructor(deps: AnalysisDeps) {
+    this.#deps = deps;
+  }
+
+  /** Ensures the runs the rollout needs now exist and run; stops those it no longer needs. */
+  facts(r: Rollout): AnalysisFacts {
+    const s = r.strategy as ResolvedStrategy;
+    const wanted = new Set<string>();
+    let step: AnalysisFacts["step"];
+    let background: AnalysisFacts["background"];
+    const active = r.phase !== "Healthy" && r.phase !== "Aborted";
+    const current = s.steps[r.stepIndex];
+    if (active && current !== undefined && "analysis" in current) {
+      const run = this.#ensure(r, `step${r.stepIndex}`, "inline", current.analysis, r.stepIndex);
+      wanted.add(run.id);
+      step = { phase: run.phase, message: run.message };
+    }
+    if (
+      active &&
+      s.backgroundAnalysis !== null &&
+      r.stepIndex >= s.backgroundAnalysis.startingStep
+    ) {
+      const run = this.#ensure(r, "background", "background", s.backgroundAnalysis, null);
+      wanted.add(run.id);
+      background = { phase: run.phase, message: run.message };
+    }
+    for (const [id, runner] of this.#runners) {
+      if (!id.startsWith(`${r.id}:`) || wanted.has(id)) continue;
+      const phase = r.phase === "Healthy" ? "Successful" : "Inconclusive";
+      runner.stop(
+        phase,
+        r.phase === "Healthy"
+          ? "rollout promoted"
+          : r.phase === "Aborted"
+            ? "rollout aborted"
+            : "step left before the analysis finished",
+      );
+      this.#runners.delete(id);
+    }
+    return { step, background };
+  }
+
+  /** Stops every timer without touching the records (the process is stopping). */
+  shutdown(): void {
+    for (const runner of this.#runners.values()) runner.stop("Running", "");
+    this.#runners.clear();
+  }
+
+  #ensure(
+    r: Rollout,
+    key: string,
+    kind: "inline" | "background",
+    ref: AnalysisRef,
+    stepIndex: number | null,
+  ): AnalysisRunRecord {
+    const prefix = `${r.id}:${key}:`;
+    const runs = this.#deps.store.analysisRunsOf(r.id).filter((run) => run.id.startsWith(prefix));
+    let latest = runs.at(-1);
+    // An inconclusive run paused the rollout; an operator's resume (which restarts the
+    // rollout's progress clock) asks for a fresh run.
+    const resumedSince =
+      latest?.phase === "Inconclusive" &&
+      r.pausedAt === null &&
+      (latest.finishedAt ?? 0) <= r.progressSince;
+    if (latest === undefined || resumedSince) {
+      const attempt = runs.length + 1;
+      const now = this.#deps.clock.now();
+      latest = {
+        id: `${prefix}${attempt}`,
+        rolloutId: r.id,
+        service: r.service,
+        kind,
+        stepIndex,
+        phase: "Running",
+        message: "measuring",
+        spec: planRun(r, ref),
+        startedAt: now,
+        finishedAt: null,
+      };
+      this.#deps.store.putAnalysisRun(latest);
+    }
+    if (latest.phase === "Running" && !this.#runners.has(latest.id)) {
+      const runner = new AnalysisRunner(
+        latest,
+        latest.spec as RunPlan,
+        { service: r.service, canaryVersion: r.canary.version, stableVersion: r.stable.version },
+        {
+          store: this.#deps.store,
+          clock: this.#deps.clock,
+          log: this.#deps.log,
+          providerFor: this.#deps.providerFor,
+          judgeFor: this.#deps.judgeFor,
+          onPhase: () => this.#deps.onChange(r.service),
+        },
+      );
+      this.#runners.set(latest.id, runner);
+      runner.start();
+    }
+    return this.#runners.get(latest.id)?.record ?? latest;
+  }
+}
+
+/** The metrics and args of a run: the referenced templates merged, args resolved. */
+function planRun(r: Rollout, ref: AnalysisRef): RunPlan {
+  const templates = (r.strategy as ResolvedStrategy).templates;
+  const args: Record<string, string> = {
+    service: r.service,
+    canaryVersion: r.canary.version,
+    stableVersion: r.stable.version,
+  };
+  const metrics: AnalysisMetric[] = [];
+  for (const name of ref.templates) {
+    const t = templates[name] as AnalysisTemplate;
+    for (const a of t.args) if (a.value !== undefined) args[a.name] ??= a.value;
+    for (const m of t.metrics) {
+      const clash = metrics.some((x) => x.name === m.name);
+      metrics.push(clash ? { ...m, name: `${name}/${m.name}` } : m);
+    }
+  }
+  Object.assign(args, ref.args);
+  return { metrics, args };
+}

@@ -1,0 +1,208 @@
+/**
+ * An analysis run: measures each metric on its interval, has its judge decide, stores every
+ * measurement with its evidence, and folds the metrics into the run's phase. A provider that
+ * fails yields an Error measurement, never an exception; a run keeps its judges' state in the
+ * stored measurements, so after a restart it continues where it stopped.
+ *
+ * @module
+ */
+
+import type { AnalysisMetric } from "../spec/schema.js";
+import type { AnalysisRunRecord, Store } from "../store/store.js";
+import type { Clock, TimerHandle } from "../util/clock.js";
+import { parseDuration } from "../util/duration.js";
+import type { Logger } from "../util/log.js";
+import { foldRunPhase, type MetricPhase, MetricState } from "./metric-state.js";
+import {
+  type Judge,
+  type MeasureContext,
+  type MetricProvider,
+  ProviderError,
+  type Verdict,
+} from "./types.js";
+
+/** What a run measures, resolved when it starts (templates merged, args substituted). */
+export interface RunPlan {
+  metrics: AnalysisMetric[];
+  args: Record<string, string>;
+}
+
+export interface RunDeps {
+  store: Store;
+  clock: Clock;
+  log: Logger;
+  providerFor(metric: AnalysisMetric): MetricProvider;
+  judgeFor(metric: AnalysisMetric): Judge;
+  /** Told whenever the run's phase changes (the controller reconciles the rollout). */
+  onPhase(run: AnalysisRunRecord): void;
+}
+
+interface MetricRuntime {
+  state: MetricState;
+  judge: Judge;
+  provider: MetricProvider;
+  timer: TimerHandle | undefined;
+  /** Where the first window starts (run start + initialDelay). */
+  origin: number;
+  inFlight: AbortController | undefined;
+}
+
+export class AnalysisRunner {
+  readonly #deps: RunDeps;
+  readonly #ctx: { service: string; canaryVersion: string; stableVersion: string };
+  readonly #metrics: MetricRuntime[];
+  #record: AnalysisRunRecord;
+  #stopped = false;
+
+  /** Starts (or, with stored measurements, resumes) a run. */
+  constructor(
+    record: AnalysisRunRecord,
+    plan: RunPlan,
+    ctx: { service: string; canaryVersion: string; stableVersion: string },
+    deps: RunDeps,
+  ) {
+    this.#deps = deps;
+    this.#record = record;
+    this.#ctx = ctx;
+    const inline = record.kind === "inline";
+    this.#metrics = plan.metrics.map((metric) => {
+      const origin = record.startedAt + (parseDuration(metric.initialDelay) as number);
+      const state = new MetricState(metric, origin, inline);
+      const judge = deps.judgeFor(metric);
+      const stored = deps.store.measurementsOf(record.id, { metric: metric.name });
+      state.replay(stored);
+      const last = stored.at(-1);
+      if (last !== undefined && last.evidence.judgeState !== undefined)
+        judge.restore(last.evidence.judgeState);
+      return {
+        state,
+        judge,
+        provider: deps.providerFor(metric),
+        timer: undefined,
+        origin,
+        inFlight: undefined,
+      };
+    });
+    this.#args = plan.args;
+  }
+
+  readonly #args: Record<string, string>;
+
+  get record(): AnalysisRunRecord {
+    return this.#record;
+  }
+
+  /** Schedules every unfinished metric's next measurement. */
+  start(): void {
+    if (this.#record.phase !== "Running") return;
+    for (const m of this.#metrics) this.#schedule(m);
+  }
+
+  /** Stops measuring. A run still Running ends with `phase` (e.g. Successful when a rollout promotes). */
+  stop(phase: AnalysisRunRecord["phase"], message: string): void {
+    this.#stopped = true;
+    for (const m of this.#metrics) {
+      m.timer?.cancel();
+      m.inFlight?.abort();
+    }
+    if (this.#record.phase === "Running") this.#finish(phase, message);
+  }
+
+  #schedule(m: MetricRuntime): void {
+    if (this.#stopped || m.state.done) return;
+    const interval = parseDuration(m.state.metric.interval) as number;
+    const due = Math.max(m.origin, m.state.lastTo) + interval;
+    const delay = Math.max(0, due - this.#deps.clock.now());
+    m.timer = this.#deps.clock.setTimeout(() => void this.#measure(m), delay);
+  }
+
+  async #measure(m: MetricRuntime): Promise<void> {
+    if (this.#stopped) return;
+    const metric = m.state.metric;
+    // Whole seconds only: the router's metrics count a second where it starts, so a window
+    // ending mid-second would take part of a second and lose the rest to no window.
+    const to = Math.floor(this.#deps.clock.now() / 1000) * 1000;
+    const from = m.judge.window === "cumulative" ? m.origin : m.state.lastTo;
+    const controller = new AbortController();
+    m.inFlight = controller;
+    const ctx: MeasureContext = {
+      ...this.#ctx,
+      args: this.#args,
+      slowEdgesMs: m.judge.slowEdgesMs,
+      signal: controller.signal,
+    };
+    let verdict: Verdict;
+    try {
+      const obs = await m.provider.measure(from, to, ctx);
+      verdict = m.judge.judge(obs, to);
+      if (obs.query !== undefined) verdict.evidence.query = obs.query;
+    } catch (err) {
+      const message =
+        err instanceof ProviderError
+          ? `${metric.name}: ${err.message}`
+          : `${metric.name}: measurement failed: ${(err as Error).message}`;
+      verdict = {
+        phase: "Error",
+        value: null,
+        message,
+        evidence: { code: err instanceof ProviderError ? err.code : "AVIARY_MEASUREMENT_FAILED" },
+      };
+    } finally {
+      m.inFlight = undefined;
+    }
+    if (this.#stopped) return;
+    const finishedAt = this.#deps.clock.now();
+    const decision = verdict.evidence.decision;
+    m.state.record(verdict.phase, decision, to, verdict.message);
+    this.#deps.store.appendMeasurement({
+      runId: this.#record.id,
+      metric: metric.name,
+      phase: verdict.phase,
+      value: verdict.value !== null && Number.isFinite(verdict.value) ? verdict.value : null,
+      evidence: {
+        ...verdict.evidence,
+        window: { from, to },
+        judgeState: m.judge.state(),
+        dryRun: metric.dryRun,
+      },
+      message: verdict.message,
+      startedAt: to,
+      finishedAt,
+    });
+    this.#reassess();
+    this.#schedule(m);
+  }
+
+  #reassess(): void {
+    if (this.#record.phase !== "Running") return;
+    const phase: MetricPhase = foldRunPhase(this.#metrics.map((m) => m.state));
+    const counted = this.#metrics.filter((m) => !m.state.metric.dryRun);
+    // An inline run with only dry-run metrics finishes when they all have.
+    const allDone =
+      counted.length === 0
+        ? this.#metrics.every((m) => m.state.done)
+        : counted.every((m) => m.state.done);
+    if (phase === "Running" || (phase === "Successful" && !allDone)) return;
+    if (phase === "Successful" && this.#record.kind === "background") return;
+    const culprit =
+      this.#metrics.find((m) => !m.state.metric.dryRun && m.state.phase === phase) ??
+      this.#metrics[0];
+    const message =
+      phase === "Successful"
+        ? "every metric passed"
+        : `${culprit?.state.metric.name}: ${culprit?.state.lastMessage}`;
+    for (const m of this.#metrics) m.timer?.cancel();
+    this.#stopped = true;
+    this.#finish(phase, message);
+  }
+
+  #finish(phase: AnalysisRunRecord["phase"], message: string): void {
+    this.#record = { ...this.#record, phase, message, finishedAt: this.#deps.clock.now() };
+    this.#deps.store.putAnalysisRun(this.#record);
+    this.#deps.log.info(
+      { run: this.#record.id, service: this.#record.service, phase },
+      `analysis ${phase}: ${message}`,
+    );
+    this.#deps.onPhase(this.#record);
+  }
+}

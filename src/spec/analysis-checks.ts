@@ -1,0 +1,139 @@
+/**
+ * Cross-field checks for analysis: every template a strategy names exists, every argument a
+ * template needs gets a value, metric names are unique, each metric has a judge that fits its
+ * provider, and an inline analysis can actually finish.
+ *
+ * @module
+ */
+
+import type { z } from "zod";
+import { checkThresholdExpression } from "../analysis/judges/threshold.js";
+import type { AnalysisRef, AnalysisTemplate, Service } from "./schema.js";
+
+export function checkAnalysisTemplates(templates: AnalysisTemplate[], ctx: z.RefinementCtx): void {
+  const names = new Map<string, number>();
+  templates.forEach((t, i) => {
+    const seen = names.get(t.name);
+    if (seen !== undefined) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["analysisTemplates", i, "name"],
+        message: `template ${t.name} is already defined at analysisTemplates[${seen}]`,
+      });
+    } else names.set(t.name, i);
+    const metricNames = new Set<string>();
+    t.metrics.forEach((m, j) => {
+      const at = ["analysisTemplates", i, "metrics", j];
+      if (metricNames.has(m.name))
+        ctx.addIssue({
+          code: "custom",
+          path: [...at, "name"],
+          message: `metric ${m.name} appears twice in template ${t.name}`,
+        });
+      metricNames.add(m.name);
+      if (m.judge === undefined && !("builtin" in m.provider)) {
+        ctx.addIssue({
+          code: "custom",
+          path: [...at, "judge"],
+          message:
+            "a metric from prometheus or web needs a judge (threshold, relative, mannWhitney or sequential)",
+        });
+      }
+      if (
+        "builtin" in m.provider &&
+        m.provider.builtin.signal === "requestRate" &&
+        (m.judge === undefined || "sequential" in m.judge)
+      ) {
+        ctx.addIssue({
+          code: "custom",
+          path: [...at, "judge"],
+          message:
+            "requestRate is not an error or latency signal: give it a threshold or relative judge",
+        });
+      }
+      if (m.judge !== undefined && "threshold" in m.judge) {
+        for (const key of ["successCondition", "failureCondition"] as const) {
+          const expr = m.judge.threshold[key];
+          const problem = expr === undefined ? undefined : checkThresholdExpression(expr);
+          if (problem !== undefined)
+            ctx.addIssue({
+              code: "custom",
+              path: [...at, "judge", "threshold", key],
+              message: `invalid CEL: ${problem}`,
+            });
+        }
+      }
+      if (m.judge !== undefined && "sequential" in m.judge && !("builtin" in m.provider)) {
+        ctx.addIssue({
+          code: "custom",
+          path: [...at, "judge", "sequential"],
+          message:
+            "the sequential judge needs per-version request and error counts, which only the builtin provider gives",
+        });
+      }
+    });
+  });
+}
+
+export function checkAnalysisRefs(
+  services: Service[],
+  templates: AnalysisTemplate[],
+  ctx: z.RefinementCtx,
+): void {
+  const byName = new Map(templates.map((t) => [t.name, t]));
+  services.forEach((svc, i) => {
+    const strategy = svc.strategy;
+    if (strategy === undefined) return;
+    const refs: Array<{ path: PropertyKey[]; ref: AnalysisRef; inline: boolean }> = [];
+    strategy.steps.forEach((step, j) => {
+      if ("analysis" in step)
+        refs.push({ path: ["steps", j, "analysis"], ref: step.analysis, inline: true });
+    });
+    if (strategy.analysis) refs.push({ path: ["analysis"], ref: strategy.analysis, inline: false });
+    if (strategy.blueGreen?.prePromotionAnalysis) {
+      refs.push({
+        path: ["blueGreen", "prePromotionAnalysis"],
+        ref: strategy.blueGreen.prePromotionAnalysis,
+        inline: true,
+      });
+    }
+    for (const { path, ref, inline } of refs) {
+      const at = ["services", i, "strategy", ...path];
+      ref.templates.forEach((name, k) => {
+        const template = byName.get(name);
+        if (template === undefined) {
+          const known =
+            templates.length > 0
+              ? ` (defined: ${templates.map((t) => t.name).join(", ")})`
+              : " (no analysisTemplates are defined)";
+          ctx.addIssue({
+            code: "custom",
+            path: [...at, "templates", k],
+            message: `unknown analysis template '${name}'${known}`,
+          });
+          return;
+        }
+        for (const arg of template.args) {
+          if (arg.value === undefined && ref.args[arg.name] === undefined) {
+            ctx.addIssue({
+              code: "custom",
+              path: [...at, "args"],
+              message: `template ${name} needs a value for arg '${arg.name}'`,
+            });
+          }
+        }
+        if (!inline) return;
+        template.metrics.forEach((m) => {
+          const canPassEarly = m.judge === undefined || "sequential" in m.judge;
+          if (m.count === 0 && !canPassEarly) {
+            ctx.addIssue({
+              code: "custom",
+              path: [...at, "templates", k],
+              message: `metric ${m.name} of template ${name} has count 0 (no end) and a judge that cannot pass early, so this inline analysis would never finish: give it a count`,
+            });
+          }
+        });
+      });
+    }
+  });
+}

@@ -1,0 +1,172 @@
+/**
+ * Canary analysis end to end: `aviary serve` with the builtin metrics and the default
+ * (sequential) judge, real upstreams and steady load. A canary that returns extra 5xx is
+ * rolled back by the analysis on its own, with the reason in `aviary history`; a slow one too;
+ * a healthy one is promoted.
+ */
+
+import assert from "node:assert/strict";
+import { type ChildProcess, spawn, spawnSync } from "node:child_process";
+import { existsSync, mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, describe, it } from "node:test";
+import { Pool } from "undici";
+import { startUpstream, type Upstream } from "./fixtures.js";
+
+const BIN = join(import.meta.dirname, "..", "dist", "cli", "main.js");
+
+describe("analysis through aviary serve", () => {
+  let stable: Upstream;
+  let failing: Upstream;
+  let slow: Upstream;
+  let healthy: Upstream;
+  let server: ChildProcess;
+  let dataDir: string;
+  let url: string;
+  let admin: string;
+  let pool: Pool;
+  let stopLoad = false;
+  let loading: Promise<unknown>;
+
+  const cli = (...args: string[]) =>
+    spawnSync(process.execPath, [BIN, ...args, "--server", admin, "--data-dir", dataDir], {
+      encoding: "utf8",
+      timeout: 30_000,
+    });
+  const view = () =>
+    JSON.parse(cli("get", "shop", "-o", "json").stdout) as {
+      traffic: { stable: { version: string } };
+      rollout: { phase: string; reason: string; canary: { version: string } } | null;
+    };
+  const settle = async (version: string) => {
+    for (const deadline = Date.now() + 60_000; Date.now() < deadline; ) {
+      const v = view();
+      if (
+        v.rollout?.canary.version === version &&
+        (v.rollout.phase === "Healthy" || v.rollout.phase === "Aborted")
+      )
+        return v.rollout;
+      await new Promise((r) => setTimeout(r, 250));
+    }
+    assert.fail(`rollout of ${version} did not finish within 60 s: ${JSON.stringify(view())}`);
+  };
+
+  before(async () => {
+    assert.ok(existsSync(BIN), `${BIN} is missing: run \`npm run build\` first (npm test does)`);
+    stable = await startUpstream("v1");
+    // A bad version: one request in five fails.
+    let n = 0;
+    failing = await startUpstream("v2", (_req, res) => {
+      res
+        .writeHead(++n % 5 === 0 ? 500 : 200, { "content-type": "application/json" })
+        .end('{"name":"v2"}');
+    });
+    slow = await startUpstream("v3", (_req, res) => {
+      setTimeout(
+        () => res.writeHead(200, { "content-type": "application/json" }).end('{"name":"v3"}'),
+        60,
+      );
+    });
+    healthy = await startUpstream("v4");
+    const dir = mkdtempSync(join(tmpdir(), "aviary-analysis-"));
+    dataDir = join(dir, "data");
+    const specFile = join(dir, "aviary.yaml");
+    writeFileSync(
+      specFile,
+      `listen: 127.0.0.1:0
+admin: 127.0.0.1:0
+controller: { tick: 200ms }
+services:
+  - name: shop
+    match: { pathPrefix: / }
+    stable: { version: v1, targets: [${stable.url}] }
+    stickiness: { header: x-user-id }
+    strategy:
+      steps:
+        - setWeight: 20
+        - analysis: { templates: [step-check] }
+        - setWeight: 50
+        - analysis: { templates: [step-check] }
+      analysis: { templates: [golden-signals], startingStep: 1 }
+analysisTemplates:
+  - name: step-check
+    metrics:
+      - name: error-rate
+        interval: 1s
+        count: 6
+        provider: { builtin: { signal: errorRate } }
+        judge: { sequential: { minBakeTime: 3s } }
+  - name: golden-signals
+    metrics:
+      - name: error-rate
+        interval: 1s
+        provider: { builtin: { signal: errorRate } }
+        judge: { sequential: { minBakeTime: 3s } }
+      - name: latency-p99
+        interval: 1s
+        provider: { builtin: { signal: latencyP99 } }
+        judge: { sequential: { minBakeTime: 3s, slowThresholdMs: 40 } }
+`,
+    );
+    server = spawn(process.execPath, [BIN, "serve", "-c", specFile, "--data-dir", dataDir], {
+      stdio: ["ignore", "ignore", "pipe"],
+    });
+    let log = "";
+    const m = await new Promise<RegExpExecArray>((resolve, reject) => {
+      server.stderr?.on("data", (c: Buffer) => {
+        log += c.toString();
+        const found = /"listen":"(127\.0\.0\.1:\d+)","admin":"(127\.0\.0\.1:\d+)"/.exec(log);
+        if (found) resolve(found);
+      });
+      server.once("exit", () => reject(new Error(`serve exited:\n${log}`)));
+    });
+    url = `http://${m[1]}`;
+    admin = `http://${m[2]}`;
+    pool = new Pool(url, { connections: 8 });
+    let id = 0;
+    const worker = async () => {
+      while (!stopLoad) {
+        const res = await pool
+          .request({ path: "/", method: "GET", headers: { "x-user-id": `u${id++ % 5000}` } })
+          .catch(() => undefined);
+        await res?.body.dump();
+      }
+    };
+    loading = Promise.all(Array.from({ length: 8 }, worker));
+  });
+  after(async () => {
+    stopLoad = true;
+    await loading;
+    await pool.close();
+    server.kill("SIGTERM");
+    await Promise.all([stable.close(), failing.close(), slow.close(), healthy.close()]);
+  });
+
+  it("rolls back a canary that returns extra 5xx, saying why", async () => {
+    assert.equal(cli("deploy", "shop", "--version", "v2", "--target", failing.url).status, 0);
+    const r = await settle("v2");
+    assert.equal(r.phase, "Aborted");
+    assert.match(r.reason, /analysis failed: error-rate: /);
+    const history = cli("history", "shop").stdout;
+    assert.match(history, /aborted +0% +analysis +(background )?analysis failed: error-rate/);
+    const analysis = cli("analysis", "shop").stdout;
+    assert.match(analysis, /analysis +Failed: error-rate: /);
+    assert.match(analysis, /error-rate: \d+ measurements/);
+    assert.match(analysis, /Failed +canary errors/i);
+  });
+
+  it("rolls back a slower canary", async () => {
+    assert.equal(cli("deploy", "shop", "--version", "v3", "--target", slow.url).status, 0);
+    const r = await settle("v3");
+    assert.equal(r.phase, "Aborted");
+    assert.match(r.reason, /latency-p99/);
+  });
+
+  it("promotes a healthy canary", async () => {
+    assert.equal(cli("deploy", "shop", "--version", "v4", "--target", healthy.url).status, 0);
+    const r = await settle("v4");
+    assert.equal(r.phase, "Healthy", r.reason);
+    assert.equal(view().traffic.stable.version, "v4");
+  });
+});
