@@ -3,10 +3,13 @@
  * front of them.
  */
 
+import { type ChildProcess, spawn } from "node:child_process";
 import { once } from "node:events";
+import { existsSync } from "node:fs";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo, Socket } from "node:net";
 import { connect } from "node:net";
+import { join } from "node:path";
 import { MetricsRegistry } from "../src/dataplane/metrics/registry.js";
 import { Router } from "../src/dataplane/router.js";
 import { type Service, Spec, type SpecInput } from "../src/spec/schema.js";
@@ -128,4 +131,41 @@ export async function rawExchange(port: number, bytes: string, waitMs = 2_000): 
   await Promise.race([once(socket, "close"), new Promise((r) => setTimeout(r, waitMs))]);
   socket.destroy();
   return Buffer.concat(chunks).toString("latin1");
+}
+
+/** The compiled `aviary` command; `npm test` builds it first. */
+export const AVIARY_BIN = join(import.meta.dirname, "..", "dist", "cli", "main.js");
+
+export interface ServeProcess {
+  child: ChildProcess;
+  url: string;
+  admin: string;
+}
+
+/** Runs `aviary serve` as a user would and resolves once it says where it listens. */
+export async function spawnServe(
+  specFile: string,
+  dataDir: string,
+  env: Record<string, string> = {},
+): Promise<ServeProcess> {
+  if (!existsSync(AVIARY_BIN))
+    throw new Error(`${AVIARY_BIN} is missing: run \`npm run build\` first (npm test does)`);
+  const child = spawn(
+    process.execPath,
+    [AVIARY_BIN, "serve", "-c", specFile, "--data-dir", dataDir],
+    {
+      stdio: ["ignore", "ignore", "pipe"],
+      env: { ...process.env, ...env },
+    },
+  );
+  let log = "";
+  const m = await new Promise<RegExpExecArray>((resolve, reject) => {
+    child.stderr?.on("data", (c: Buffer) => {
+      log += c.toString();
+      const found = /"listen":"(127\.0\.0\.1:\d+)","admin":"(127\.0\.0\.1:\d+)"/.exec(log);
+      if (found) resolve(found);
+    });
+    child.once("exit", () => reject(new Error(`aviary serve exited before it was ready:\n${log}`)));
+  });
+  return { child, url: `http://${m[1]}`, admin: `http://${m[2]}` };
 }

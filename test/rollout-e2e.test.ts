@@ -4,13 +4,13 @@
  */
 
 import assert from "node:assert/strict";
-import { type ChildProcess, spawn, spawnSync } from "node:child_process";
+import { type ChildProcess, spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { Pool } from "undici";
-import { startUpstream, type Upstream } from "./fixtures.js";
+import { spawnServe, startUpstream, type Upstream } from "./fixtures.js";
 
 const BIN = join(import.meta.dirname, "..", "dist", "cli", "main.js");
 
@@ -110,20 +110,7 @@ services:
         - setWeight: 100
 `,
     );
-    server = spawn(process.execPath, [BIN, "serve", "-c", specFile, "--data-dir", dataDir], {
-      stdio: ["ignore", "ignore", "pipe"],
-    });
-    let log = "";
-    const m = await new Promise<RegExpExecArray>((resolve, reject) => {
-      server.stderr?.on("data", (c: Buffer) => {
-        log += c.toString();
-        const found = /"listen":"(127\.0\.0\.1:\d+)","admin":"(127\.0\.0\.1:\d+)"/.exec(log);
-        if (found) resolve(found);
-      });
-      server.once("exit", () => reject(new Error(`serve exited:\n${log}`)));
-    });
-    url = `http://${m[1]}`;
-    admin = `http://${m[2]}`;
+    ({ child: server, url, admin } = await spawnServe(specFile, dataDir));
   });
   after(async () => {
     server.kill("SIGTERM");

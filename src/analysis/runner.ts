@@ -51,6 +51,7 @@ export class AnalysisRunner {
   readonly #deps: RunDeps;
   readonly #ctx: { service: string; canaryVersion: string; stableVersion: string };
   readonly #metrics: MetricRuntime[];
+  readonly #args: Record<string, string>;
   #record: AnalysisRunRecord;
   #stopped = false;
 
@@ -85,8 +86,6 @@ export class AnalysisRunner {
     });
     this.#args = plan.args;
   }
-
-  readonly #args: Record<string, string>;
 
   get record(): AnalysisRunRecord {
     return this.#record;

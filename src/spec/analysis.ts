@@ -136,6 +136,12 @@ export const JudgeConfig = z.union(
           alpha: z.number().gt(0).lt(0.5).default(0.01),
           /** Relative margin tolerated before a difference counts (0.1 = canary may be 10 % worse). */
           margin: z.number().min(0).default(0.1),
+          /**
+           * Rare events: the canary also passes early when an anytime-valid upper bound on its
+           * own event share is within the stable share × (1 + margin) plus these absolute points
+           * (0.002 = 0.2 points) — with almost no errors on either side a ratio cannot be shown.
+           */
+          absoluteMargin: z.number().min(0).max(1).default(0.002),
           /** Before this, no early pass (failures are still caught at once). */
           minBakeTime: Duration.default("5m"),
           /** Latency signals: a request is slow above this (ms); default: the stable p99 seen in the first interval × 1.5, fixed from then on. */

@@ -5,18 +5,21 @@
  * @module
  */
 
-import type { AnalysisMetric, BuiltinSignal } from "../../spec/schema.js";
+import { type AnalysisMetric, type BuiltinSignal, JudgeConfig } from "../../spec/schema.js";
 import type { Judge } from "../types.js";
 import { createMannWhitneyJudge } from "./mann-whitney.js";
 import { createRelativeJudge } from "./relative.js";
 import { createSequentialJudge } from "./sequential.js";
 import { createThresholdJudge } from "./threshold.js";
 
+/** The sequential judge with every default, for builtin signals that name no judge. */
+const DEFAULT_JUDGE = JudgeConfig.parse({ sequential: {} });
+
 export function createJudge(metric: AnalysisMetric): Judge {
   const signal: BuiltinSignal | undefined =
     "builtin" in metric.provider ? metric.provider.builtin.signal : undefined;
   const isRate = signal === undefined || signal === "errorRate";
-  const judge = metric.judge ?? { sequential: { alpha: 0.01, margin: 0.1, minBakeTime: "5m" } };
+  const judge = metric.judge ?? DEFAULT_JUDGE;
   if ("sequential" in judge)
     return createSequentialJudge(judge.sequential, signal === "errorRate" ? "errors" : "latency");
   if ("relative" in judge) return createRelativeJudge(judge.relative, isRate ? "rate" : "latency");

@@ -119,7 +119,13 @@ export function createRelativeJudge(config: RelativeConfig, kind: "rate" | "late
       message: `${head}: ${(failed ? broken : parts).join(", ")}${unknownN}`,
       evidence: base(
         requests === undefined
-          ? { canary, stable, increase, ratio: Number.isFinite(ratio) ? ratio : null, samplesUnknown: true }
+          ? {
+              canary,
+              stable,
+              increase,
+              ratio: Number.isFinite(ratio) ? ratio : null,
+              samplesUnknown: true,
+            }
           : { canary, stable, increase, ratio: Number.isFinite(ratio) ? ratio : null },
       ),
     };

@@ -5,7 +5,8 @@ import { Rng, seedOf } from "../stats/random.js";
 import type { Observation, Verdict } from "../types.js";
 import { createSequentialJudge, type SequentialConfig } from "./sequential.js";
 
-const CONFIG: SequentialConfig = { alpha: 0.01, margin: 0.1, minBakeTime: "5m" };
+// absoluteMargin 0: these cases test the ratio test alone; the rare-event pass has its own case.
+const CONFIG: SequentialConfig = { alpha: 0.01, margin: 0.1, absoluteMargin: 0, minBakeTime: "5m" };
 const STEP = 10_000;
 
 function obs(
@@ -275,6 +276,19 @@ describe("sequential judge: evidence", () => {
     assert.deepEqual(second.state(), straight.state());
   });
 
+  it("never counts a window twice, even when handed one again after a restart", () => {
+    const judge = createSequentialJudge(CONFIG, "errors");
+    judge.judge(obs(0, [100, 3], [1900, 20]), STEP);
+    judge.judge(obs(1, [100, 2], [1900, 20]), 2 * STEP);
+    const restored = createSequentialJudge(CONFIG, "errors");
+    restored.restore(JSON.parse(JSON.stringify(judge.state())));
+    const again = restored.judge(obs(1, [100, 2], [1900, 20]), 2 * STEP);
+    assert.equal(again.phase, "Error");
+    assert.match(again.message, /overlaps data already counted/);
+    assert.deepEqual(restored.state(), judge.state());
+    assert.equal(restored.judge(obs(2, [100, 2], [1900, 20]), 3 * STEP).phase, "Successful");
+  });
+
   it("refuses a state that is not its own", () => {
     const judge = createSequentialJudge(CONFIG, "errors");
     assert.throws(() => judge.restore(null), TypeError);
@@ -384,5 +398,46 @@ describe("sequential judge: latency (slow requests)", () => {
     );
     assert.equal(missing.phase, "Error");
     assert.match(missing.message, /did not count canary requests slower than 300 ms/);
+  });
+});
+
+describe("sequential judge with rare events", () => {
+  it("passes a canary with no errors after the bake time, where a ratio could never be shown", () => {
+    const judge = createSequentialJudge({ ...CONFIG, absoluteMargin: 0.002 }, "errors");
+    let verdict: Verdict | undefined;
+    for (let i = 0; i < 40; i++) {
+      const from = i * STEP;
+      const obs: Observation = {
+        canary: { value: 0, requests: 200, errors: 0 },
+        stable: { value: 0, requests: 800, errors: 0 },
+        from,
+        to: from + STEP,
+      };
+      verdict = judge.judge(obs, from + STEP);
+      if (verdict.evidence.decision === "pass") break;
+    }
+    assert.equal(verdict?.evidence.decision, "pass");
+    assert.ok((verdict?.evidence.bakedMs as number) >= 300_000, "not before the bake time");
+    assert.match(
+      verdict?.message ?? "",
+      /canary share ≤ 0\.\d+ % .* within stable 0 % × 1\.1 \+ 0\.2 %, pass/,
+    );
+  });
+
+  it("does not pass that way when the canary's own share is too high", () => {
+    const judge = createSequentialJudge({ ...CONFIG, absoluteMargin: 0.002 }, "errors");
+    for (let i = 0; i < 60; i++) {
+      const from = i * STEP;
+      const v = judge.judge(
+        {
+          canary: { value: 0.01, requests: 200, errors: 2 },
+          stable: { value: 0.01, requests: 800, errors: 8 },
+          from,
+          to: from + STEP,
+        },
+        from + STEP,
+      );
+      assert.notEqual(v.message.includes("within stable"), true, v.message);
+    }
   });
 });

@@ -18,19 +18,27 @@
  * Verdicts: Failed with `decision: "fail"`; Successful with `decision: "pass"` or
  * `decision: "continue"` (a check that found nothing wrong but has not earned an early pass);
  * Error when the provider gave no stable arm or unusable counts. An interval without traffic on
- * either arm changes nothing and says so (`decision: "continue"`, `noTraffic: true`).
+ * either arm changes nothing and says so (`decision: "continue"`, `noTraffic: true`). A window
+ * that overlaps one already counted (a replay after a restart) is an Error and is not counted.
+ *
+ * The guarantee assumes that, given the rates, requests fail independently of which arm served
+ * them. Noise that hits one arm only (one canary pod against many stable pods, retries, user
+ * clustering) breaks it; the decision benchmark measures by how much (`bench/analysis`).
  *
  * Latency: a request is an event when slower than the slow edge (`slow[0]` of each arm). The
  * edge is `slowThresholdMs`, or else fixed once from the first window with stable traffic: the
  * stable sketch's p99 × 1.5, rounded to two significant digits; that window only fixes the edge
  * (`calibrating: true`), counting starts with the next one, so the edge never depends on the
- * data it is tested on.
+ * data it is tested on. That window is Successful with `decision: "continue"`, not Inconclusive,
+ * so that the runner's default `inconclusiveLimit: 0` does not end the run on its first
+ * measurement; without a configured edge and without a stable sketch it is an Error.
  *
  * @module
  */
 
 import type { JudgeConfig } from "../../spec/analysis.js";
 import { formatDuration, parseDuration } from "../../util/duration.js";
+import { bernoulliUpperBound } from "../stats/bernoulli-bound.js";
 import { RateRatioEProcess, standardGrid } from "../stats/rate-ratio.js";
 import type { ArmObservation, Judge, Observation, Verdict } from "../types.js";
 
@@ -88,6 +96,7 @@ export function createSequentialJudge(
 ): Judge {
   const alpha = config.alpha;
   const margin = config.margin;
+  const absoluteMargin = config.absoluteMargin;
   const bake = parseDuration(config.minBakeTime);
   if (!(alpha > 0 && alpha < 1))
     throw new RangeError(`sequential alpha must be in (0, 1), got ${alpha}`);
@@ -148,7 +157,7 @@ export function createSequentialJudge(
     return { phase: "Error", value: null, message, evidence: baseEvidence(evidence) };
   }
 
-  function judge(obs: Observation, _now: number): Verdict {
+  function judge(obs: Observation, now: number): Verdict {
     if (st.startedAt === null && Number.isFinite(obs.from)) st.startedAt = obs.from;
     if (obs.stable === undefined) {
       return error(
@@ -159,6 +168,11 @@ export function createSequentialJudge(
     // Latency without a configured edge: fix it from the first window with stable traffic.
     if (kind === "latency" && st.slowEdgeMs === null) return calibrate(obs.stable);
 
+    if (st.lastTo !== null && obs.from < st.lastTo) {
+      return error(
+        `the window starting ${new Date(obs.from).toISOString()} overlaps data already counted (up to ${new Date(st.lastTo).toISOString()}); not counted again`,
+      );
+    }
     const canary = readArm("canary", obs.canary);
     if (typeof canary === "string") return error(canary);
     const stable = readArm("stable", obs.stable);
@@ -181,7 +195,7 @@ export function createSequentialJudge(
     const logE = process.logE();
     if (logE > st.maxLogE) st.maxLogE = logE;
     if (logE >= logThreshold && st.failedAt === null)
-      st.failedAt = Number.isFinite(obs.to) ? obs.to : _now;
+      st.failedAt = Number.isFinite(obs.to) ? obs.to : now;
 
     const cs = process.confidenceSequence(alpha);
     const ratioLower = Number.isFinite(cs.lower) ? Math.exp(cs.lower) : 0;
@@ -192,10 +206,16 @@ export function createSequentialJudge(
       st.canary.requests >= MIN_PASS_CANARY_REQUESTS &&
       st.canary.events + st.stable.events >= MIN_PASS_EVENTS;
     const bounded = ratioUpper !== null && ratioUpper < 1 + margin;
+    // With too few events for a ratio, bound the canary's own share in absolute terms.
+    const canaryShareUpper = bernoulliUpperBound(st.canary.events, st.canary.requests, alpha);
+    const stableShare = st.stable.requests > 0 ? st.stable.events / st.stable.requests : 0;
+    const absolutelyBounded =
+      st.canary.requests >= MIN_PASS_CANARY_REQUESTS &&
+      canaryShareUpper <= stableShare * (1 + margin) + absoluteMargin;
 
     let decision: Decision;
     if (st.failedAt !== null) decision = "fail";
-    else if (bounded && baked && enough) decision = "pass";
+    else if (baked && ((bounded && enough) || absolutelyBounded)) decision = "pass";
     else decision = "continue";
 
     const eValue = Math.exp(Math.min(logE, 700));
@@ -209,6 +229,8 @@ export function createSequentialJudge(
     evidence.pValue = Math.min(1, Math.exp(-st.maxLogE));
     evidence.ratioLower = ratioLower;
     evidence.ratioUpper = ratioUpper;
+    evidence.canaryShareUpper = canaryShareUpper;
+    evidence.stableShare = stableShare;
     evidence.bakedMs = bakedMs;
     evidence.minBakeMs = minBakeMs;
     if (!informative) evidence.noTraffic = true;
@@ -224,7 +246,10 @@ export function createSequentialJudge(
           ? `${counts}: ${e} ≥ ${num(1 / alpha)} = 1/α, rollback`
           : `${counts}: the e-value reached ${num(Math.exp(Math.min(st.maxLogE, 700)))} ≥ ${num(1 / alpha)} = 1/α earlier (now ${num(eValue)}), rollback stands`;
     } else if (decision === "pass") {
-      message = `${counts} over ${formatDuration(bakedMs)}: ${bound} (${confidence(alpha)} confidence sequence) < ${num(1 + margin)} = 1 + margin, pass`;
+      message =
+        bounded && enough
+          ? `${counts} over ${formatDuration(bakedMs)}: ${bound} (${confidence(alpha)} confidence sequence) < ${num(1 + margin)} = 1 + margin, pass`
+          : `${counts} over ${formatDuration(bakedMs)}: canary share ≤ ${share(canaryShareUpper)} (${confidence(alpha)} bound) within stable ${share(stableShare)} × ${num(1 + margin)} + ${share(absoluteMargin)}, pass`;
     } else {
       const why = !informative
         ? noTrafficReason(canary.requests, stable.requests)
@@ -360,6 +385,11 @@ function noTrafficReason(canary: number, stable: number): string {
 function pct(arm: ArmTotals): string {
   if (arm.requests === 0) return "no requests";
   return `${num((100 * arm.events) / arm.requests)} %`;
+}
+
+/** A share as a percentage, two significant digits. */
+function share(x: number): string {
+  return `${num(100 * x)} %`;
 }
 
 /** Two significant digits, plainly written: 143, 2.5, 0.32, 1.1e+6 for very large. */
