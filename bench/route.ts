@@ -11,6 +11,7 @@ import murmurhash3js from "murmurhash3js";
 import { compilePlan } from "../src/dataplane/compile.js";
 import { chooseVersion, type Decidable, findService } from "../src/dataplane/decide.js";
 import { MetricsRegistry } from "../src/dataplane/metrics/registry.js";
+import { HeaderSlots } from "../src/dataplane/request-view.js";
 import { TargetRegistry } from "../src/dataplane/targets.js";
 import { Spec } from "../src/spec/schema.js";
 
@@ -44,6 +45,8 @@ const plan = compilePlan(spec.services, {
   metrics: new MetricsRegistry(),
   proxy: spec.proxy,
   generation: 1,
+  slots: new HeaderSlots(),
+  cache: new WeakMap(),
 });
 
 // Requests as the header pass leaves them: host, user id and (for 1 in 50) the beta header.

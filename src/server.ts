@@ -63,12 +63,22 @@ export async function startAviary(opts: AviaryOptions): Promise<RunningAviary> {
   if (adminAt === undefined) throw new Error(`invalid admin address ${opts.admin}`);
 
   mkdirSync(opts.dataDir, { recursive: true, mode: 0o700 });
-  const store = openSqliteStore(join(opts.dataDir, "aviary.db"));
+  // WAL with synchronous=NORMAL: a committed transition survives the process being killed
+  // (the crash-and-resume tests SIGKILL it), and the commit does not stall the data plane's
+  // event loop on an fsync. A power cut may lose the last transitions, but it also restarts the
+  // embedded router, which then serves what the store says: the two stay consistent.
+  const store = openSqliteStore(join(opts.dataDir, "aviary.db"), { synchronous: "normal" });
   const metrics = new MetricsRegistry({
     windowMs: parseDuration(opts.spec.metrics.window) as number,
     clock,
   });
-  const router = new Router({ metrics, proxy: opts.spec.proxy, log: opts.log, clock });
+  const router = new Router({
+    metrics,
+    proxy: opts.spec.proxy,
+    log: opts.log,
+    clock,
+    retainRetiredMs: parseDuration(opts.spec.metrics.window) as number,
+  });
   const controller = new Controller({
     store,
     router: new EmbeddedTrafficRouter(router, clock),

@@ -11,7 +11,7 @@ import { bucketerFor } from "./hash.js";
 import { compileRequestMatch } from "./match.js";
 import type { MetricsRegistry, Role } from "./metrics/registry.js";
 import type { RouterPlan, ServicePlan, StickyPlan, VersionPlan } from "./plan.js";
-import { HeaderSlots } from "./request-view.js";
+import type { HeaderSlots } from "./request-view.js";
 import { outlierPolicy, TargetGroup, type TargetRegistry } from "./targets.js";
 
 export interface CompileContext {
@@ -19,12 +19,23 @@ export interface CompileContext {
   metrics: MetricsRegistry;
   proxy: ProxySettings;
   generation: number;
+  /** Header slots shared by every plan of one router, so a service's compiled plan stays valid in later plans. */
+  slots: HeaderSlots;
+  /** Plans of unchanged services (the same Service object) are reused, not compiled again. */
+  cache: WeakMap<Service, ServicePlan>;
 }
 
 export function compilePlan(services: readonly Service[], ctx: CompileContext): RouterPlan {
-  const slots = new HeaderSlots();
+  const slots = ctx.slots;
   const hostSlot = slots.slot("host");
-  const plans = services.map((svc) => compileService(svc, slots, ctx));
+  const plans = services.map((svc) => {
+    let plan = ctx.cache.get(svc);
+    if (plan === undefined) {
+      plan = compileService(svc, slots, ctx);
+      ctx.cache.set(svc, plan);
+    }
+    return plan;
+  });
   plans.sort(
     (a, b) =>
       Number(b.host !== undefined) - Number(a.host !== undefined) ||

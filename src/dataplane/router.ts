@@ -14,7 +14,7 @@ import type { Logger } from "pino";
 import type { Dispatcher } from "undici";
 import type { ProxySettings, Service } from "../spec/schema.js";
 import type { ListenAddress } from "../util/address.js";
-import { type Clock, systemClock } from "../util/clock.js";
+import { type Clock, systemClock, type TimerHandle } from "../util/clock.js";
 import { parseDuration } from "../util/duration.js";
 import { compilePlan } from "./compile.js";
 import { chooseVersion, findService } from "./decide.js";
@@ -23,7 +23,8 @@ import { forwardRequestHeaders } from "./headers.js";
 import { HealthChecks } from "./health.js";
 import type { MetricsRegistry } from "./metrics/registry.js";
 import { Mirrorer } from "./mirror.js";
-import type { RouterPlan } from "./plan.js";
+import type { RouterPlan, ServicePlan } from "./plan.js";
+import { HeaderSlots } from "./request-view.js";
 import { registerRouterMetrics } from "./router-metrics.js";
 import { TargetRegistry } from "./targets.js";
 import { proxyUpgrade } from "./upgrade.js";
@@ -34,6 +35,8 @@ export interface RouterOptions {
   proxy: ProxySettings;
   log: Logger;
   clock?: Clock;
+  /** How long a version's metrics stay queryable after the router stops serving it (default 15 min). */
+  retainRetiredMs?: number;
 }
 
 export class Router implements ExchangeOwner {
@@ -46,6 +49,12 @@ export class Router implements ExchangeOwner {
   readonly #mirror: Mirrorer;
   readonly #server: Server;
   #plan: RouterPlan;
+  readonly #slots = new HeaderSlots();
+  readonly #compiled = new WeakMap<Service, ServicePlan>();
+  readonly #retainRetiredMs: number;
+  /** Versions no longer served, each with the timer that will drop its metrics. */
+  readonly #retiring = new Map<string, TimerHandle>();
+  #served = new Set<string>();
   #services: readonly Service[] = [];
   #inFlight = 0;
   #draining = false;
@@ -59,6 +68,7 @@ export class Router implements ExchangeOwner {
     this.#clock = opts.clock ?? systemClock;
     this.#health = new HealthChecks(this.#clock, this.#log);
     this.#mirror = new Mirrorer(opts.proxy, this.#clock);
+    this.#retainRetiredMs = opts.retainRetiredMs ?? 15 * 60_000;
     this.#plan = this.#compile([]);
     registerRouterMetrics(opts.metrics.prometheus, {
       get inFlight() {
@@ -122,6 +132,7 @@ export class Router implements ExchangeOwner {
     );
     this.#targets.retainOnly(inUse);
     this.#health.reconcile(services, plan);
+    this.#retireMetrics(plan);
   }
 
   async listen(address: ListenAddress): Promise<ListenAddress> {
@@ -159,8 +170,38 @@ export class Router implements ExchangeOwner {
     this.#server.closeAllConnections();
     await closed;
     this.#health.stop();
+    for (const t of this.#retiring.values()) t.cancel();
     await this.#mirror.drain();
     await this.#targets.closeAll();
+  }
+
+  /**
+   * A version the router no longer serves keeps its metrics for a while (analyses and
+   * Prometheus still read them), then they are dropped, so memory does not grow with every
+   * deploy. A version served again before then keeps them.
+   */
+  #retireMetrics(plan: RouterPlan): void {
+    const served = new Set<string>();
+    for (const s of plan.services) {
+      served.add(JSON.stringify([s.name, s.stable.name]));
+      if (s.canary) served.add(JSON.stringify([s.name, s.canary.name]));
+    }
+    for (const key of served) {
+      this.#retiring.get(key)?.cancel();
+      this.#retiring.delete(key);
+    }
+    for (const key of this.#served) {
+      if (served.has(key) || this.#retiring.has(key)) continue;
+      const [service, version] = JSON.parse(key) as [string, string];
+      this.#retiring.set(
+        key,
+        this.#clock.setTimeout(() => {
+          this.#retiring.delete(key);
+          this.#metrics.forget(service, version);
+        }, this.#retainRetiredMs),
+      );
+    }
+    this.#served = served;
   }
 
   #compile(services: readonly Service[]): RouterPlan {
@@ -169,6 +210,8 @@ export class Router implements ExchangeOwner {
       metrics: this.#metrics,
       proxy: this.#proxy,
       generation: (this.#plan?.generation ?? 0) + 1,
+      slots: this.#slots,
+      cache: this.#compiled,
     });
   }
 

@@ -21,6 +21,11 @@ export class EmbeddedTrafficRouter implements TrafficRouter {
   readonly #clock: Clock;
   #base: Service[] = [];
   readonly #traffic = new Map<string, TrafficState>();
+  /** The last service composed for each name, reused while its spec and traffic are the same objects, so the router recompiles only what changed. */
+  readonly #composed = new Map<
+    string,
+    { base: Service; traffic: TrafficState | undefined; service: Service }
+  >();
 
   constructor(router: Router, clock: Clock) {
     this.#router = router;
@@ -60,8 +65,15 @@ export class EmbeddedTrafficRouter implements TrafficRouter {
     // strategy is about to roll out.
     const initial = (s: Service) =>
       s.strategy ? stableOnly(trafficFromSpec(s)) : trafficFromSpec(s);
-    this.#router.apply(
-      this.#base.map((s) => withTraffic(s, this.#traffic.get(s.name) ?? initial(s))),
-    );
+    const services = this.#base.map((base) => {
+      const traffic = this.#traffic.get(base.name);
+      const cached = this.#composed.get(base.name);
+      if (cached !== undefined && cached.base === base && cached.traffic === traffic)
+        return cached.service;
+      const service = withTraffic(base, traffic ?? initial(base));
+      this.#composed.set(base.name, { base, traffic, service });
+      return service;
+    });
+    this.#router.apply(services);
   }
 }
