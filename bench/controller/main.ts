@@ -50,6 +50,8 @@ const USAGE = `Usage: npm run bench:controller -- [flags]
   --peer P           scale (the same sim with --peer-rollouts) | memory (:memory: store) | none
   --peer-rollouts N  rollouts of the scaling peer (default 100)
   --store S          sqlite (a file in a temp dir, default) | memory, for the measured runs
+  --router R         noop (default) | embedded: the embedded data plane's provider over a Router
+                     that never listens (what aviary serve drives), for every run
   --quick            1 rep, 12 simulated minutes, 30 s real
   --json             one JSON object on stdout; the human report on stderr
   --help`;
@@ -63,6 +65,7 @@ interface Opts {
   peer: "scale" | "memory" | "none";
   peerRollouts: number;
   store: "sqlite" | "memory";
+  router: "noop" | "embedded";
   json: boolean;
 }
 
@@ -78,6 +81,7 @@ function parse(argv: readonly string[]): Opts | undefined {
     peer: "scale",
     peerRollouts: 100,
     store: "sqlite",
+    router: "noop",
     json: false,
   };
   const set = new Set<string>();
@@ -121,6 +125,9 @@ function parse(argv: readonly string[]): Opts | undefined {
         break;
       case "--store":
         o.store = oneOf(flag, value(), ["sqlite", "memory"]);
+        break;
+      case "--router":
+        o.router = oneOf(flag, value(), ["noop", "embedded"]);
         break;
       case "--quick":
         quick = true;
@@ -181,13 +188,15 @@ async function runOne(base: string, spec: RunSpec, o: Opts, seq: number): Promis
   const args = ["--import", "tsx", RUN_SCRIPT];
   args.push("--mode", spec.mode, "--rollouts", String(spec.rollouts), "--store", spec.store);
   args.push("--sim-minutes", String(o.simMinutes), "--seconds", String(o.seconds));
-  args.push("--tick-ms", "10000", "--dir", dir);
+  args.push("--tick-ms", "10000", "--dir", dir, "--router", o.router);
   const cores0 = coreTimes();
   const self0 = selfAndReapedSeconds();
   const t0 = performance.now();
   const proc = launch(`run ${spec.label}`, process.execPath, args);
   // Generous bound: a simulated minute takes about a second at 1,000 rollouts.
-  const limitMs = 120_000 + (spec.mode === "real" ? o.seconds * 1000 : o.simMinutes * 10_000);
+  // (With --router embedded every transition recompiles the plan: allow far more.)
+  const perSimMinute = o.router === "embedded" ? 60_000 : 10_000;
+  const limitMs = 120_000 + (spec.mode === "real" ? o.seconds * 1000 : o.simMinutes * perSimMinute);
   let timer: NodeJS.Timeout | undefined;
   const timedOut = await Promise.race([
     proc.exited.then(() => false),
@@ -266,7 +275,7 @@ async function main(o: Opts): Promise<boolean> {
       "redeployed with the next version when promoted (so all stay in flight); deploys spread evenly over the 6 min a rollout takes",
   );
   say(
-    `controller: real Controller, NoopTrafficRouter, tick 10 s, production logger (pino → stderr pipe), ` +
+    `controller: real Controller, ${o.router === "noop" ? "NoopTrafficRouter" : "EmbeddedTrafficRouter over a Router that does not listen"}, tick 10 s, production logger (pino → stderr pipe), ` +
       `store ${o.store === "sqlite" ? `SQLite file (WAL, synchronous=FULL) in ${os.tmpdir()} (${fsType(base)})` : "SQLite :memory:"}`,
   );
   say(
@@ -316,6 +325,7 @@ async function main(o: Opts): Promise<boolean> {
         say(
           `  run ${rep + 1}/${o.reps}  ${spec.label.padEnd(24)} ${f.cpuMsPerMin.toFixed(0).padStart(5)} ms CPU per simulated minute` +
             ` = ${f2(f.cpuPctOfCore).padStart(5)} % of one core   ${f.eventsPerMin.toFixed(0).padStart(5)} events/min` +
+            `   GC ${((60_000 * m.result.measured.gcMs) / (m.result.measured.simMs ?? 1)).toFixed(0)} ms/min` +
             `   RSS ${f1(m.result.memory.rssMB)} MB (peak ${f1(m.result.memory.peakRssMB)})` +
             `   other load ${m.otherCpuPct.toFixed(0)} %`,
         );
@@ -339,7 +349,8 @@ async function main(o: Opts): Promise<boolean> {
     const r = real.result;
     const windows = r.samples.map((s) => (100 * s.cpuMs) / s.wallMs);
     say(
-      `  10 s windows, % of one core: ${windows.map((w) => w.toFixed(1)).join(" ")}   (other load ${real.otherCpuPct.toFixed(0)} %)`,
+      `  10 s windows, % of one core: ${windows.map((w) => w.toFixed(1)).join(" ")}   ` +
+        `GC ${((60_000 * r.measured.gcMs) / r.measured.wallMs).toFixed(0)} ms/min   (other load ${real.otherCpuPct.toFixed(0)} %)`,
     );
     const perMinute: string[] = [];
     for (let i = 0; i + 6 <= r.samples.length; i += 6) {
@@ -349,6 +360,12 @@ async function main(o: Opts): Promise<boolean> {
       perMinute.push(`${f2((100 * cpu) / wall)} %`);
     }
     if (perMinute.length > 0) say(`  per wall minute: ${perMinute.join(", ")}`);
+    if (r.loopDelay !== null) {
+      say(
+        `  event-loop delay (monitorEventLoopDelay every 10 ms, lateness): p50 ${f1(r.loopDelay.p50Ms)} ms, p99 ${f1(r.loopDelay.p99Ms)} ms, ` +
+          `max ${f1(r.loopDelay.maxMs)} ms — how long a data plane in the same process would wait behind the controller`,
+      );
+    }
     say();
   }
 
@@ -406,7 +423,8 @@ async function main(o: Opts): Promise<boolean> {
         `: ${byType}`,
     );
     say(
-      `  setup (creating ${first.rollouts} services, not measured): ${(first.setup.wallMs / 1000).toFixed(1)} s wall, ${(first.setup.cpuMs / 1000).toFixed(1)} s CPU`,
+      `  setup, not measured (creating ${first.rollouts} services${first.mode === "real" ? ", then reaching the steady state on the simulated clock" : ""}): ` +
+        `${(first.setup.wallMs / 1000).toFixed(1)} s wall, ${(first.setup.cpuMs / 1000).toFixed(1)} s CPU`,
     );
   }
   let ratio: number | null = null;
@@ -436,7 +454,7 @@ async function main(o: Opts): Promise<boolean> {
   if (o.json) {
     const out = {
       rollouts: o.rollouts,
-      cpuPctOfCore: round(simCpuPct ?? realCpuPct, 3),
+      cpuPctOfCore: round(realCpuPct ?? simCpuPct, 3),
       cpuPctOfCoreSim: round(simCpuPct, 3),
       cpuPctOfCoreReal: round(realCpuPct, 3),
       cpuMsPerSimMinute: round(simCpuMs, 1),
@@ -461,7 +479,10 @@ async function main(o: Opts): Promise<boolean> {
       reps: sims.length,
       simMinutes: o.simMinutes,
       realSeconds: real ? round(real.result.measured.wallMs / 1000, 1) : null,
+      loopDelayMaxMs: real?.result.loopDelay ? round(real.result.loopDelay.maxMs, 1) : null,
+      loopDelayP99Ms: real?.result.loopDelay ? round(real.result.loopDelay.p99Ms, 1) : null,
       store: o.store,
+      router: o.router,
     };
     process.stdout.write(`${JSON.stringify(out)}\n`);
   }

@@ -19,13 +19,20 @@ export interface RunResult {
   mode: "sim" | "real";
   rollouts: number;
   store: "sqlite" | "memory";
+  router: "noop" | "embedded";
   tickMs: number;
   setup: { wallMs: number; cpuMs: number };
   /** sim: one sample per simulated minute; real: one per 10 s of wall time. */
   samples: MinuteSample[];
   /** Samples that are steady state (sim: after the first rollout cycle; real: all). */
   steadyFrom: number;
-  measured: { cpuMs: number; wallMs: number; simMs: number | null; events: number };
+  /** Over the measured period; gcMs: V8 garbage-collection pauses (PerformanceObserver "gc"). */
+  measured: { cpuMs: number; wallMs: number; simMs: number | null; events: number; gcMs: number };
+  /**
+   * real mode: how late the event loop ran timers during the measured period (ms), i.e. how long
+   * a data plane in the same process would have waited behind the controller; null in sim mode.
+   */
+  loopDelay: { p50Ms: number; p99Ms: number; maxMs: number } | null;
   eventsByType: Record<string, number>;
   /** Events the store holds at the end (counted in the file), null for :memory:. */
   eventsInStore: number | null;

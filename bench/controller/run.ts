@@ -1,6 +1,6 @@
 /**
  * One measured controller run, in its own process so its CPU and memory are its own: N
- * services svc-0000… with the real Controller, the no-op traffic router, a real SQLite file
+ * services svc-0000… with the real Controller, the no-op traffic router (or `--router embedded`), a real SQLite file
  * store (or `:memory:`), the production logger (pino to stderr, which the orchestrator drains)
  * and a 10 s tick. Every rollout follows setWeight 5 → pause 2m → 25 → pause 2m → 50 →
  * pause 2m → 100 → promote, and is redeployed with the next version when it is promoted, so N
@@ -18,17 +18,22 @@
  *
  * Prints one line `RESULT {json}` on stdout.
  * Usage: node --import tsx bench/controller/run.ts --mode sim|real --rollouts N --store sqlite|memory
- *          --sim-minutes M --seconds S --tick-ms T --dir DIR
+ *          --sim-minutes M --seconds S --tick-ms T --dir DIR [--router noop|embedded]
  *
  * @module
  */
 
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
+import { monitorEventLoopDelay, PerformanceObserver } from "node:perf_hooks";
 import Database from "better-sqlite3";
+import { MetricsRegistry } from "../../src/dataplane/metrics/registry.js";
+import { Router } from "../../src/dataplane/router.js";
+import { EmbeddedTrafficRouter } from "../../src/providers/traffic/embedded/index.js";
 import { NoopTrafficRouter } from "../../src/providers/traffic/noop/index.js";
+import type { TrafficRouter } from "../../src/providers/traffic/router.js";
 import { Controller } from "../../src/rollout/controller.js";
-import type { RolloutEvent } from "../../src/rollout/types.js";
+import type { RolloutEvent, TrafficState } from "../../src/rollout/types.js";
 import { type Service, Spec } from "../../src/spec/schema.js";
 import { openSqliteStore } from "../../src/store/sqlite/sqlite-store.js";
 import type { Store } from "../../src/store/store.js";
@@ -58,13 +63,20 @@ const simMinutes = args.number("sim-minutes");
 const seconds = args.number("seconds");
 const tickMs = args.number("tick-ms");
 const dir = args.text("dir");
+const routerKind = (args.optional("router") ?? "noop") as "noop" | "embedded";
 
 const MB = 1024 * 1024;
+const LOOP_RESOLUTION_MS = 10;
 const baselineRss = process.memoryUsage().rss;
 const cpuMs = (): number => {
   const u = process.cpuUsage();
   return (u.user + u.system) / 1000;
 };
+let gcMs = 0;
+const gcObserver = new PerformanceObserver((list) => {
+  for (const e of list.getEntries()) gcMs += e.duration;
+});
+gcObserver.observe({ entryTypes: ["gc"] });
 const settle = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -133,8 +145,40 @@ function onEvent(e: RolloutEvent): void {
   }
 }
 
-function newController(clock: Clock, router: NoopTrafficRouter): Controller {
-  return new Controller({ store, router, clock, log, tickMs, onEvent });
+/**
+ * The traffic router: the no-op one (only the controller's own cost), or with `--router
+ * embedded` the embedded data plane's provider over a Router that is never listening (what
+ * `aviary serve` drives: every apply recompiles the router's plan).
+ */
+interface Routing {
+  traffic: TrafficRouter;
+  /** Whether the router serves `state` for the service (the end-of-run check). */
+  serves(service: string, state: TrafficState): Promise<boolean>;
+  close(): Promise<void>;
+}
+
+function newRouting(clock: Clock): Routing {
+  if (routerKind === "noop") {
+    const noop = new NoopTrafficRouter();
+    return {
+      traffic: noop,
+      serves: async (name, state) =>
+        JSON.stringify(noop.states.get(name)) === JSON.stringify(state),
+      close: async () => {},
+    };
+  }
+  const metrics = new MetricsRegistry({ clock });
+  const dataPlane = new Router({ metrics, proxy: Spec.parse({}).proxy, log, clock });
+  const embedded = new EmbeddedTrafficRouter(dataPlane, clock);
+  return {
+    traffic: embedded,
+    serves: async (name, state) => (await embedded.verify(name, state)) === true,
+    close: () => dataPlane.close(),
+  };
+}
+
+function newController(clock: Clock, routing: Routing): Controller {
+  return new Controller({ store, router: routing.traffic, clock, log, tickMs, onEvent });
 }
 
 /** Deploys every service once, evenly spread over one rollout's length, on `clock`. */
@@ -147,13 +191,15 @@ function staggerDeploys(clock: Clock): void {
 
 const samples: MinuteSample[] = [];
 let steadyFrom = 0;
-let measured = { cpuMs: 0, wallMs: 0, simMs: null as number | null, events: 0 };
-let router = new NoopTrafficRouter();
+let measured = { cpuMs: 0, wallMs: 0, simMs: null as number | null, events: 0, gcMs: 0 };
+let routing: Routing | undefined;
+let loopDelay: RunResult["loopDelay"] = null;
 let setup = { wallMs: 0, cpuMs: 0 };
 
 if (mode === "sim") {
   const clock = new SimClock(Date.UTC(2026, 0, 1));
-  const controller = newController(clock, router);
+  routing = newRouting(clock);
+  const controller = newController(clock, routing);
   current = { controller, clock };
   const w0 = performance.now();
   const c0 = cpuMs();
@@ -162,7 +208,7 @@ if (mode === "sim") {
   staggerDeploys(clock);
   // The first rollout cycle (plus a minute) fills the pipeline; later minutes are steady.
   steadyFrom = Math.ceil(CYCLE_MS / 60_000) + 1;
-  const start = { cpu: cpuMs(), wall: performance.now(), events };
+  const start = { cpu: cpuMs(), wall: performance.now(), events, gc: gcMs };
   for (let minute = 0; minute < simMinutes; minute++) {
     const m0 = { cpu: cpuMs(), wall: performance.now(), events };
     for (let s = 0; s < 6; s++) await clock.advance(10_000, settle);
@@ -178,6 +224,7 @@ if (mode === "sim") {
     wallMs: performance.now() - start.wall,
     simMs: simMinutes * 60_000,
     events: events - start.events,
+    gcMs: gcMs - start.gc,
   };
   await controller.stop();
 } else {
@@ -185,7 +232,8 @@ if (mode === "sim") {
   const w0 = performance.now();
   const c0 = cpuMs();
   const sim = new SimClock(Date.now() - CYCLE_MS - 60_000);
-  const warm = newController(sim, router);
+  const warmRouting = newRouting(sim);
+  const warm = newController(sim, warmRouting);
   current = { controller: warm, clock: sim };
   await warm.start(services);
   staggerDeploys(sim);
@@ -194,14 +242,18 @@ if (mode === "sim") {
   }
   await sim.advance(Math.max(0, Date.now() - sim.now()), settle);
   await warm.stop();
+  await warmRouting.close();
   // ...then restart on the system clock from the store, as `aviary serve` would.
-  router = new NoopTrafficRouter();
-  const controller = newController(systemClock, router);
+  routing = newRouting(systemClock);
+  const controller = newController(systemClock, routing);
   current = { controller, clock: systemClock };
   await controller.start(services);
   await sleep(1000);
   setup = { wallMs: performance.now() - w0, cpuMs: cpuMs() - c0 };
-  const start = { cpu: cpuMs(), wall: performance.now(), events };
+  // Every 10 ms (few wake-ups, so it hardly adds CPU); a reading is the interval plus the delay.
+  const loop = monitorEventLoopDelay({ resolution: LOOP_RESOLUTION_MS });
+  loop.enable();
+  const start = { cpu: cpuMs(), wall: performance.now(), events, gc: gcMs };
   const windows = Math.max(1, Math.round(seconds / 10));
   for (let i = 0; i < windows; i++) {
     const m0 = { cpu: cpuMs(), wall: performance.now(), events };
@@ -218,6 +270,14 @@ if (mode === "sim") {
     wallMs: performance.now() - start.wall,
     simMs: null,
     events: events - start.events,
+    gcMs: gcMs - start.gc,
+  };
+  loop.disable();
+  const late = (ns: number): number => Math.max(0, ns / 1e6 - LOOP_RESOLUTION_MS);
+  loopDelay = {
+    p50Ms: late(loop.percentile(50)),
+    p99Ms: late(loop.percentile(99)),
+    maxMs: late(loop.max),
   };
   current = undefined;
   await controller.stop();
@@ -226,11 +286,11 @@ if (mode === "sim") {
 // Checks: the router holds what the store says, for every service.
 let routerMismatches = 0;
 for (const s of store.listServices()) {
-  const applied = router.states.get(s.name);
-  if (applied === undefined || JSON.stringify(applied) !== JSON.stringify(s.traffic))
-    routerMismatches++;
+  if (!(await routing?.serves(s.name, s.traffic))) routerMismatches++;
 }
+await routing?.close();
 const activeAtEnd = store.activeRollouts().length;
+gcObserver.disconnect();
 const mem = process.memoryUsage();
 store.close();
 let eventsInStore: number | null = null;
@@ -244,11 +304,13 @@ const result: RunResult = {
   mode,
   rollouts,
   store: storeKind,
+  router: routerKind,
   tickMs,
   setup,
   samples,
   steadyFrom,
   measured,
+  loopDelay,
   eventsByType,
   eventsInStore,
   eventsReported: events,

@@ -25,6 +25,11 @@ export class ChildArgs {
     return v;
   }
 
+  /** The value, or undefined when the flag was not given. */
+  optional(name: string): string | undefined {
+    return this.values.get(name);
+  }
+
   number(name: string): number {
     const n = Number(this.text(name));
     if (!Number.isFinite(n)) throw new Error(`--${name} must be a number`);

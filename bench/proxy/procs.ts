@@ -62,6 +62,8 @@ export interface LaunchOptions {
   /** CPU to pin to when pinning is on. */
   cpu?: number;
   cwd?: string;
+  /** Extra environment variables (added to this process's environment). */
+  env?: Record<string, string>;
 }
 
 /** Starts a process (through `taskset -c cpu` when pinning), capturing the tail of its output. */
@@ -71,6 +73,7 @@ export function launch(name: string, cmd: string, args: string[], opts: LaunchOp
   const argv = pinned ? ["-c", String(opts.cpu), cmd, ...args] : args;
   const child = spawn(file, argv, {
     cwd: opts.cwd ?? process.cwd(),
+    env: opts.env === undefined ? process.env : { ...process.env, ...opts.env },
     stdio: ["ignore", "pipe", "pipe"],
   });
   let resolveExit!: (code: number | null) => void;
