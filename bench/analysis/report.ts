@@ -1,0 +1,266 @@
+/**
+ * Folds runs into the figures per judge and cell, and prints them: tables per scenario, then
+ * the targets beside the measured figures (never a failure: benchmarks print).
+ *
+ * @module
+ */
+
+import { type Cell, HORIZON_SEC, SCENARIOS, scenarioNamed } from "./scenarios.js";
+
+export interface CellResult {
+  judge: string;
+  rps: number;
+  /** Canary weight, % */
+  weight: number;
+  /** Base error rate, fraction. */
+  baseErrorRate: number;
+  scenario: string;
+  runs: number;
+  /** A/A: share of runs rolled back in the horizon; delayed onsets: rolled back before the onset; else null. */
+  falseRollbackRate: number | null;
+  /** Wilson 95 % interval of falseRollbackRate. */
+  falseRollbackCI: [number, number] | null;
+  /** A/B: share of runs (not rolled back before the onset) rolled back after it, within the horizon. */
+  power: number | null;
+  /** Time from the onset to the rollback, over those runs, undetected counting as never; null when not reached. */
+  medianDetectSeconds: number | null;
+  p90DetectSeconds: number | null;
+  /** Mean expected excess bad requests served by the canary before the decision (A/B only). */
+  badRequests: number | null;
+}
+
+export function wilson(k: number, n: number, z = 1.959964): [number, number] {
+  if (n === 0) return [0, 1];
+  const p = k / n;
+  const d = 1 + (z * z) / n;
+  const centre = (p + (z * z) / (2 * n)) / d;
+  const half = (z * Math.sqrt((p * (1 - p)) / n + (z * z) / (4 * n * n))) / d;
+  return [Math.max(0, centre - half), Math.min(1, centre + half)];
+}
+
+function quantileOrNull(sorted: readonly number[], q: number): number | null {
+  if (sorted.length === 0) return null;
+  const v = sorted[Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)] as number;
+  return Number.isFinite(v) ? v : null;
+}
+
+export function summarise(
+  cell: Cell,
+  judge: string,
+  decidedAt: ReadonlyArray<number | null>,
+  bad: readonly number[],
+): CellResult {
+  const scenario = scenarioNamed(cell.scenario);
+  const runs = decidedAt.length;
+  const base = {
+    judge,
+    rps: cell.rps,
+    weight: Math.round(cell.weight * 1000) / 10,
+    baseErrorRate: cell.baseErrorRate,
+    scenario: cell.scenario,
+    runs,
+  };
+  if (scenario.kind === "aa") {
+    const k = decidedAt.filter((d) => d !== null).length;
+    return {
+      ...base,
+      falseRollbackRate: runs > 0 ? k / runs : null,
+      falseRollbackCI: wilson(k, runs),
+      power: null,
+      medianDetectSeconds: null,
+      p90DetectSeconds: null,
+      badRequests: null,
+    };
+  }
+  const onset = scenario.onsetSec;
+  let early = 0;
+  const times: number[] = [];
+  let badSum = 0;
+  for (let r = 0; r < runs; r++) {
+    const d = decidedAt[r] ?? null;
+    badSum += bad[r] ?? 0;
+    if (d !== null && d <= onset) {
+      early++;
+      continue;
+    }
+    times.push(d === null ? Number.POSITIVE_INFINITY : d - onset);
+  }
+  times.sort((a, b) => a - b);
+  const detected = times.filter(Number.isFinite).length;
+  return {
+    ...base,
+    falseRollbackRate: onset > 0 ? early / runs : null,
+    falseRollbackCI: onset > 0 ? wilson(early, runs) : null,
+    power: times.length > 0 ? detected / times.length : null,
+    medianDetectSeconds: quantileOrNull(times, 0.5),
+    p90DetectSeconds: quantileOrNull(times, 0.9),
+    badRequests: runs > 0 ? badSum / runs : null,
+  };
+}
+
+// ---- printing ---------------------------------------------------------------------------------
+
+export const SHORT: Record<string, string> = {
+  "aviary sequential errors": "seq-err",
+  "aviary sequential latency": "seq-lat",
+  "relative +2pp (min 200)": "rel-err",
+  "relative p99 ×1.5 (min 200)": "rel-p99",
+  "mann-whitney errors (5m)": "mw-err",
+  "mann-whitney p99 (5m)": "mw-p99",
+  "flagger (99 %, p99 500ms, 5 checks)": "flagger",
+  "argo (95 %, failureLimit 3)": "argo",
+};
+
+export function duration(s: number | null): string {
+  if (s === null) return `>${HORIZON_SEC / 60}m`;
+  if (s < 60) return `${Math.round(s)}s`;
+  const m = Math.floor(s / 60);
+  const r = Math.round(s - m * 60);
+  return r === 0 ? `${m}m` : `${m}m${r}s`;
+}
+
+export function pct(x: number, digits = 2): string {
+  return `${(100 * x).toFixed(digits)}%`;
+}
+
+function bad(x: number | null): string {
+  if (x === null) return "-";
+  if (x >= 100) return String(Math.round(x));
+  return x.toFixed(1);
+}
+
+function cellText(r: CellResult): string {
+  const kind = scenarioNamed(r.scenario).kind;
+  if (kind === "aa") {
+    const [lo, hi] = r.falseRollbackCI ?? [0, 1];
+    return `${pct(r.falseRollbackRate ?? 0, 1)} (${pct(lo, 1)}–${pct(hi, 1)})`;
+  }
+  const early =
+    r.falseRollbackRate !== null && r.falseRollbackRate > 0
+      ? ` e${pct(r.falseRollbackRate, 0)}`
+      : "";
+  return `${(r.power ?? 0).toFixed(2)} ${duration(r.medianDetectSeconds)}/${duration(r.p90DetectSeconds)} ${bad(r.badRequests)}${early}`;
+}
+
+/** Pads to n characters, always leaving at least one space after the text. */
+function pad(s: string, n: number): string {
+  return s.length >= n ? `${s} ` : s + " ".repeat(n - s.length);
+}
+
+export function printTables(results: readonly CellResult[], out: (line: string) => void): void {
+  for (const scenario of SCENARIOS) {
+    const rows = results.filter((r) => r.scenario === scenario.name);
+    if (rows.length === 0) continue;
+    const judges = [...new Set(rows.map((r) => r.judge))];
+    const keys = [...new Set(rows.map((r) => `${r.rps}|${r.weight}|${r.baseErrorRate}`))];
+    const width = scenario.kind === "aa" ? 23 : 27;
+    out("");
+    if (scenario.kind === "aa") {
+      out(
+        `${scenario.name}: false-rollback rate within 60 min (Wilson 95 % CI)${scenario.armNoiseCv > 0 ? `; arm-specific noise CV ${scenario.armNoiseCv}` : ""}`,
+      );
+    } else {
+      out(
+        `${scenario.name}: power, median/p90 time to detect${scenario.onsetSec > 0 ? " (from the onset)" : ""}, bad requests served before the decision${scenario.onsetSec > 0 ? "; eN% = rolled back before the onset" : ""}`,
+      );
+    }
+    const runs = [...new Set(rows.map((r) => `${SHORT[r.judge] ?? r.judge} ${r.runs}`))];
+    out(`  runs per cell: ${runs.join(", ")}`);
+    out(`  ${pad("rps  canary base", 18)}${judges.map((j) => pad(SHORT[j] ?? j, width)).join("")}`);
+    for (const key of keys) {
+      const [rps, weight, base] = key.split("|");
+      const label = `${pad(rps as string, 5)}${pad(`${weight}%`, 7)}${pct(Number(base), 1)}`;
+      const cells = judges.map((j) => {
+        const r = rows.find(
+          (x) => x.judge === j && `${x.rps}|${x.weight}|${x.baseErrorRate}` === key,
+        );
+        return pad(r === undefined ? "-" : cellText(r), width);
+      });
+      out(`  ${pad(label, 18)}${cells.join("")}`);
+    }
+  }
+}
+
+const SEQ = ["aviary sequential errors", "aviary sequential latency"];
+const PEERS = ["flagger (99 %, p99 500ms, 5 checks)", "argo (95 %, failureLimit 3)"];
+
+/** The targets of the brief beside the figures. */
+export function printTargets(
+  results: readonly CellResult[],
+  alpha: number,
+  out: (line: string) => void,
+): void {
+  out("");
+  out("Targets (printed, never enforced):");
+  // 1. A/A calibration without arm-specific noise.
+  for (const scenario of ["A/A", "A/A harsh"]) {
+    for (const judge of SEQ) {
+      const rows = results.filter((r) => r.scenario === scenario && r.judge === judge);
+      if (rows.length === 0) continue;
+      const worst = rows.reduce((a, b) =>
+        (b.falseRollbackRate ?? 0) > (a.falseRollbackRate ?? 0) ? b : a,
+      );
+      const over = rows.filter((r) => (r.falseRollbackRate ?? 0) > alpha);
+      const overCI = rows.filter((r) => (r.falseRollbackCI?.[0] ?? 0) > alpha);
+      const head =
+        scenario === "A/A"
+          ? `${SHORT[judge]} false rollbacks ≤ α = ${pct(alpha, 0)} in every A/A cell`
+          : `${SHORT[judge]} false rollbacks in harsh A/A cells (reported)`;
+      out(
+        `  ${head}: worst ${pct(worst.falseRollbackRate ?? 0)} (CI ${pct(worst.falseRollbackCI?.[0] ?? 0)}–${pct(worst.falseRollbackCI?.[1] ?? 0)}) at ${worst.rps} rps, ${worst.weight}%, base ${pct(worst.baseErrorRate, 1)}; ` +
+          `${over.length}/${rows.length} cells above α (${overCI.length} with the whole CI above)${scenario === "A/A" ? (overCI.length === 0 ? " → met" : " → MISSED") : ""}`,
+      );
+    }
+  }
+  // 2. Headline: 100 rps, 5 %, 1 %, ×2 → median ≤ 6 min.
+  const head = results.find(
+    (r) =>
+      r.judge === SEQ[0] &&
+      r.scenario === "errors ×2" &&
+      r.rps === 100 &&
+      r.weight === 5 &&
+      r.baseErrorRate === 0.01,
+  );
+  if (head !== undefined) {
+    const ok = head.medianDetectSeconds !== null && head.medianDetectSeconds <= 360;
+    out(
+      `  seq-err at 100 rps, 5 % canary, 1 % errors, ×2: median ≤ 6m → ${duration(head.medianDetectSeconds)} (p90 ${duration(head.p90DetectSeconds)}, power ${head.power?.toFixed(3)}) → ${ok ? "met" : "MISSED"}`,
+    );
+  }
+  // 3. ×5 at ≥ 100 rps: ≤ 60 s and faster than every peer.
+  const x5 = results.filter(
+    (r) => r.judge === SEQ[0] && r.scenario === "errors ×5" && r.rps >= 100,
+  );
+  if (x5.length > 0) {
+    let within = 0;
+    let faster = 0;
+    const misses: string[] = [];
+    for (const r of x5) {
+      const peers = results.filter(
+        (p) =>
+          PEERS.includes(p.judge) &&
+          p.scenario === r.scenario &&
+          p.rps === r.rps &&
+          p.weight === r.weight &&
+          p.baseErrorRate === r.baseErrorRate,
+      );
+      const t = r.medianDetectSeconds ?? Number.POSITIVE_INFINITY;
+      const ok60 = t <= 60;
+      const beats = peers.every((p) => t < (p.medianDetectSeconds ?? Number.POSITIVE_INFINITY));
+      if (ok60) within++;
+      if (beats) faster++;
+      if (!ok60 || !beats) {
+        const peerText = peers
+          .map((p) => `${SHORT[p.judge]} ${duration(p.medianDetectSeconds)}`)
+          .join(", ");
+        misses.push(
+          `${r.rps} rps ${r.weight}% base ${pct(r.baseErrorRate, 1)}: ${duration(r.medianDetectSeconds)} vs ${peerText}`,
+        );
+      }
+    }
+    out(
+      `  seq-err ×5 at ≥ 100 rps: median ≤ 60 s in ${within}/${x5.length} cells, faster than every peer in ${faster}/${x5.length} → ${within === x5.length && faster === x5.length ? "met" : "MISSED"}`,
+    );
+    for (const m of misses) out(`    miss: ${m}`);
+  }
+}
