@@ -18,11 +18,15 @@ const DEFAULT_JUDGE = JudgeConfig.parse({ sequential: {} });
 export function createJudge(metric: AnalysisMetric): Judge {
   const signal: BuiltinSignal | undefined =
     "builtin" in metric.provider ? metric.provider.builtin.signal : undefined;
-  const isRate = signal === undefined || signal === "errorRate";
   const judge = metric.judge ?? DEFAULT_JUDGE;
   if ("sequential" in judge)
     return createSequentialJudge(judge.sequential, signal === "errorRate" ? "errors" : "latency");
-  if ("relative" in judge) return createRelativeJudge(judge.relative, isRate ? "rate" : "latency");
+  if ("relative" in judge) {
+    // Outside the builtin signals, an absolute-points limit says the value is a rate.
+    const rate =
+      signal === undefined ? judge.relative.maxIncrease !== undefined : signal === "errorRate";
+    return createRelativeJudge(judge.relative, rate ? "rate" : "latency");
+  }
   if ("mannWhitney" in judge) return createMannWhitneyJudge(judge.mannWhitney);
   return createThresholdJudge(judge.threshold);
 }
