@@ -38,7 +38,7 @@
 
 import type { JudgeConfig } from "../../spec/analysis.js";
 import { formatDuration, parseDuration } from "../../util/duration.js";
-import { bernoulliUpperBound } from "../stats/bernoulli-bound.js";
+import { bernoulliLowerBound, bernoulliUpperBound } from "../stats/bernoulli-bound.js";
 import { RateRatioEProcess, standardGrid } from "../stats/rate-ratio.js";
 import type { ArmObservation, Judge, Observation, Verdict } from "../types.js";
 
@@ -209,9 +209,12 @@ export function createSequentialJudge(
     // With too few events for a ratio, bound the canary's own share in absolute terms.
     const canaryShareUpper = bernoulliUpperBound(st.canary.events, st.canary.requests, alpha);
     const stableShare = st.stable.requests > 0 ? st.stable.events / st.stable.requests : 0;
+    // Compared with a lower bound on the stable share, so a lucky stable arm cannot wave a bad
+    // canary through.
+    const stableShareLower = bernoulliLowerBound(st.stable.events, st.stable.requests, alpha);
     const absolutelyBounded =
       st.canary.requests >= MIN_PASS_CANARY_REQUESTS &&
-      canaryShareUpper <= stableShare * (1 + margin) + absoluteMargin;
+      canaryShareUpper <= stableShareLower * (1 + margin) + absoluteMargin;
 
     let decision: Decision;
     if (st.failedAt !== null) decision = "fail";
@@ -231,6 +234,7 @@ export function createSequentialJudge(
     evidence.ratioUpper = ratioUpper;
     evidence.canaryShareUpper = canaryShareUpper;
     evidence.stableShare = stableShare;
+    evidence.stableShareLower = stableShareLower;
     evidence.bakedMs = bakedMs;
     evidence.minBakeMs = minBakeMs;
     if (!informative) evidence.noTraffic = true;
@@ -249,7 +253,7 @@ export function createSequentialJudge(
       message =
         bounded && enough
           ? `${counts} over ${formatDuration(bakedMs)}: ${bound} (${confidence(alpha)} confidence sequence) < ${num(1 + margin)} = 1 + margin, pass`
-          : `${counts} over ${formatDuration(bakedMs)}: canary share ≤ ${share(canaryShareUpper)} (${confidence(alpha)} bound) within stable ${share(stableShare)} × ${num(1 + margin)} + ${share(absoluteMargin)}, pass`;
+          : `${counts} over ${formatDuration(bakedMs)}: canary share ≤ ${share(canaryShareUpper)} (${confidence(alpha)} bound) within stable ≥ ${share(stableShareLower)} × ${num(1 + margin)} + ${share(absoluteMargin)}, pass`;
     } else {
       const why = !informative
         ? noTrafficReason(canary.requests, stable.requests)

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { bernoulliUpperBound } from "./bernoulli-bound.js";
+import { bernoulliLowerBound, bernoulliUpperBound } from "./bernoulli-bound.js";
 
 describe("bernoulliUpperBound", () => {
   it("matches the closed form for zero events: p = 1 − ((n + 1) / α)^(−1/n)", () => {
@@ -37,5 +37,12 @@ describe("bernoulliUpperBound", () => {
     }
     // α = 5 %: allow binomial noise around 20 of 400.
     assert.ok(misses <= 34, `missed in ${misses} of ${runs} sequences`);
+  });
+
+  it("gives a lower bound below the observed share, zero without events", () => {
+    assert.equal(bernoulliLowerBound(0, 1000, 0.01), 0);
+    const lower = bernoulliLowerBound(50, 1000, 0.01);
+    assert.ok(lower > 0 && lower < 0.05, `lower ${lower}`);
+    assert.ok(Math.abs(lower - (1 - bernoulliUpperBound(950, 1000, 0.01))) < 1e-12);
   });
 });

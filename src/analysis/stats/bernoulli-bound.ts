@@ -9,6 +9,11 @@
 
 import betaln from "@stdlib/math-base-special-betaln";
 
+/** The smallest p the confidence sequence still holds: the upper bound of the complementary share. */
+export function bernoulliLowerBound(k: number, n: number, alpha: number): number {
+  return n <= 0 ? 0 : 1 - bernoulliUpperBound(n - k, n, alpha);
+}
+
 /** The largest p the confidence sequence still holds, to about 1e-9. */
 export function bernoulliUpperBound(k: number, n: number, alpha: number): number {
   if (n <= 0) return 1;
