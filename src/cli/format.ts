@@ -9,7 +9,7 @@ import type { Rollout, RolloutEvent, ServiceState } from "../rollout/types.js";
 
 export type ServiceView = ServiceState & { rollout: Rollout | null };
 
-export function formatServiceLine(v: ServiceView): string {
+function formatServiceLine(v: ServiceView): string {
   const t = v.traffic;
   const canary = t.canary ? `${t.canary.version} at ${t.weight}%` : "-";
   const phase = v.rollout ? v.rollout.phase : "-";

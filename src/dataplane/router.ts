@@ -334,12 +334,7 @@ export class Router implements ExchangeOwner {
 }
 
 /** A short plain-text answer from Aviary itself (no internals, no stack). */
-export function respondPlain(
-  res: ServerResponse,
-  status: number,
-  body: string,
-  close: boolean,
-): void {
+function respondPlain(res: ServerResponse, status: number, body: string, close: boolean): void {
   res.writeHead(status, {
     "content-type": "text/plain; charset=utf-8",
     "content-length": Buffer.byteLength(body),

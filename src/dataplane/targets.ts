@@ -151,10 +151,6 @@ export class TargetRegistry {
     }
   }
 
-  all(): Target[] {
-    return [...this.#targets.values()];
-  }
-
   async closeAll(): Promise<void> {
     const targets = [...this.#targets.values()];
     this.#targets.clear();

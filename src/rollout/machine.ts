@@ -53,12 +53,12 @@ export function isTerminal(r: Rollout): boolean {
 }
 
 /** The step the rollout is on, or undefined in the promotion stage. */
-export function currentStep(r: Rollout): Step | undefined {
+function currentStep(r: Rollout): Step | undefined {
   return strategyOf(r).steps[r.stepIndex];
 }
 
 /** True when the rollout waits for a person because of its strategy, not an operator pause. */
-export function waitsAtGate(r: Rollout): boolean {
+function waitsAtGate(r: Rollout): boolean {
   const step = currentStep(r);
   if (step !== undefined) return "pause" in step && step.pause.duration === undefined;
   return !strategyOf(r).autoPromote && r.traffic.weight === 100;
