@@ -14,6 +14,7 @@ import { loadOperatorToken, TokenCheck } from "./api/auth.js";
 import { createAdminServer, listenAdmin } from "./api/server.js";
 import { MetricsRegistry } from "./dataplane/metrics/registry.js";
 import { Router } from "./dataplane/router.js";
+import { EventHub } from "./events/hub.js";
 import { createMetricProvider } from "./providers/metrics/factory.js";
 import { EmbeddedTrafficRouter } from "./providers/traffic/embedded/index.js";
 import { Controller } from "./rollout/controller.js";
@@ -45,6 +46,8 @@ export interface RunningAviary {
   metrics: MetricsRegistry;
   controller: Controller;
   store: Store;
+  /** Every committed event and measurement, as it happens. */
+  hub: EventHub;
   admin: FastifyInstance;
   listen: ListenAddress;
   adminAddress: ListenAddress;
@@ -79,8 +82,12 @@ export async function startAviary(opts: AviaryOptions): Promise<RunningAviary> {
     clock,
     retainRetiredMs: parseDuration(opts.spec.metrics.window) as number,
   });
+  const hub = new EventHub((err) =>
+    opts.log.error({ err: String(err) }, "an event subscriber failed"),
+  );
   const controller = new Controller({
     store,
+    hub,
     router: new EmbeddedTrafficRouter(router, clock),
     clock,
     log: opts.log,
@@ -119,6 +126,7 @@ export async function startAviary(opts: AviaryOptions): Promise<RunningAviary> {
     metrics,
     controller,
     store,
+    hub,
     admin,
     listen: boundListen,
     adminAddress: boundAdmin,

@@ -29,6 +29,7 @@ import { monitorEventLoopDelay, PerformanceObserver } from "node:perf_hooks";
 import Database from "better-sqlite3";
 import { MetricsRegistry } from "../../src/dataplane/metrics/registry.js";
 import { Router } from "../../src/dataplane/router.js";
+import { EventHub } from "../../src/events/hub.js";
 import { EmbeddedTrafficRouter } from "../../src/providers/traffic/embedded/index.js";
 import { NoopTrafficRouter } from "../../src/providers/traffic/noop/index.js";
 import type { TrafficRouter } from "../../src/providers/traffic/router.js";
@@ -178,7 +179,11 @@ function newRouting(clock: Clock): Routing {
 }
 
 function newController(clock: Clock, routing: Routing): Controller {
-  return new Controller({ store, router: routing.traffic, clock, log, tickMs, onEvent });
+  const hub = new EventHub();
+  hub.subscribe((m) => {
+    if (m.kind === "event") onEvent(m.event);
+  });
+  return new Controller({ store, router: routing.traffic, clock, log, tickMs, hub });
 }
 
 /** Deploys every service once, evenly spread over one rollout's length, on `clock`. */

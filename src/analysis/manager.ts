@@ -12,7 +12,7 @@
 import type { ResolvedStrategy } from "../rollout/steps.js";
 import type { Rollout } from "../rollout/types.js";
 import type { AnalysisMetric, AnalysisRef, AnalysisTemplate } from "../spec/schema.js";
-import type { AnalysisRunRecord, Store } from "../store/store.js";
+import type { AnalysisRunRecord, MeasurementRecord, Store } from "../store/store.js";
 import type { Clock } from "../util/clock.js";
 import type { Logger } from "../util/log.js";
 import { AnalysisRunner, type RunPlan } from "./runner.js";
@@ -26,6 +26,8 @@ export interface AnalysisDeps {
   judgeFor(metric: AnalysisMetric): Judge;
   /** A run of `service` changed phase: the controller should look at the rollout again. */
   onChange(service: string): void;
+  /** A measurement of one of `rollout`'s runs was stored. */
+  onMeasurement?(rollout: Rollout, m: MeasurementRecord): void;
 }
 
 /** What the state machine needs to know about a rollout's analyses. */
@@ -131,6 +133,7 @@ export class AnalysisManager {
           providerFor: this.#deps.providerFor,
           judgeFor: this.#deps.judgeFor,
           onPhase: () => this.#deps.onChange(r.service),
+          onMeasurement: (m) => this.#deps.onMeasurement?.(r, m),
         },
       );
       this.#runners.set(latest.id, runner);

@@ -8,7 +8,7 @@
  */
 
 import type { AnalysisMetric } from "../spec/schema.js";
-import type { AnalysisRunRecord, Store } from "../store/store.js";
+import type { AnalysisRunRecord, MeasurementRecord, Store } from "../store/store.js";
 import type { Clock, TimerHandle } from "../util/clock.js";
 import { parseDuration } from "../util/duration.js";
 import type { Logger } from "../util/log.js";
@@ -35,6 +35,8 @@ export interface RunDeps {
   judgeFor(metric: AnalysisMetric): Judge;
   /** Told whenever the run's phase changes (the controller reconciles the rollout). */
   onPhase(run: AnalysisRunRecord): void;
+  /** Told of every stored measurement (the event stream shows it live). */
+  onMeasurement?(m: MeasurementRecord): void;
 }
 
 interface MetricRuntime {
@@ -153,7 +155,7 @@ export class AnalysisRunner {
     const finishedAt = this.#deps.clock.now();
     const decision = verdict.evidence.decision;
     m.state.record(verdict.phase, decision, to, verdict.message);
-    this.#deps.store.appendMeasurement({
+    const stored = this.#deps.store.appendMeasurement({
       runId: this.#record.id,
       metric: metric.name,
       phase: verdict.phase,
@@ -168,6 +170,7 @@ export class AnalysisRunner {
       startedAt: to,
       finishedAt,
     });
+    this.#deps.onMeasurement?.(stored);
     this.#reassess();
     this.#schedule(m);
   }

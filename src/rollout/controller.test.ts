@@ -3,6 +3,7 @@ import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, it } from "node:test";
+import { EventHub } from "../events/hub.js";
 import { NoopTrafficRouter } from "../providers/traffic/noop/index.js";
 import { Spec, type SpecInput } from "../spec/schema.js";
 import { openSqliteStore } from "../store/sqlite/sqlite-store.js";
@@ -70,13 +71,17 @@ async function harness(
   const router = new NoopTrafficRouter();
   const store = openSqliteStore(file);
   const events: RolloutEvent[] = [];
+  const hub = new EventHub();
+  hub.subscribe((m) => {
+    if (m.kind === "event") events.push(m.event);
+  });
   const controller = new Controller({
     store,
     router,
     clock,
     log: silentLogger(),
     tickMs: opts.tickMs ?? 1_000,
-    onEvent: (e) => events.push(e),
+    hub,
   });
   await controller.start(Spec.parse({ services }).services);
   const h: Harness = {

@@ -12,6 +12,7 @@
 
 import { type AnalysisDeps, type AnalysisFacts, AnalysisManager } from "../analysis/manager.js";
 import { AviaryError } from "../errors.js";
+import type { EventHub } from "../events/hub.js";
 import type { TrafficRouter } from "../providers/traffic/router.js";
 import type { AnalysisTemplate, Service, Version } from "../spec/schema.js";
 import type { AnalysisRunRecord, MeasurementRecord, Store } from "../store/store.js";
@@ -42,8 +43,8 @@ export interface ControllerOptions {
   log: Logger;
   /** How often every active rollout is re-checked (targets down, deadlines). */
   tickMs?: number;
-  /** Called with every history event once it is committed. */
-  onEvent?: (event: RolloutEvent) => void;
+  /** Told of every history event once it is committed, and of every analysis measurement. */
+  hub?: EventHub;
   /** Fault-injection seams for crash tests: just before a transition commits, and just after (before its effect). */
   faults?: { beforeCommit?: () => void; afterCommit?: () => void };
   /** Where analysis metrics come from and who judges them; without it, analysis steps abort. */
@@ -59,7 +60,7 @@ export class Controller {
   readonly #clock: Clock;
   readonly #log: Logger;
   readonly #tickMs: number;
-  readonly #onEvent: ((event: RolloutEvent) => void) | undefined;
+  readonly #hub: EventHub | undefined;
   readonly #faults: { beforeCommit?: () => void; afterCommit?: () => void };
   readonly #specs = new Map<string, Service>();
   #templates: readonly AnalysisTemplate[] = [];
@@ -75,7 +76,7 @@ export class Controller {
     this.#clock = opts.clock;
     this.#log = opts.log;
     this.#tickMs = opts.tickMs ?? 1_000;
-    this.#onEvent = opts.onEvent;
+    this.#hub = opts.hub;
     this.#faults = opts.faults ?? {};
     const engine = opts.analysis;
     this.#analysis = engine
@@ -85,6 +86,14 @@ export class Controller {
           clock: this.#clock,
           log: this.#log,
           onChange: (service) => this.#kick(service),
+          onMeasurement: (r, m) =>
+            this.#hub?.publish({
+              kind: "measurement",
+              service: r.service,
+              rolloutId: r.id,
+              runId: m.runId,
+              measurement: m,
+            }),
         })
       : undefined;
   }
@@ -457,7 +466,7 @@ export class Controller {
     this.#faults.afterCommit?.();
     // A finished rollout's analyses stop here, whoever finished it.
     if (isTerminal(r)) this.#analysis?.facts(r);
-    this.#onEvent?.(event);
+    this.#hub?.publish({ kind: "event", event });
     this.#log.info(
       {
         service: r.service,
@@ -493,7 +502,7 @@ export class Controller {
       });
     });
     this.#faults.afterCommit?.();
-    this.#onEvent?.(event);
+    this.#hub?.publish({ kind: "event", event });
     this.#log.info({ service: state.name, event: event.type, actor: e.actor }, e.reason);
   }
 

@@ -9,6 +9,7 @@
 import { z } from "zod";
 import { AnalysisTemplate } from "./analysis.js";
 import { checkAnalysisRefs, checkAnalysisTemplates } from "./analysis-checks.js";
+import { AuthSettings, Notification } from "./notify.js";
 import {
   Duration,
   HealthCheck,
@@ -25,6 +26,7 @@ import {
 import { Strategy } from "./strategy.js";
 
 export * from "./analysis.js";
+export * from "./notify.js";
 export * from "./schema-parts.js";
 export { type AnalysisRef, type BlueGreen, Step, Strategy } from "./strategy.js";
 
@@ -116,6 +118,10 @@ export const Spec = z
     controller: ControllerSettings.prefault({}),
     services: z.array(Service).default([]),
     analysisTemplates: z.array(AnalysisTemplate).default([]),
+    /** Who may use the admin API (see AuthSettings). */
+    auth: AuthSettings.prefault({}),
+    /** Where rollout events are sent as they happen. */
+    notifications: z.array(Notification).default([]),
   })
   .superRefine((spec, ctx) => {
     checkAnalysisTemplates(spec.analysisTemplates, ctx);

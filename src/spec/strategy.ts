@@ -7,6 +7,7 @@
  */
 
 import { z } from "zod";
+import { Gate } from "./notify.js";
 import { Duration, Mirror, RequestMatch } from "./schema-parts.js";
 
 const Weight = z.number().min(0).max(100);
@@ -75,6 +76,8 @@ export const Strategy = z
       .prefault({}),
     /** Abort at once when every canary target is down (ejected or failing health checks). */
     abortOnTargetsDown: z.boolean().default(true),
+    /** Hooks the rollout waits for, asks, or tells (see Gate). */
+    gates: z.array(Gate).default([]),
   })
   .superRefine((s, ctx) => {
     if (s.blueGreen !== undefined && s.steps.length > 0) {
@@ -92,6 +95,17 @@ export const Strategy = z
           message: `weight ${step.setWeight} is above maxWeight ${s.maxWeight}`,
         });
       }
+    });
+    const gateNames = new Map<string, number>();
+    s.gates.forEach((g, i) => {
+      const seen = gateNames.get(g.name);
+      if (seen !== undefined) {
+        ctx.addIssue({
+          code: "custom",
+          path: ["gates", i, "name"],
+          message: `gate name ${g.name} is already used by gates[${seen}]`,
+        });
+      } else gateNames.set(g.name, i);
     });
     if (s.analysis !== undefined && s.analysis.startingStep > s.steps.length) {
       ctx.addIssue({
