@@ -19,12 +19,15 @@ import type { AnalysisRunRecord, MeasurementRecord, Store } from "../store/store
 import type { Clock, TimerHandle } from "../util/clock.js";
 import { newId } from "../util/id.js";
 import type { Logger } from "../util/log.js";
+import { type GateAnswerEvent, type GateCaller, GatePoller, payloadFor } from "./gate-poller.js";
+import { postRolloutGates } from "./gates.js";
 import {
   abortCommand,
   CommandError,
   checkRetry,
   enterStep,
   isTerminal,
+  openGateCommand,
   pauseCommand,
   promoteCommand,
   reconcile,
@@ -49,6 +52,8 @@ export interface ControllerOptions {
   faults?: { beforeCommit?: () => void; afterCommit?: () => void };
   /** Where analysis metrics come from and who judges them; without it, analysis steps abort. */
   analysis?: Pick<AnalysisDeps, "providerFor" | "judgeFor">;
+  /** Calls gate hooks; without it, gates open only through the API. */
+  gateCaller?: GateCaller;
 }
 
 /** Most transitions one reconcile pass makes before yielding (a guard against a loop). */
@@ -65,6 +70,8 @@ export class Controller {
   readonly #specs = new Map<string, Service>();
   #templates: readonly AnalysisTemplate[] = [];
   readonly #analysis: AnalysisManager | undefined;
+  readonly #gates: GatePoller;
+  readonly #gateCaller: GateCaller | undefined;
   readonly #timers = new Map<string, TimerHandle>();
   readonly #queues = new Map<string, Promise<unknown>>();
   #ticker: TimerHandle | undefined;
@@ -78,6 +85,13 @@ export class Controller {
     this.#tickMs = opts.tickMs ?? 1_000;
     this.#hub = opts.hub;
     this.#faults = opts.faults ?? {};
+    this.#gateCaller = opts.gateCaller;
+    this.#gates = new GatePoller({
+      caller: opts.gateCaller,
+      clock: this.#clock,
+      log: this.#log,
+      onAnswer: (e) => this.#onGateAnswer(e),
+    });
     const engine = opts.analysis;
     this.#analysis = engine
       ? new AnalysisManager({
@@ -120,6 +134,7 @@ export class Controller {
     this.#ticker?.cancel();
     for (const t of this.#timers.values()) t.cancel();
     this.#analysis?.shutdown();
+    this.#gates.close();
     this.#timers.clear();
     await Promise.allSettled([...this.#queues.values()]);
   }
@@ -187,6 +202,11 @@ export class Controller {
   /** Canary to 0 % at once: no analysis, no gate, one commit and one router call. Idempotent. */
   abort(service: string, actor: Actor, why?: string): Promise<Rollout> {
     return this.#command(service, actor, (r, now) => abortCommand(r, now, actor, why));
+  }
+
+  /** Opens a gate the rollout waits at (or, for a rollback gate, rolls it back). */
+  openGate(service: string, gate: string, actor: Actor): Promise<Rollout> {
+    return this.#command(service, actor, (r, now) => openGateCommand(r, now, gate, actor));
   }
 
   /** Starts an aborted rollout's canary again from step 0, as a new attempt with its own id and analyses. */
@@ -363,6 +383,7 @@ export class Controller {
       pausedAt: null,
       traffic: { stable: state.traffic.stable, canary, weight: 0, headerRoutes: [], mirror: null },
       strategy: resolveStrategy(spec.strategy, this.#templates),
+      gates: { passed: [], waiting: null },
       createdAt: now,
       updatedAt: now,
       finishedAt: null,
@@ -464,8 +485,12 @@ export class Controller {
       });
     });
     this.#faults.afterCommit?.();
-    // A finished rollout's analyses stop here, whoever finished it.
-    if (isTerminal(r)) this.#analysis?.facts(r);
+    // A finished rollout's analyses and gate calls stop here, whoever finished it.
+    if (isTerminal(r)) {
+      this.#analysis?.facts(r);
+      this.#gates.forget(r.id);
+      this.#tellPostRollout(r);
+    } else if (r.gates.waiting !== null) this.#gates.poll(r);
     this.#hub?.publish({ kind: "event", event });
     this.#log.info(
       {
@@ -506,6 +531,102 @@ export class Controller {
     this.#log.info({ service: state.name, event: event.type, actor: e.actor }, e.reason);
   }
 
+  /** A gate hook answered: open the gate, roll back, or give up on a pre-rollout hook. */
+  #onGateAnswer(e: GateAnswerEvent): void {
+    const { gate, answer, at } = e;
+    const service = e.rollout.service;
+    const actor: Actor = `webhook:${gate.name}`;
+    const said = `${answer.status ?? "no answer"}${answer.message ? `: ${answer.message}` : ""}`;
+    const giveUp = gate.type === "pre-rollout" && !answer.open && e.failures > gate.retries;
+    if (!answer.open && !giveUp) {
+      this.#log.info(
+        { service, gate: gate.name, failures: e.failures },
+        `gate hook not open yet (${said})`,
+      );
+      return;
+    }
+    if (gate.type === "rollback" && !answer.open) return;
+    this.#serial(service, async () => {
+      const r = this.rollout(service);
+      // The answer is for the rollout and the point it was asked about; anything since wins.
+      if (r === undefined || r.id !== e.rollout.id || isTerminal(r)) return;
+      const now = this.#clock.now();
+      let t: Transition | null;
+      if (gate.type === "rollback") {
+        t = abortCommand(r, now, actor, `rollback gate answered ${said}`);
+      } else if (giveUp) {
+        t = abortCommand(
+          r,
+          now,
+          actor,
+          `pre-rollout gate failed ${e.failures} times (last: ${said})`,
+        );
+      } else {
+        if (r.gates.waiting?.point !== at || !r.gates.waiting.gates.includes(gate.name)) return;
+        t = openGateCommand(r, now, gate.name, actor);
+      }
+      if (t !== null) await this.#commitAndApply(t, actor);
+      await this.#drive(service);
+    }).catch((err: unknown) =>
+      this.#log.error(
+        { service, gate: gate.name, err: String(err) },
+        "could not act on a gate answer",
+      ),
+    );
+  }
+
+  /** Tells each post-rollout gate how the rollout ended, with retries; records the outcome. */
+  #tellPostRollout(r: Rollout): void {
+    const caller = this.#gateCaller;
+    for (const gate of postRolloutGates(r)) {
+      if (caller === undefined) continue;
+      const attempt = (n: number): void => {
+        if (this.#stopped) return;
+        const controller = new AbortController();
+        caller(gate, payloadFor(r, gate), controller.signal)
+          .catch((err: unknown) => ({ open: false, status: null, message: String(err) }))
+          .then((answer) => {
+            if (!answer.open && n < gate.retries && !this.#stopped) {
+              this.#clock.setTimeout(() => attempt(n + 1), Math.min(60_000, 1_000 * 2 ** n));
+              return;
+            }
+            const said = `${answer.status ?? "no answer"}${answer.message ? `: ${answer.message}` : ""}`;
+            this.#record(r, {
+              type: "gate.told",
+              actor: `webhook:${gate.name}`,
+              reason: `post-rollout gate ${gate.name} ${answer.open ? "was told" : `failed after ${n + 1} attempts`} (${said})`,
+              data: { gate: gate.name, status: answer.status, ok: answer.open },
+            });
+          });
+      };
+      attempt(0);
+    }
+  }
+
+  /** Appends an event that changes no state (an outcome worth keeping in the history). */
+  #record(
+    r: Rollout,
+    e: { type: string; actor: Actor; reason: string; data: Record<string, unknown> },
+  ): void {
+    if (this.#stopped) return;
+    const event = this.#store.transaction((tx) =>
+      tx.appendEvent({
+        rolloutId: r.id,
+        service: r.service,
+        at: this.#clock.now(),
+        type: e.type,
+        actor: e.actor,
+        reason: e.reason,
+        phase: r.phase,
+        stepIndex: r.stepIndex,
+        weight: r.traffic.canary === null ? 0 : r.traffic.weight,
+        data: e.data,
+      }),
+    );
+    this.#hub?.publish({ kind: "event", event });
+    this.#log.info({ service: r.service, event: e.type, actor: e.actor }, e.reason);
+  }
+
   /** Queues work for one service behind whatever is already running for it. */
   #serial<T>(service: string, work: () => Promise<T>): Promise<T> {
     const prev = this.#queues.get(service) ?? Promise.resolve();
@@ -531,7 +652,10 @@ export class Controller {
   #scheduleTick(): void {
     if (this.#stopped) return;
     this.#ticker = this.#clock.setTimeout(() => {
-      for (const r of this.#store.activeRollouts()) this.#kick(r.service);
+      for (const r of this.#store.activeRollouts()) {
+        this.#kick(r.service);
+        this.#gates.poll(r);
+      }
       this.#scheduleTick();
     }, this.#tickMs);
   }

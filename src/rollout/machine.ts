@@ -12,11 +12,19 @@
 
 import type { AnalysisFacts } from "../analysis/manager.js";
 import { AviaryError } from "../errors.js";
-import type { Step } from "../spec/schema.js";
+import type { Gate, Step } from "../spec/schema.js";
 import { formatDuration, parseDuration } from "../util/duration.js";
+import { describePoint, gateKey, gatesOf, hasHook, pendingGates } from "./gates.js";
 import { describeStep, type ResolvedStrategy } from "./steps.js";
 import { stableOnly } from "./traffic.js";
-import type { Actor, ManagedRoute, Rollout, RolloutPhase, TrafficState } from "./types.js";
+import type {
+  Actor,
+  GatePoint,
+  ManagedRoute,
+  Rollout,
+  RolloutPhase,
+  TrafficState,
+} from "./types.js";
 import { TERMINAL_PHASES } from "./types.js";
 
 /** What the controller knows about the data plane right now. */
@@ -150,6 +158,7 @@ export function aborted(r: Rollout, now: number, reason: string): Rollout {
     reason,
     pausedAt: null,
     finishedAt: now,
+    gates: { ...r.gates, waiting: null },
     traffic: stableOnly({ ...r.traffic, stable: r.stable }),
   });
 }
@@ -168,6 +177,7 @@ export function promoted(r: Rollout, now: number, reason: string): Rollout {
     reason,
     pausedAt: null,
     finishedAt: now,
+    gates: { ...r.gates, waiting: null },
     stepIndex: strategyOf(r).steps.length,
     traffic,
   });
@@ -197,6 +207,43 @@ function sameRoutes(a: readonly ManagedRoute[], b: readonly ManagedRoute[]): boo
   return JSON.stringify(a) === JSON.stringify(b);
 }
 
+/** The rollout held at `point` until every gate in `pending` opens. */
+function waitAtGates(r: Rollout, now: number, point: GatePoint, pending: readonly Gate[]): Next {
+  const names = pending.map((g) => g.name);
+  const how = pending
+    .map((g) =>
+      hasHook(g)
+        ? `${g.name} (${g.type}) asks its hook every ${g.interval}`
+        : `${g.name} (${g.type}) opens with: aviary gate open ${r.service} ${g.name}`,
+    )
+    .join("; ");
+  const reason = `waiting at ${names.length > 1 ? "gates" : "gate"} ${names.join(", ")} ${describePoint(r, point)}: ${how}`;
+  return transition(
+    next(r, now, {
+      phase: "Waiting",
+      reason,
+      gates: { ...r.gates, waiting: { point, gates: names, since: now } },
+    }),
+    "gate.waiting",
+    reason,
+    { point, gates: names },
+  );
+}
+
+/** Every gate at the point has opened: the rollout goes on from where it was held. */
+function leaveGates(r: Rollout, now: number, reason: string): Rollout {
+  const point = r.gates.waiting?.point;
+  const released = { ...r, gates: { ...r.gates, waiting: null } };
+  // Held before anything happened: the current step starts now, so a timed pause or an
+  // analysis does not count the time spent waiting.
+  if (point === "start") return { ...enterStep(released, r.stepIndex, now), reason };
+  return next(released, now, {
+    phase: point === "promotion" ? "Promoting" : "Progressing",
+    progressSince: now,
+    reason,
+  });
+}
+
 // ---- the machine ----
 
 /** The next thing to do for an active rollout. */
@@ -217,11 +264,24 @@ export function reconcile(r: Rollout, f: Facts): Next {
     if (verdict !== undefined) return verdict;
   }
   if (r.pausedAt !== null) return { kind: "wait", wakeAt: null };
+  const waiting = r.gates.waiting;
+  if (waiting !== null) {
+    if (pendingGates(r, waiting.point).length > 0) return { kind: "wait", wakeAt: null };
+    const reason = `every gate ${describePoint(r, waiting.point)} is open; going on`;
+    return transition(leaveGates(r, now, reason), "gate.passed", reason, { point: waiting.point });
+  }
+  const atStart = pendingGates(r, "start");
+  if (atStart.length > 0) return waitAtGates(r, now, "start", atStart);
 
   const step = s.steps[r.stepIndex];
   if (step === undefined) return reconcilePromotion(r, f);
   if ("setWeight" in step) {
     const w = step.setWeight;
+    if (w > r.traffic.weight) {
+      const point: GatePoint = `step${r.stepIndex}`;
+      const pending = pendingGates(r, point);
+      if (pending.length > 0) return waitAtGates(r, now, point, pending);
+    }
     if (r.traffic.weight !== w) {
       return transition(
         withTraffic(r, now, { weight: w }, `canary weight ${r.traffic.weight}% → ${w}%`),
@@ -296,6 +356,8 @@ export function reconcile(r: Rollout, f: Facts): Next {
 function reconcilePromotion(r: Rollout, f: Facts): Next {
   const s = strategyOf(r);
   const now = f.now;
+  const pending = pendingGates(r, "promotion");
+  if (pending.length > 0) return waitAtGates(r, now, "promotion", pending);
   if (r.traffic.weight !== 100) {
     const reason = `promoting: canary weight ${r.traffic.weight}% → 100%`;
     return transition(
@@ -345,6 +407,13 @@ function requireActive(r: Rollout, verb: string): void {
 /** `promote`: finish the current step (a pause, a wait, the promotion gate); `full`: promote now. */
 export function promoteCommand(r: Rollout, now: number, full: boolean, who: string): Transition {
   requireActive(r, "promote");
+  const waiting = r.gates.waiting;
+  if (!full && waiting !== null) {
+    throw new CommandError(
+      "AVIARY_AT_GATE",
+      `the rollout of ${r.canary.version} waits at gate ${waiting.gates.join(", ")}: open it (aviary gate open ${r.service} ${waiting.gates[0]}) or promote --full`,
+    );
+  }
   if (full || r.stepIndex >= strategyOf(r).steps.length) {
     const reason = `promoted ${r.canary.version} by ${who}${full ? " (full promotion, remaining steps skipped)" : ""}`;
     return {
@@ -395,8 +464,14 @@ export function resumeCommand(r: Rollout, now: number, who: string): Transition 
   // looked at it), which also marks when analyses should measure again.
   const shifted = { ...r, pausedAt: null, stepStartedAt: r.stepStartedAt + pausedFor };
   const entered = enterStep(shifted, r.stepIndex, now);
-  const rollout = { ...entered, stepStartedAt: shifted.stepStartedAt, progressSince: now };
-  const reason = `resumed by ${who} after ${formatDuration(pausedFor)}; ${entered.reason}`;
+  const rollout: Rollout = {
+    ...entered,
+    stepStartedAt: shifted.stepStartedAt,
+    progressSince: now,
+    // Paused while held at a gate: it is held there still.
+    ...(r.gates.waiting !== null ? { phase: "Waiting" as const } : {}),
+  };
+  const reason = `resumed by ${who} after ${formatDuration(pausedFor)}; ${r.gates.waiting !== null ? `still waiting at gate ${r.gates.waiting.gates.join(", ")}` : entered.reason}`;
   return { rollout: { ...rollout, reason }, event: { type: "resumed", reason } };
 }
 
@@ -421,4 +496,53 @@ export function checkRetry(r: Rollout): void {
       `only an aborted rollout can be retried; this one is ${r.phase}`,
     );
   }
+}
+
+/**
+ * Opens a gate the rollout waits at (an operator through the API, or the gate's hook answering
+ * 2xx). Opening a rollback gate rolls the rollout back.
+ */
+export function openGateCommand(r: Rollout, now: number, name: string, who: string): Transition {
+  requireActive(r, "open a gate");
+  const gates = gatesOf(r);
+  const gate = gates.find((g) => g.name === name);
+  if (gate === undefined) {
+    const known =
+      gates.length > 0
+        ? `; its gates: ${gates.map((g) => g.name).join(", ")}`
+        : "; its strategy has no gates";
+    throw new CommandError(
+      "AVIARY_UNKNOWN_GATE",
+      `the rollout of ${r.canary.version} has no gate named ${name}${known}`,
+    );
+  }
+  if (gate.type === "rollback") {
+    const reason = `rollback gate ${name} opened by ${who}`;
+    return {
+      rollout: aborted(r, now, reason),
+      event: { type: "aborted", reason, data: { gate: name } },
+    };
+  }
+  const waiting = r.gates.waiting;
+  if (waiting === null || !waiting.gates.includes(name)) {
+    const where = waiting !== null ? `it waits at ${waiting.gates.join(", ")}` : `it is ${r.phase}`;
+    throw new CommandError(
+      "AVIARY_GATE_NOT_WAITING",
+      `the rollout of ${r.canary.version} is not waiting at gate ${name} (${where})`,
+    );
+  }
+  const passed = [...r.gates.passed, gateKey(name, waiting.point)];
+  const opened: Rollout = { ...r, gates: { passed, waiting } };
+  const remaining = pendingGates(opened, waiting.point).map((g) => g.name);
+  const event = { type: "gate.opened", data: { gate: name, point: waiting.point } };
+  if (remaining.length > 0) {
+    const reason = `gate ${name} opened by ${who}; still waiting at ${remaining.join(", ")}`;
+    const rollout = next(opened, now, {
+      reason,
+      gates: { passed, waiting: { ...waiting, gates: remaining } },
+    });
+    return { rollout, event: { ...event, reason } };
+  }
+  const reason = `gate ${name} opened by ${who}; every gate ${describePoint(r, waiting.point)} is open, going on`;
+  return { rollout: leaveGates(opened, now, reason), event: { ...event, reason } };
 }

@@ -5,7 +5,7 @@
  * @module
  */
 
-import type { AnalysisRef, AnalysisTemplate, Step, Strategy } from "../spec/schema.js";
+import type { AnalysisRef, AnalysisTemplate, Gate, Step, Strategy } from "../spec/schema.js";
 import { parseDuration } from "../util/duration.js";
 
 export interface ResolvedStrategy {
@@ -17,6 +17,8 @@ export interface ResolvedStrategy {
   promotionHoldMs: number;
   autoPromote: boolean;
   abortOnTargetsDown: boolean;
+  /** Absent in rollouts stored before gates existed. */
+  gates?: Gate[];
 }
 
 /** The managed route name the blue/green form uses for its preview. */
@@ -50,6 +52,7 @@ export function resolveStrategy(
     promotionHoldMs: parseDuration(strategy.promotion.hold) as number,
     autoPromote: strategy.promotion.auto,
     abortOnTargetsDown: strategy.abortOnTargetsDown,
+    gates: strategy.gates,
   };
 }
 

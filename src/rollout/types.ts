@@ -9,12 +9,14 @@ import type { Mirror, RequestMatch, Version } from "../spec/schema.js";
 
 /**
  * Progressing: working through its steps. Paused: waiting for a person (or a timed pause).
- * Analyzing: waiting for an inline analysis. Promoting: at full weight, holding before the
+ * Waiting: held at a gate until its hook answers 2xx or an operator opens it. Analyzing: waiting
+ * for an inline analysis. Promoting: at full weight, holding before the
  * canary becomes stable. Healthy: promoted (or nothing to do). Aborted: rolled back.
  */
 export type RolloutPhase =
   | "Progressing"
   | "Paused"
+  | "Waiting"
   | "Analyzing"
   | "Promoting"
   | "Healthy"
@@ -63,12 +65,24 @@ export interface Rollout {
   traffic: TrafficState;
   /** JSON of the strategy steps this rollout follows, fixed when it starts. */
   strategy: unknown;
+  /** The gates it has passed, and the one point where it waits now. */
+  gates: GateProgress;
   createdAt: number;
   updatedAt: number;
   /** Set once the rollout reached Healthy or Aborted. */
   finishedAt: number | null;
   /** Monotonic per rollout: each persisted transition increments it. */
   revision: number;
+}
+
+/** Where a gate can hold a rollout: before any traffic moves, before step i's weight increase, before promotion. */
+export type GatePoint = "start" | `step${number}` | "promotion";
+
+export interface GateProgress {
+  /** `<gate name>@<point>` of every gate opened so far. */
+  passed: string[];
+  /** The gates the rollout waits for now (all must open), or null. */
+  waiting: { point: GatePoint; gates: string[]; since: number } | null;
 }
 
 /** Who made a transition happen. */

@@ -119,6 +119,8 @@ export const Gate = z
     }
   });
 export type Gate = z.infer<typeof Gate>;
+/** A gate as written, before defaults. */
+export type GateInput = z.input<typeof Gate>;
 
 export const AuthSettings = z.strictObject({
   /** Let requests without a token read (never change) state: for a trusted network only. */

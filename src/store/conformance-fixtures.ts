@@ -77,6 +77,10 @@ export function aRollout(overrides: Partial<Rollout> = {}): Rollout {
       ],
       analysis: { templates: ["golden-signals"], startingStep: 1, args: null },
     },
+    gates: {
+      passed: ["change-board@start"],
+      waiting: { point: "step2", gates: ["load-check"], since: T0 },
+    },
     createdAt: T0,
     updatedAt: T0,
     finishedAt: null,

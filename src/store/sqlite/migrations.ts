@@ -9,6 +9,7 @@
 import type { Database } from "better-sqlite3";
 import { SchemaTooNewError } from "../errors.js";
 import { sql as initial } from "./migrations/001-initial.js";
+import { sql as rolloutGates } from "./migrations/002-rollout-gates.js";
 
 export interface Migration {
   /** 1, 2, 3... with no gaps; never renumber or edit one that has been released. */
@@ -18,7 +19,10 @@ export interface Migration {
 }
 
 /** Every migration this build knows, oldest first. */
-export const MIGRATIONS: readonly Migration[] = [{ version: 1, name: "initial", sql: initial }];
+export const MIGRATIONS: readonly Migration[] = [
+  { version: 1, name: "initial", sql: initial },
+  { version: 2, name: "rollout-gates", sql: rolloutGates },
+];
 
 /** The schema version this build writes. */
 export const SCHEMA_VERSION = MIGRATIONS.length;

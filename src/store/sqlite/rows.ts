@@ -67,6 +67,7 @@ export interface RolloutRow {
   paused_at: number | null;
   traffic: string;
   strategy: string;
+  gates: string;
   created_at: number;
   updated_at: number;
   finished_at: number | null;
@@ -87,6 +88,7 @@ export function rolloutParams(r: Rollout): RolloutRow {
     paused_at: r.pausedAt,
     traffic: json(r.traffic),
     strategy: json(r.strategy),
+    gates: json(r.gates),
     created_at: r.createdAt,
     updated_at: r.updatedAt,
     finished_at: r.finishedAt,
@@ -108,6 +110,7 @@ export function rolloutOf(row: RolloutRow): Rollout {
     pausedAt: row.paused_at,
     traffic: parse(row.traffic),
     strategy: parse(row.strategy),
+    gates: parse(row.gates),
     createdAt: row.created_at,
     updatedAt: row.updated_at,
     finishedAt: row.finished_at,

@@ -37,7 +37,7 @@ import {
 } from "./rows.js";
 
 const ROLLOUT_COLUMNS =
-  "id, service, stable, canary, phase, reason, step_index, step_started_at, progress_since, paused_at, traffic, strategy, created_at, updated_at, finished_at, revision";
+  "id, service, stable, canary, phase, reason, step_index, step_started_at, progress_since, paused_at, traffic, strategy, gates, created_at, updated_at, finished_at, revision";
 
 // Same text as the partial index rollouts_active, so the planner can use it.
 const NOT_TERMINAL = `phase NOT IN (${[...TERMINAL_PHASES].map((p) => `'${p}'`).join(", ")})`;
@@ -58,7 +58,7 @@ export const SQL = {
   insertRollout: `
     INSERT INTO rollouts (${ROLLOUT_COLUMNS})
     VALUES (@id, @service, @stable, @canary, @phase, @reason, @step_index, @step_started_at,
-      @progress_since, @paused_at, @traffic, @strategy, @created_at, @updated_at, @finished_at,
+      @progress_since, @paused_at, @traffic, @strategy, @gates, @created_at, @updated_at, @finished_at,
       @revision)
     ON CONFLICT (id) DO NOTHING`,
   // The revision check is in the WHERE, so check and write are one atomic statement even when
@@ -68,7 +68,7 @@ export const SQL = {
       service = @service, stable = @stable, canary = @canary, phase = @phase, reason = @reason,
       step_index = @step_index, step_started_at = @step_started_at,
       progress_since = @progress_since, paused_at = @paused_at, traffic = @traffic,
-      strategy = @strategy, created_at = @created_at, updated_at = @updated_at,
+      strategy = @strategy, gates = @gates, created_at = @created_at, updated_at = @updated_at,
       finished_at = @finished_at, revision = @revision
     WHERE id = @id AND revision = @revision - 1`,
   activeRollouts: `SELECT * FROM rollouts WHERE ${NOT_TERMINAL} ORDER BY created_at, id`,
