@@ -130,9 +130,17 @@ async function main(a: BenchArgs): Promise<boolean> {
   const dir = mkdtempSync(join(os.tmpdir(), "aviary-bench-"));
   registerTempDir(dir);
   const script = writeWrkScript(dir);
-  const ports = await freePorts(7);
-  const [stablePort, canaryPort, aviaryPort, adminPort, nginxPort, httpProxyPort, replyFromPort] =
-    ports as [number, number, number, number, number, number, number];
+  const ports = await freePorts(8);
+  const [
+    stablePort,
+    canaryPort,
+    aviaryPort,
+    adminPort,
+    nginxPort,
+    httpProxyPort,
+    replyFromPort,
+    undiciPort,
+  ] = ports as [number, number, number, number, number, number, number, number];
   const split = { stable: stablePort, canary: canaryPort };
 
   // Upstreams first: every proxy needs them.
@@ -167,6 +175,7 @@ async function main(a: BenchArgs): Promise<boolean> {
       startNodePeer("nodeHttpProxy", { listen: httpProxyPort, ...split }, PROXY_CPU),
     fastifyReplyFrom: () =>
       startNodePeer("fastifyReplyFrom", { listen: replyFromPort, ...split }, PROXY_CPU),
+    undiciStream: () => startNodePeer("undiciStream", { listen: undiciPort, ...split }, PROXY_CPU),
   };
   const listenPort: Record<TargetKey, number> = {
     direct: stablePort,
@@ -174,6 +183,7 @@ async function main(a: BenchArgs): Promise<boolean> {
     nginx: nginxPort,
     nodeHttpProxy: httpProxyPort,
     fastifyReplyFrom: replyFromPort,
+    undiciStream: undiciPort,
   };
   for (const key of a.only) {
     const url = `http://127.0.0.1:${listenPort[key]}/`;

@@ -1,6 +1,6 @@
 /**
- * The five things measured and how each is started: the upstream directly, Aviary, nginx,
- * node-http-proxy and fastify reply-from. Every proxy runs as one process pinned to the
+ * The six things measured and how each is started: the upstream directly, Aviary, nginx,
+ * node-http-proxy, fastify reply-from and a bare undici stream proxy (the Node floor). Every proxy runs as one process pinned to the
  * proxy CPU; its CPU is read from its whole process tree (nginx: master + worker, see
  * measure.ts).
  *
@@ -16,6 +16,7 @@ export const TARGET_KEYS = [
   "nginx",
   "fastifyReplyFrom",
   "nodeHttpProxy",
+  "undiciStream",
 ] as const;
 export type TargetKey = (typeof TARGET_KEYS)[number];
 
@@ -25,6 +26,7 @@ export const LABELS: Record<TargetKey, string> = {
   nginx: "nginx split_clients",
   fastifyReplyFrom: "fastify reply-from",
   nodeHttpProxy: "node-http-proxy",
+  undiciStream: "bare undici stream",
 };
 
 export interface Target {
@@ -54,6 +56,7 @@ export interface SplitPorts {
 const PEER_SCRIPTS = {
   nodeHttpProxy: here("./peers/http-proxy.ts"),
   fastifyReplyFrom: here("./peers/reply-from.ts"),
+  undiciStream: here("./peers/undici-stream.ts"),
 } as const;
 
 /** Starts a Node peer with the 90/10 murmur3 split on x-user-id. */
