@@ -184,18 +184,4 @@ services:
     assert.ok(Number(match[1]) > 0);
     assert.equal(await exited(child), 0);
   });
-
-  it("demo: starts two versions behind the router and stops cleanly", async () => {
-    const { child, match } = await startAviary(
-      ["demo", "--listen", "127.0.0.1:0", "--admin", "127.0.0.1:0"],
-      /router\s+(http:\/\/\S+)\/shop\//,
-    );
-    try {
-      const res = await request(`${match[1]}/shop/`, { headers: { "user-type": "beta-tester" } });
-      assert.equal(((await res.body.json()) as { version: string }).version, "v2");
-    } finally {
-      child.kill("SIGINT");
-      assert.equal(await exited(child), 0);
-    }
-  });
 });

@@ -1,78 +1,88 @@
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import type { Command } from "commander";
-import { startSampleService } from "../../demo/sample-service.js";
-import { startAviary } from "../../server.js";
-import { Spec } from "../../spec/schema.js";
-import { formatListenAddress } from "../../util/address.js";
+import { colours, plain } from "../../demo/narrate.js";
+import { startDemo } from "../../demo/story.js";
+import { formatSummary } from "../../demo/summary.js";
+import { AviaryError } from "../../errors.js";
 import { createLogger } from "../../util/log.js";
+import { EXIT } from "../exit.js";
 
 interface DemoOptions {
   listen: string;
   admin: string;
+  exit?: boolean;
+  rate: string;
+  color: boolean;
 }
 
 export function registerDemo(program: Command): void {
   program
     .command("demo")
     .description(
-      "Start two sample versions of a service behind the router, split 90/10 with sticky users and a beta-tester route.",
+      "Run the whole idea on this machine: a sample shop in three versions behind Aviary, users sending traffic, a bad version rolled back by the analysis and a good one promoted.",
     )
     .option("--listen <host:port>", "data-plane address", "127.0.0.1:8080")
-    .option("--admin <host:port>", "admin address", "127.0.0.1:9900")
+    .option("--admin <host:port>", "admin address (API and dashboard)", "127.0.0.1:9900")
+    .option("--exit", "end after the summary, with exit code 0 if the story went as planned")
+    .option("--rate <n>", "requests per second the demo's users send", "150")
+    .option("--no-color", "no colours, even on a terminal")
     .addHelpText(
       "after",
-      "\nExample:\n  aviary demo\n  curl -H 'x-user-id: alice' http://127.0.0.1:8080/shop/",
+      "\nExamples:\n  aviary demo                 # then open the dashboard URL it prints\n  aviary demo --exit          # for scripts: exit code 0 when v2 was caught and v3 promoted\n  aviary demo --listen 127.0.0.1:0 --admin 127.0.0.1:0   # any free ports",
     )
     .action(async (opts: DemoOptions) => {
-      const log = createLogger("warn");
-      const v1 = await startSampleService({ version: "v1" });
-      const v2 = await startSampleService({ version: "v2" });
-      const spec = Spec.parse({
+      const rate = Number(opts.rate);
+      if (!Number.isFinite(rate) || rate < 10 || rate > 5_000) {
+        throw new AviaryError("AVIARY_USAGE", "--rate must be a number from 10 to 5000");
+      }
+      const paint = opts.color && process.stdout.isTTY && !process.env.NO_COLOR ? colours : plain;
+      const write = (line: string) => process.stdout.write(`${line}\n`);
+      const demo = await startDemo({
         listen: opts.listen,
         admin: opts.admin,
-        services: [
-          {
-            name: "shop",
-            match: { pathPrefix: "/shop" },
-            stable: { version: "v1", targets: [v1.url] },
-            canary: { version: "v2", targets: [v2.url] },
-            weight: 10,
-            stickiness: { header: "x-user-id" },
-            routes: [
-              { match: { headers: { "user-type": { exact: "beta-tester" } } }, to: "canary" },
-            ],
-          },
-        ],
+        rate,
+        log: createLogger("warn"),
+        paint,
+        write,
+      }).catch((err: unknown) => {
+        const code = (err as NodeJS.ErrnoException).code;
+        if (code === "EADDRINUSE") {
+          throw new AviaryError(
+            "AVIARY_USAGE",
+            `${(err as Error).message}: another program uses that port; pass --listen / --admin (127.0.0.1:0 picks free ports)`,
+          );
+        }
+        throw err;
       });
-      const dataDir = mkdtempSync(join(tmpdir(), "aviary-demo-"));
-      const aviary = await startAviary({ spec, log, dataDir });
-      const at = `http://${formatListenAddress(aviary.listen)}`;
-      const admin = `http://${formatListenAddress(aviary.adminAddress)}`;
-      const stop = () => {
-        Promise.all([aviary.close(), v1.close(), v2.close()]).finally(() => {
-          rmSync(dataDir, { recursive: true, force: true });
-          process.exit(0);
-        });
+      let closing: Promise<void> | undefined;
+      const stop = (code: number) => {
+        closing ??= demo.close().finally(() => process.exit(code));
+        return closing;
       };
-      process.once("SIGINT", stop);
-      process.once("SIGTERM", stop);
-      process.stdout.write(
-        [
-          "Aviary demo: service 'shop' (v1 stable, v2 canary at 10 %, sticky on x-user-id)",
-          "",
-          `  router   ${at}/shop/`,
-          `  metrics  ${admin}/metrics`,
-          "",
-          "Try:",
-          `  curl -s -H 'x-user-id: alice' ${at}/shop/              # same version every time`,
-          `  curl -s -H 'user-type: beta-tester' ${at}/shop/        # always v2`,
-          `  for i in $(seq 200); do curl -s -H "x-user-id: u$i" ${at}/shop/; done | grep -c v2   # about 20`,
-          "",
-          "Ctrl-C stops everything.",
-          "",
-        ].join("\n"),
+      process.once("SIGINT", () => void stop(EXIT.ok));
+      process.once("SIGTERM", () => void stop(EXIT.ok));
+
+      write(paint.bold("Aviary demo"));
+      write("");
+      write(`  dashboard  ${demo.dashboardUrl}`);
+      write(`  token      ${demo.token}    (paste it into the dashboard to act on rollouts)`);
+      write(`  router     ${demo.routerUrl}/shop/`);
+      write(
+        `  CLI        AVIARY_SERVER=${new URL(demo.dashboardUrl).origin} AVIARY_TOKEN=${demo.token} aviary get shop --watch`,
       );
+      write("");
+      write(
+        "The story: v2 (more errors, slower) is deployed and should be rolled back by the analysis on its own; then v3 (healthy) goes 5 → 25 → 50 → 100 % and is promoted.",
+      );
+      write("");
+      const outcome = await demo.run();
+      write(formatSummary(outcome, paint));
+      if (opts.exit) {
+        await stop(outcome.ok ? EXIT.ok : EXIT.failed);
+        return;
+      }
+      write("");
+      write(`The users keep sending traffic; the dashboard stays up at ${demo.dashboardUrl}`);
+      write("Ctrl-C stops everything.");
+      await new Promise(() => {});
     });
 }
