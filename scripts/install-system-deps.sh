@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the tests and benchmarks drive for real (nginx for the proxy
 # benchmark, wrk as its load generator, prometheus for the Prometheus metric provider's
-# integration test). Idempotent: does nothing when they are present.
+# integration test, chromium for the dashboard's browser test and screenshot, tmux for the
+# real-terminal test of `aviary get --watch`). Idempotent: does nothing when they are present.
 set -euo pipefail
 need=()
-for pair in nginx:nginx wrk:wrk prometheus:prometheus; do
+for pair in nginx:nginx wrk:wrk prometheus:prometheus chromium:chromium tmux:tmux; do
   cmd=${pair%%:*} pkg=${pair##*:}
   command -v "$cmd" >/dev/null 2>&1 || [ -x "/usr/sbin/$cmd" ] || [ -x "/usr/bin/$cmd" ] || need+=("$pkg")
 done

@@ -7,14 +7,17 @@
  */
 
 import { mkdirSync } from "node:fs";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import type { FastifyInstance } from "fastify";
 import { createJudge } from "./analysis/judges/index.js";
-import { loadOperatorToken, TokenCheck } from "./api/auth.js";
-import { createAdminServer, listenAdmin } from "./api/server.js";
+import { loadOperatorToken } from "./api/auth.js";
+import { type AdminOptions, createAdminServer, listenAdmin } from "./api/server.js";
+import { TokenRegistry } from "./api/tokens.js";
 import { MetricsRegistry } from "./dataplane/metrics/registry.js";
 import { Router } from "./dataplane/router.js";
 import { EventHub } from "./events/hub.js";
+import { callGate, resolveGateHook } from "./notify/gate-client.js";
+import { startNotifier } from "./notify/notifier.js";
 import { createMetricProvider } from "./providers/metrics/factory.js";
 import { EmbeddedTrafficRouter } from "./providers/traffic/embedded/index.js";
 import { Controller } from "./rollout/controller.js";
@@ -39,6 +42,8 @@ export interface AviaryOptions {
   clock?: Clock;
   /** Fault-injection seams for crash tests (see Controller). */
   faults?: { beforeCommit?: () => void; afterCommit?: () => void };
+  /** Event stream limits of the admin server (tests lower them). */
+  streams?: AdminOptions["streams"];
 }
 
 export interface RunningAviary {
@@ -53,6 +58,8 @@ export interface RunningAviary {
   adminAddress: ListenAddress;
   /** Where the operator token came from (env or file); never the token itself. */
   tokenSource: string;
+  /** The tokens file the admin API re-reads when it changes. */
+  tokensFile: string;
   /** Applies a changed spec (the listen addresses stay as they are). */
   reload(spec: Spec): Promise<SpecChange[]>;
   close(): Promise<void>;
@@ -66,6 +73,15 @@ export async function startAviary(opts: AviaryOptions): Promise<RunningAviary> {
   if (adminAt === undefined) throw new Error(`invalid admin address ${opts.admin}`);
 
   mkdirSync(opts.dataDir, { recursive: true, mode: 0o700 });
+  // Tokens first: a tokens file with a bad line stops the start, naming file:line, before
+  // anything is opened or bound.
+  const { token, source } = loadOperatorToken(opts.dataDir);
+  const tokens = new TokenRegistry({
+    operatorToken: token,
+    file: resolve(opts.dataDir, opts.spec.auth.tokensFile),
+    clock,
+    log: opts.log,
+  });
   // WAL with synchronous=NORMAL: a committed transition survives the process being killed
   // (the crash-and-resume tests SIGKILL it), and the commit does not stall the data plane's
   // event loop on an fsync. A power cut may lose the last transitions, but it also restarts the
@@ -97,17 +113,40 @@ export async function startAviary(opts: AviaryOptions): Promise<RunningAviary> {
       providerFor: (metric) => createMetricProvider(metric.provider, { metrics }),
       judgeFor: createJudge,
     },
+    gateCaller: (gate, payload, signal) => callGate(gate, payload, { signal }),
   });
-  const { token, source } = loadOperatorToken(opts.dataDir);
   const admin = createAdminServer({
     metrics,
+    metricsWindowMs: parseDuration(opts.spec.metrics.window) as number,
     controller,
-    tokens: new TokenCheck([token]),
+    store,
+    hub,
+    tokens,
+    anonymousRead: opts.spec.auth.anonymousRead,
+    clock,
     log: opts.log,
+    ...(opts.streams ? { streams: opts.streams } : {}),
+  });
+
+  // Secrets of notifications and gates are read now: a missing one stops the start, naming
+  // it, rather than surfacing at the first rollback.
+  for (const svc of opts.spec.services)
+    for (const gate of svc.strategy?.gates ?? []) resolveGateHook(gate);
+  const notifier = startNotifier({
+    hub,
+    notifications: opts.spec.notifications,
+    clock,
+    log: opts.log,
+    prometheus: metrics.prometheus,
+    versionsOf: (id) => {
+      const r = store.getRollout(id);
+      return r && { stable: r.stable.version, canary: r.canary.version };
+    },
   });
 
   const closeAll = async () => {
     await controller.stop();
+    await notifier.close();
     await Promise.all([router.close(), admin.close()]);
     store.close();
   };
@@ -131,6 +170,7 @@ export async function startAviary(opts: AviaryOptions): Promise<RunningAviary> {
     listen: boundListen,
     adminAddress: boundAdmin,
     tokenSource: source,
+    tokensFile: tokens.file,
     reload: (spec) =>
       controller.applySpec(spec.services, "spec", {
         dryRun: false,

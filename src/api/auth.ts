@@ -1,39 +1,35 @@
 /**
- * Bearer-token authentication for the admin API. Tokens are kept only as SHA-256 hashes and
- * compared in constant time; the operator token is read from AVIARY_TOKEN or from a file in
- * the data directory, created (mode 0600) on first start.
+ * Authentication and authorization for the admin server. The operator token is read from
+ * AVIARY_TOKEN or from a file in the data directory, created (mode 0600) on first start; more
+ * tokens, each with a role, come from the tokens file (see `tokens.ts`).
+ *
+ * One onRequest hook guards every route, before the body is even read. A route is public only
+ * when it says so (`/healthz`, `/metrics`, `/openapi.json`); any other needs a token: GET and
+ * HEAD any role, every other method the operator role — whatever a route declares, it can
+ * only ask for more. The matched route decides, not the URL text, so a percent-encoded path
+ * cannot slip past; an unmatched path under /api/ is refused like a route would be.
  *
  * @module
  */
 
-import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
+import { randomBytes } from "node:crypto";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
+import { AviaryError } from "../errors.js";
+import type { Actor } from "../rollout/types.js";
+import { sendProblem } from "./problem.js";
+import type { Identity, TokenRegistry } from "./tokens.js";
+import type { Role } from "./tokens-file.js";
 
 export const TOKEN_FILE = "operator-token";
 
-export class TokenCheck {
-  readonly #hashes: Buffer[];
+/** Who may call a route: anyone, or a token with at least this role. */
+export type Access = Role | "public";
 
-  constructor(tokens: readonly string[]) {
-    this.#hashes = tokens.map(hash);
-  }
-
-  /** True when the Authorization header carries one of the tokens. */
-  allows(authorization: string | undefined): boolean {
-    if (authorization === undefined) return false;
-    const m = /^Bearer\s+(\S+)$/i.exec(authorization);
-    if (m === null) return false;
-    const presented = hash(m[1] as string);
-    // Compare against every token so the time taken says nothing about which one matched.
-    let ok = false;
-    for (const h of this.#hashes) ok = timingSafeEqual(h, presented) || ok;
-    return ok;
-  }
-}
-
-function hash(token: string): Buffer {
-  return createHash("sha256").update(token).digest();
+/** What a route registered on the admin server carries in its Fastify `config`. */
+export interface AccessConfig {
+  access?: Access;
 }
 
 /**
@@ -51,4 +47,103 @@ export function loadOperatorToken(
   const token = randomBytes(24).toString("base64url");
   writeFileSync(file, `${token}\n`, { mode: 0o600, flag: "wx" });
   return { token, source: file };
+}
+
+/** The least a method needs: reads any role, changes the operator. */
+export function methodAccess(method: string): Role {
+  return method === "GET" || method === "HEAD" ? "read-only" : "operator";
+}
+
+/** The stronger of a route's declared access and what its method needs. */
+export function effectiveAccess(method: string, declared: Access | undefined): Access {
+  if (declared === "public") return "public";
+  return declared === "operator" ? "operator" : methodAccess(method);
+}
+
+const identities = new WeakMap<FastifyRequest, Identity>();
+
+/** The caller a request authenticated as; undefined for public routes and anonymous reads. */
+export function identityOf(req: FastifyRequest): Identity | undefined {
+  return identities.get(req);
+}
+
+/** The caller as the actor of a command (`operator:<token name>`). */
+export function actorOf(req: FastifyRequest): Actor {
+  const who = identities.get(req);
+  // Unreachable through the hook (commands need the operator role); refuse rather than guess.
+  if (who === undefined) throw new AviaryError("AVIARY_UNAUTHORIZED", "no authenticated caller");
+  return `operator:${who.name}`;
+}
+
+export interface AuthOptions {
+  tokens: TokenRegistry;
+  /** Let GET/HEAD under /api/ through without a token (writes still need the operator). */
+  anonymousRead: boolean;
+}
+
+export function installAuth(app: FastifyInstance, opts: AuthOptions): void {
+  app.addHook("onRequest", async (req, reply) => {
+    const access = accessOf(req);
+    if (access === "public") return;
+    const route = `${req.method} ${req.routeOptions.url ?? pathOf(req.url)}`;
+    const needs =
+      access === "operator"
+        ? "needs an operator token"
+        : "needs a token (read-only or operator role)";
+    const header = req.headers.authorization;
+    if (header === undefined || header === "") {
+      if (access === "read-only" && opts.anonymousRead) return;
+      return unauthorized(reply, `${route} ${needs}: send Authorization: Bearer <token>`);
+    }
+    const token = /^Bearer +(\S+) *$/i.exec(header)?.[1];
+    if (token === undefined) {
+      return unauthorized(
+        reply,
+        `the Authorization header must be 'Bearer <token>'; ${route} ${needs}`,
+        "invalid_request",
+      );
+    }
+    const who = opts.tokens.identify(token);
+    if (who === undefined) {
+      return unauthorized(
+        reply,
+        `the bearer token is not known (mistyped, or revoked); ${route} ${needs}`,
+        "invalid_token",
+      );
+    }
+    if (access === "operator" && who.role !== "operator") {
+      return sendProblem(reply, {
+        type: "about:blank",
+        title: "Forbidden",
+        status: 403,
+        detail: `${route} needs the operator role; the token '${who.name}' has the ${who.role} role`,
+        code: "AVIARY_FORBIDDEN",
+      });
+    }
+    identities.set(req, who);
+  });
+}
+
+function accessOf(req: FastifyRequest): Access {
+  if (req.is404) return pathOf(req.url).startsWith("/api/") ? methodAccess(req.method) : "public";
+  return effectiveAccess(req.method, (req.routeOptions.config as AccessConfig).access);
+}
+
+function pathOf(url: string): string {
+  const q = url.indexOf("?");
+  return q === -1 ? url : url.slice(0, q);
+}
+
+function unauthorized(reply: FastifyReply, detail: string, error?: string): FastifyReply {
+  reply.header(
+    "www-authenticate",
+    `Bearer realm="aviary"${error === undefined ? "" : `, error="${error}"`}`,
+  );
+  return sendProblem(reply, {
+    type: "about:blank",
+    title: "Unauthorized",
+    status: 401,
+    detail,
+    code: "AVIARY_UNAUTHORIZED",
+  });
 }

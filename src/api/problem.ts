@@ -12,10 +12,39 @@ import { SpecError } from "../spec/load.js";
 const STATUS_BY_CODE: Record<string, number> = {
   AVIARY_UNKNOWN_SERVICE: 404,
   AVIARY_NO_ROLLOUT: 404,
+  AVIARY_UNKNOWN_GATE: 404,
+  AVIARY_NOT_FOUND: 404,
   AVIARY_SPEC_INVALID: 400,
   AVIARY_BAD_REQUEST: 400,
   AVIARY_UNAUTHORIZED: 401,
+  AVIARY_FORBIDDEN: 403,
   AVIARY_STORE_STALE_WRITE: 409,
+  AVIARY_TOO_MANY_STREAMS: 503,
+};
+
+/** The admin server's body limit, named in the 413 problem. */
+export const BODY_LIMIT = 1_048_576;
+
+/** Fastify's own refusals, said in Aviary's words (and without echoing the URL). */
+const FRAMEWORK_PROBLEMS: Record<string, Pick<Problem, "title" | "status" | "detail" | "code">> = {
+  FST_ERR_CTP_BODY_TOO_LARGE: {
+    title: "Payload too large",
+    status: 413,
+    detail: `the request body is larger than the admin API's limit of ${BODY_LIMIT} bytes (1 MiB)`,
+    code: "AVIARY_BODY_TOO_LARGE",
+  },
+  FST_ERR_MAX_PARAM_LENGTH: {
+    title: "URI too long",
+    status: 414,
+    detail: "a path segment is longer than the admin API accepts (200 characters)",
+    code: "AVIARY_URI_TOO_LONG",
+  },
+  FST_ERR_BAD_URL: {
+    title: "Bad request",
+    status: 400,
+    detail: "the URL path is not valid percent-encoding",
+    code: "AVIARY_BAD_REQUEST",
+  },
 };
 
 export interface Problem {
@@ -42,6 +71,16 @@ export function problemOf(err: unknown): Problem {
     };
   }
   const fe = err as FastifyError;
+  const framework = FRAMEWORK_PROBLEMS[fe.code];
+  if (framework !== undefined) {
+    return {
+      type: "about:blank",
+      title: framework.title,
+      status: framework.status,
+      detail: framework.detail,
+      code: framework.code,
+    };
+  }
   if (fe.validation !== undefined || (fe.statusCode !== undefined && fe.statusCode < 500)) {
     return {
       type: "about:blank",
@@ -66,6 +105,9 @@ export function sendProblem(reply: FastifyReply, problem: Problem): FastifyReply
 
 export function errorHandler(err: unknown, req: FastifyRequest, reply: FastifyReply): FastifyReply {
   const problem = problemOf(err);
-  if (problem.status >= 500) req.log.error({ err }, "request failed");
+  // The error and the route only: never the request, whose headers carry the token.
+  const route = `${req.method} ${req.routeOptions.url ?? "(no route)"}`;
+  if (problem.code === "AVIARY_INTERNAL") req.log.error({ err, route }, "request failed");
+  else if (problem.status >= 500) req.log.warn({ code: problem.code, route }, problem.detail);
   return sendProblem(reply, problem);
 }

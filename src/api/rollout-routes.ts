@@ -1,112 +1,230 @@
 /**
- * The rollout resources and commands of the admin API. Every body is validated against the
- * same schemas as the spec; every command names its actor as the authenticated operator.
+ * The service and rollout resources and commands of the admin API, as route-table entries.
+ * Every body is validated against the same schemas as the spec; every command names its actor
+ * as the authenticated caller (`operator:<token name>`).
  *
  * @module
  */
 
-import type { FastifyInstance, FastifyRequest } from "fastify";
 import { z } from "zod";
-import { AviaryError } from "../errors.js";
 import type { Controller } from "../rollout/controller.js";
-import type { Actor } from "../rollout/types.js";
-import { formatPath, parseSpec } from "../spec/load.js";
+import { parseSpec } from "../spec/load.js";
 import { Version } from "../spec/schema.js";
+import { type ApiRoute, route } from "./route-table.js";
+
+/** A path segment naming a service (an unknown one is a 404, not a 400). */
+export const ServiceParams = z.strictObject({
+  name: z.string().min(1).max(200).meta({ description: "The service's name." }),
+});
+
+const GateParams = ServiceParams.extend({
+  gate: z.string().min(1).max(200).meta({ description: "The gate's name in the strategy." }),
+});
 
 const Deploy = z.strictObject({ version: Version.shape.version, targets: Version.shape.targets });
-const Promote = z.strictObject({ full: z.boolean().default(false) }).prefault({});
-const Abort = z.strictObject({ reason: z.string().max(500).optional() }).prefault({});
+const Promote = z
+  .strictObject({
+    full: z
+      .boolean()
+      .default(false)
+      .meta({ description: "Skip every remaining step and promote now." }),
+  })
+  .prefault({});
+const Abort = z
+  .strictObject({
+    reason: z.string().max(500).optional().meta({ description: "Why, for the history." }),
+  })
+  .prefault({});
 const Empty = z.strictObject({}).prefault({});
 const Apply = z.strictObject({
-  spec: z.string().max(1_000_000),
-  file: z.string().max(500).optional(),
-  dryRun: z.boolean().default(false),
+  spec: z.string().max(1_000_000).meta({ description: "The spec, as YAML text." }),
+  file: z.string().max(500).optional().meta({ description: "A file name for error positions." }),
+  dryRun: z.boolean().default(false).meta({ description: "Only say what would change." }),
 });
 const History = z.strictObject({
-  after: z.coerce.number().int().min(0).optional(),
+  after: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .optional()
+    .meta({ description: "Only events with a greater seq (for paging)." }),
   limit: z.coerce.number().int().min(1).max(10_000).default(1_000),
 });
 
-function parse<T>(schema: z.ZodType<T>, value: unknown, where: string): T {
-  const result = schema.safeParse(value ?? {});
-  if (result.success) return result.data;
-  const detail = result.error.issues
-    .map(
-      (i) =>
-        `${where}${i.path.length ? `.${formatPath(i.path as PropertyKey[])}` : ""}: ${i.message}`,
-    )
-    .join("; ");
-  throw new AviaryError("AVIARY_BAD_REQUEST", detail);
-}
+const SERVICES = ["services"];
+const COMMANDS = ["commands"];
 
-export function registerRolloutRoutes(
-  app: FastifyInstance,
-  controller: Controller,
-  actorOf: (req: FastifyRequest) => Actor,
-): void {
+export function rolloutRoutes(controller: Controller): ApiRoute[] {
   const view = (name: string) => ({
     ...controller.service(name),
     rollout: controller.rollout(name) ?? null,
   });
-
-  app.get("/api/v1/services", async () => ({
-    services: controller.services().map((s) => view(s.name)),
-  }));
-
-  app.get<{ Params: { name: string } }>("/api/v1/services/:name", async (req) =>
-    view(req.params.name),
-  );
-
-  app.get<{ Params: { name: string } }>("/api/v1/services/:name/history", async (req) => {
-    const q = parse(History, req.query, "query");
-    return {
-      events: controller.history(req.params.name, {
-        ...(q.after !== undefined ? { afterSeq: q.after } : {}),
-        limit: q.limit,
+  const verb = (
+    name: "pause" | "resume" | "retry",
+    summary: string,
+    description: string,
+  ): ApiRoute =>
+    route({
+      method: "POST",
+      url: `/api/v1/services/:name/${name}`,
+      summary,
+      description,
+      tags: COMMANDS,
+      role: "operator",
+      params: ServiceParams,
+      body: Empty,
+      response: { description: "The rollout after the command: `{ rollout }`." },
+      handler: async ({ params, actor }) => ({
+        rollout: await controller[name](params.name, actor()),
       }),
-    };
-  });
-
-  app.get<{ Params: { name: string } }>("/api/v1/services/:name/analysis", async (req) => {
-    controller.service(req.params.name);
-    return { runs: controller.analysis(req.params.name) };
-  });
-
-  app.post<{ Params: { name: string } }>("/api/v1/services/:name/deploy", async (req, reply) => {
-    const body = parse(Deploy, req.body, "body");
-    const rollout = await controller.deploy(req.params.name, body, actorOf(req));
-    return reply.code(201).send({ rollout });
-  });
-
-  app.post<{ Params: { name: string } }>("/api/v1/services/:name/promote", async (req) => {
-    const body = parse(Promote, req.body, "body");
-    return { rollout: await controller.promote(req.params.name, body.full, actorOf(req)) };
-  });
-
-  app.post<{ Params: { name: string } }>("/api/v1/services/:name/abort", async (req) => {
-    const body = parse(Abort, req.body, "body");
-    return { rollout: await controller.abort(req.params.name, actorOf(req), body.reason) };
-  });
-
-  for (const verb of ["pause", "resume", "retry"] as const) {
-    app.post<{ Params: { name: string } }>(`/api/v1/services/:name/${verb}`, async (req) => {
-      parse(Empty, req.body, "body");
-      return { rollout: await controller[verb](req.params.name, actorOf(req)) };
     });
-  }
 
-  app.post<{ Params: { name: string } }>("/api/v1/services/:name/undo", async (req) => {
-    parse(Empty, req.body, "body");
-    return { service: await controller.undo(req.params.name, actorOf(req)) };
-  });
-
-  app.post("/api/v1/apply", async (req) => {
-    const body = parse(Apply, req.body, "body");
-    const spec = parseSpec(body.spec, body.file ?? "<request>");
-    const changes = await controller.applySpec(spec.services, actorOf(req), {
-      templates: spec.analysisTemplates,
-      dryRun: body.dryRun,
-    });
-    return { dryRun: body.dryRun, changes };
-  });
+  return [
+    route({
+      method: "GET",
+      url: "/api/v1/services",
+      summary: "List services",
+      description: "Every service with its traffic state and current (or last) rollout.",
+      tags: SERVICES,
+      role: "read-only",
+      response: { description: "`{ services: [service view] }`" },
+      handler: () => ({ services: controller.services().map((s) => view(s.name)) }),
+    }),
+    route({
+      method: "GET",
+      url: "/api/v1/services/:name",
+      summary: "Get a service",
+      description: "The service's traffic state, previous stable version and current rollout.",
+      tags: SERVICES,
+      role: "read-only",
+      params: ServiceParams,
+      response: { description: "The service view: its state plus `rollout` (or null)." },
+      handler: ({ params }) => view(params.name),
+    }),
+    route({
+      method: "GET",
+      url: "/api/v1/services/:name/history",
+      summary: "A service's history",
+      description: "Every transition of the service's rollouts, oldest first.",
+      tags: SERVICES,
+      role: "read-only",
+      params: ServiceParams,
+      query: History,
+      response: { description: "`{ events: [RolloutEvent] }`, oldest first." },
+      handler: ({ params, query }) => ({
+        events: controller.history(params.name, {
+          ...(query.after !== undefined ? { afterSeq: query.after } : {}),
+          limit: query.limit,
+        }),
+      }),
+    }),
+    route({
+      method: "GET",
+      url: "/api/v1/services/:name/analysis",
+      summary: "The current rollout's analyses",
+      description: "The analysis runs of the service's current rollout, with every measurement.",
+      tags: SERVICES,
+      role: "read-only",
+      params: ServiceParams,
+      response: { description: "`{ runs: [run with measurements] }`, oldest first." },
+      handler: ({ params }) => {
+        controller.service(params.name);
+        return { runs: controller.analysis(params.name) };
+      },
+    }),
+    route({
+      method: "POST",
+      url: "/api/v1/services/:name/deploy",
+      summary: "Deploy a canary",
+      description: "Starts a rollout of a new canary version; supersedes an active rollout.",
+      tags: COMMANDS,
+      role: "operator",
+      params: ServiceParams,
+      body: Deploy,
+      response: { status: 201, description: "The rollout started: `{ rollout }`." },
+      handler: async ({ params, body, actor }) => ({
+        rollout: await controller.deploy(params.name, body, actor()),
+      }),
+    }),
+    route({
+      method: "POST",
+      url: "/api/v1/services/:name/promote",
+      summary: "Promote",
+      description:
+        "Finishes the current step (a manual pause, the promotion gate); `full` promotes at once.",
+      tags: COMMANDS,
+      role: "operator",
+      params: ServiceParams,
+      body: Promote,
+      response: { description: "The rollout after the command: `{ rollout }`." },
+      handler: async ({ params, body, actor }) => ({
+        rollout: await controller.promote(params.name, body.full, actor()),
+      }),
+    }),
+    route({
+      method: "POST",
+      url: "/api/v1/services/:name/abort",
+      summary: "Abort",
+      description: "Rolls back: the canary gets 0 % at once. Idempotent.",
+      tags: COMMANDS,
+      role: "operator",
+      params: ServiceParams,
+      body: Abort,
+      response: { description: "The rollout after the command: `{ rollout }`." },
+      handler: async ({ params, body, actor }) => ({
+        rollout: await controller.abort(params.name, actor(), body.reason),
+      }),
+    }),
+    verb("pause", "Pause", "Holds the rollout where it is; timed pauses stop counting."),
+    verb("resume", "Resume", "Continues after a pause; the paused time counts against nothing."),
+    verb("retry", "Retry", "Starts an aborted rollout's canary again from step 0."),
+    route({
+      method: "POST",
+      url: "/api/v1/services/:name/undo",
+      summary: "Undo a promotion",
+      description: "Puts the previous stable version back, at once.",
+      tags: COMMANDS,
+      role: "operator",
+      params: ServiceParams,
+      body: Empty,
+      response: { description: "The service's state afterwards: `{ service }`." },
+      handler: async ({ params, actor }) => ({
+        service: await controller.undo(params.name, actor()),
+      }),
+    }),
+    route({
+      method: "POST",
+      url: "/api/v1/services/:name/gates/:gate/open",
+      summary: "Open a gate",
+      description:
+        "Opens a gate the rollout waits at (confirm-rollout, pre-rollout, confirm-traffic-increase, confirm-promotion), as an approval from a person or a pipeline; opening a rollback gate rolls the rollout back. A 409 says where the rollout waits instead.",
+      tags: COMMANDS,
+      role: "operator",
+      params: GateParams,
+      body: Empty,
+      response: { description: "The rollout after the command: `{ rollout }`." },
+      handler: async ({ params, actor }) => ({
+        rollout: await controller.openGate(params.name, params.gate, actor()),
+      }),
+    }),
+    route({
+      method: "POST",
+      url: "/api/v1/apply",
+      summary: "Apply a spec",
+      description:
+        "Brings the services in line with a spec (a new canary starts a rollout); with dryRun, only lists the changes. An invalid spec is a 400 listing every problem with file:line:column.",
+      tags: COMMANDS,
+      role: "operator",
+      body: Apply,
+      response: { description: "`{ dryRun, changes: [SpecChange] }`" },
+      handler: async ({ body, actor }) => {
+        const spec = parseSpec(body.spec, body.file ?? "<request>");
+        const changes = await controller.applySpec(spec.services, actor(), {
+          templates: spec.analysisTemplates,
+          dryRun: body.dryRun,
+        });
+        return { dryRun: body.dryRun, changes };
+      },
+    }),
+  ];
 }

@@ -1,38 +1,142 @@
 /**
- * The admin server on the admin address (loopback by default): Prometheus `/metrics`, a
- * health probe, and the REST API under `/api/v1`, which needs the operator token.
+ * The admin server on the admin address (loopback by default): the REST API under `/api/v1`
+ * (bearer tokens with roles, see `auth.ts`), its OpenAPI document, the event stream,
+ * Prometheus `/metrics` and a health probe. Every route comes from one table
+ * (`route-table.ts`), which is also what `/openapi.json` describes.
  *
  * @module
  */
 
-import Fastify, {
-  type FastifyBaseLogger,
-  type FastifyInstance,
-  type FastifyRequest,
-} from "fastify";
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from "fastify";
+import { defaultDashboardDir, registerDashboard } from "../dashboard/routes.js";
 import type { MetricsRegistry } from "../dataplane/metrics/registry.js";
+import type { EventHub } from "../events/hub.js";
 import type { Controller } from "../rollout/controller.js";
-import type { Actor } from "../rollout/types.js";
 import type { ListenAddress } from "../util/address.js";
+import type { Clock } from "../util/clock.js";
 import type { Logger } from "../util/log.js";
 import { VERSION } from "../version.js";
-import type { TokenCheck } from "./auth.js";
-import { errorHandler, sendProblem } from "./problem.js";
-import { registerRolloutRoutes } from "./rollout-routes.js";
+import { type AccessConfig, identityOf, installAuth } from "./auth.js";
+import { type ApiStore, historyRoutes } from "./history-routes.js";
+import { metricsRoutes } from "./metrics-routes.js";
+import { openApiDocument } from "./openapi.js";
+import { BODY_LIMIT, errorHandler, sendProblem } from "./problem.js";
+import { rolloutRoutes } from "./rollout-routes.js";
+import { type ApiRoute, registerRoutes, route } from "./route-table.js";
+import { EventStreams, streamRoutes } from "./stream.js";
+import type { TokenRegistry } from "./tokens.js";
 
 export interface AdminOptions {
   metrics: MetricsRegistry;
+  /** How far back the metrics registry reaches (the spec's metrics.window), ms. */
+  metricsWindowMs: number;
   controller: Controller;
-  tokens: TokenCheck;
+  store: ApiStore;
+  hub: EventHub;
+  tokens: TokenRegistry;
+  /** GET/HEAD under /api/ without a token (spec auth.anonymousRead). */
+  anonymousRead: boolean;
+  clock: Clock;
   log: Logger;
+  /** Event stream limits (tests lower them). */
+  streams?: { maxStreams?: number; heartbeatMs?: number; maxBufferedBytes?: number };
+}
+
+/** A route as Fastify registered it, whatever registered it. */
+export interface RegisteredRoute {
+  method: string;
+  url: string;
+  access: AccessConfig["access"];
+}
+
+const registered = new WeakMap<FastifyInstance, RegisteredRoute[]>();
+
+/** Every route of an admin server, HEAD routes included, as Fastify's onRoute saw them. */
+export function registeredRoutes(app: FastifyInstance): readonly RegisteredRoute[] {
+  return registered.get(app) ?? [];
+}
+
+/** The routes of the admin server, in one table. */
+export function adminRoutes(opts: AdminOptions, streams: EventStreams): ApiRoute[] {
+  const table: ApiRoute[] = [
+    ...rolloutRoutes(opts.controller),
+    ...historyRoutes(opts.controller, opts.store),
+    ...metricsRoutes(opts.controller, opts.metrics, opts.metricsWindowMs, opts.clock),
+    ...streamRoutes(opts.controller, streams),
+    route({
+      method: "GET",
+      url: "/api/v1/whoami",
+      summary: "Who am I",
+      description:
+        "The caller's token name and role; `anonymous` for a read without a token under auth.anonymousRead. A 401 means the token is not known.",
+      tags: ["auth"],
+      role: "read-only",
+      response: { description: '`{ name, role: "operator" | "read-only" | "anonymous" }`' },
+      handler: ({ req }) => identityOf(req) ?? { name: "anonymous", role: "anonymous" },
+    }),
+    route({
+      method: "GET",
+      url: "/healthz",
+      summary: "Health probe",
+      tags: ["operations"],
+      role: "public",
+      response: { description: '`{ status: "ok", version }`' },
+      handler: () => ({ status: "ok", version: VERSION }),
+    }),
+    route({
+      method: "GET",
+      url: "/metrics",
+      summary: "Prometheus metrics",
+      description: "The data plane's per-version request metrics, in Prometheus text format.",
+      tags: ["operations"],
+      role: "public",
+      response: { description: "Prometheus exposition.", contentType: "text/plain" },
+      handler: async ({ reply }) => {
+        reply.header("content-type", opts.metrics.contentType);
+        return opts.metrics.metrics();
+      },
+    }),
+  ];
+  table.push(
+    route({
+      method: "GET",
+      url: "/openapi.json",
+      summary: "This document",
+      tags: ["operations"],
+      role: "public",
+      response: { description: "The OpenAPI 3.1 document of this API." },
+      handler: () => document,
+    }),
+  );
+  const document = openApiDocument(table);
+  return table;
 }
 
 export function createAdminServer(opts: AdminOptions): FastifyInstance {
   const app = Fastify({
     // Requests are not logged one by one (warn and above only): the access log of an admin API
     // is noise, and its Authorization headers must never reach a log anyway.
-    loggerInstance: opts.log.child({ component: "api" }, { level: "warn" }) as FastifyBaseLogger,
-    bodyLimit: 1_048_576,
+    loggerInstance: opts.log.child(
+      { component: "api" },
+      // Raised to warn, never lowered: a quieter process logger stays quiet.
+      { level: opts.log.levelVal > opts.log.levels.values.warn! ? opts.log.level : "warn" },
+    ) as FastifyBaseLogger,
+    bodyLimit: BODY_LIMIT,
+    // Socket idle time: the event stream's heartbeat (15 s) keeps a quiet stream well inside it.
+    connectionTimeout: 60_000,
+    // The whole request (head and body) must arrive within this: no slow-loris clients.
+    requestTimeout: 30_000,
+    keepAliveTimeout: 5_000,
+    routerOptions: { maxParamLength: 200 },
+    // A malformed or overlong path is refused before routing: as problem+json too.
+    frameworkErrors: errorHandler,
+  });
+  const routes: RegisteredRoute[] = [];
+  registered.set(app, routes);
+  app.addHook("onRoute", (r) => {
+    const methods = [r.method].flat();
+    for (const method of methods)
+      routes.push({ method, url: r.url, access: (r.config as AccessConfig | undefined)?.access });
   });
   app.setErrorHandler(errorHandler);
   app.setNotFoundHandler((req, reply) =>
@@ -40,33 +144,23 @@ export function createAdminServer(opts: AdminOptions): FastifyInstance {
       type: "about:blank",
       title: "Not found",
       status: 404,
-      detail: `no route ${req.method} ${req.url}`,
+      detail: `no route ${req.method} ${req.url.split("?")[0]}`,
       code: "AVIARY_NOT_FOUND",
     }),
   );
+  installAuth(app, { tokens: opts.tokens, anonymousRead: opts.anonymousRead });
 
-  app.get("/healthz", async () => ({ status: "ok", version: VERSION }));
-
-  app.get("/metrics", async (_req, reply) => {
-    reply.header("content-type", opts.metrics.contentType);
-    return opts.metrics.metrics();
+  const streams = new EventStreams({
+    hub: opts.hub,
+    store: opts.store,
+    clock: opts.clock,
+    log: opts.log,
+    ...opts.streams,
   });
-
-  app.addHook("onRequest", async (req, reply) => {
-    if (!req.url.startsWith("/api/")) return;
-    if (!opts.tokens.allows(req.headers.authorization)) {
-      return sendProblem(reply, {
-        type: "about:blank",
-        title: "Unauthorized",
-        status: 401,
-        detail: "this route needs an operator token: Authorization: Bearer <token>",
-        code: "AVIARY_UNAUTHORIZED",
-      });
-    }
-  });
-
-  const actorOf = (_req: FastifyRequest): Actor => "operator:operator";
-  registerRolloutRoutes(app, opts.controller, actorOf);
+  // Before the server stops accepting: open streams would otherwise hold close() forever.
+  app.addHook("preClose", async () => streams.closeAll());
+  registerRoutes(app, adminRoutes(opts, streams));
+  registerDashboard(app, { dir: defaultDashboardDir() });
   return app;
 }
 

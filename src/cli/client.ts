@@ -1,37 +1,82 @@
 /**
- * How the CLI reaches a running Aviary: the REST API, at --server / AVIARY_SERVER (default the
- * local admin address), with the operator token from --token / AVIARY_TOKEN, or else from the
- * token file in --data-dir (default .aviary), as `aviary serve` writes it.
+ * How the CLI reaches a running Aviary: the REST API at the server `config.ts` resolves, with
+ * the bearer token it found. Errors come back as {@link ApiError}s that carry the HTTP status
+ * and the problem's code; a server that cannot be reached is AVIARY_UNREACHABLE (exit 3).
  *
  * @module
  */
 
-import { readFileSync } from "node:fs";
-import { join } from "node:path";
 import { errors, request } from "undici";
-import { TOKEN_FILE } from "../api/auth.js";
 import { AviaryError } from "../errors.js";
+import type { Connection } from "./config.js";
 
-export interface ClientOptions {
-  server?: string;
-  token?: string;
-  dataDir?: string;
+/** An answer of the API with what the watch needs to estimate the server's clock. */
+export interface Answer<T> {
+  body: T;
+  /** The HTTP Date header, if any (second resolution). */
+  date: string | undefined;
+  /** Local epoch ms just before the request was sent and just after the answer arrived. */
+  sentAt: number;
+  receivedAt: number;
+}
+
+export interface CallOptions {
+  /** How long to wait for the answer's headers and body; default 30 s. */
+  timeoutMs?: number;
+}
+
+/** The server could not be reached; `reason` says why in a few words (for a status line). */
+export class UnreachableError extends AviaryError {
+  readonly reason: string;
+  constructor(server: string, reason: string) {
+    super(
+      "AVIARY_UNREACHABLE",
+      `cannot reach Aviary at ${server}: ${reason} (is \`aviary serve\` running? set --server or AVIARY_SERVER)`,
+    );
+    this.reason = `cannot reach ${server}: ${reason}`;
+  }
+}
+
+/** The server answered with an error status; `code` is the problem's `code` or `HTTP_<status>`. */
+export class ApiError extends AviaryError {
+  readonly status: number;
+  constructor(status: number, code: string, message: string) {
+    super(code, message);
+    this.status = status;
+  }
 }
 
 export class ApiClient {
   readonly server: string;
   readonly #token: string | undefined;
+  readonly #tokenSource: string;
 
-  constructor(opts: ClientOptions, env = process.env) {
-    this.server = (opts.server ?? env.AVIARY_SERVER ?? "http://127.0.0.1:9900").replace(/\/+$/, "");
-    this.#token =
-      opts.token ??
-      (env.AVIARY_TOKEN || undefined) ??
-      readTokenFile(opts.dataDir ?? env.AVIARY_DATA_DIR ?? ".aviary");
+  constructor(connection: Connection) {
+    this.server = connection.server;
+    this.#token = connection.token;
+    this.#tokenSource = connection.tokenSource;
   }
 
-  async call<T>(method: "GET" | "POST", path: string, body?: unknown): Promise<T> {
+  async call<T>(
+    method: "GET" | "POST",
+    path: string,
+    body?: unknown,
+    opts: CallOptions = {},
+  ): Promise<T> {
+    return (await this.answer<T>(method, path, body, opts)).body;
+  }
+
+  /** Like {@link call}, with the Date header and the local send and receive times. */
+  async answer<T>(
+    method: "GET" | "POST",
+    path: string,
+    body?: unknown,
+    opts: CallOptions = {},
+  ): Promise<Answer<T>> {
+    const timeout = opts.timeoutMs ?? 30_000;
+    const sentAt = Date.now();
     let res: Awaited<ReturnType<typeof request>>;
+    let text: string;
     try {
       res = await request(`${this.server}${path}`, {
         method,
@@ -41,39 +86,88 @@ export class ApiClient {
           ...(body !== undefined ? { "content-type": "application/json" } : {}),
         },
         ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
-        headersTimeout: 30_000,
-        bodyTimeout: 30_000,
+        headersTimeout: timeout,
+        bodyTimeout: timeout,
       });
+      text = await res.body.text();
     } catch (err) {
-      const reason =
-        err instanceof errors.UndiciError || err instanceof Error ? err.message : String(err);
-      throw new AviaryError(
-        "AVIARY_UNREACHABLE",
-        `cannot reach Aviary at ${this.server}: ${reason} (is \`aviary serve\` running? set --server or AVIARY_SERVER)`,
+      throw new UnreachableError(this.server, describeFailure(err));
+    }
+    const receivedAt = Date.now();
+    let json: Record<string, unknown>;
+    try {
+      json = text ? (JSON.parse(text) as Record<string, unknown>) : {};
+    } catch {
+      throw new ApiError(
+        res.statusCode,
+        `HTTP_${res.statusCode}`,
+        `${this.server}${path} answered HTTP ${res.statusCode} with a body that is not JSON (is --server the Aviary admin address?): ${text.slice(0, 200).replace(/[\x00-\x1f\x7f]+/g, " ")}`,
       );
     }
-    const text = await res.body.text();
-    const json = text ? (JSON.parse(text) as Record<string, unknown>) : {};
-    if (res.statusCode >= 400) {
-      const code = typeof json.code === "string" ? json.code : `HTTP_${res.statusCode}`;
-      const detail = typeof json.detail === "string" ? json.detail : text;
-      const hint =
-        res.statusCode === 401
-          ? " (pass --token, set AVIARY_TOKEN, or point --data-dir at the server's data directory)"
-          : "";
-      const problems = Array.isArray(json.problems)
-        ? `\n${(json.problems as Array<{ file: string; line: number; column: number; path: string; message: string }>).map((p) => `${p.file}:${p.line}:${p.column}: ${p.path ? `${p.path}: ` : ""}${p.message}`).join("\n")}`
-        : "";
-      throw new AviaryError(code, `${detail}${hint}${problems}`);
+    if (res.statusCode >= 400) throw this.#problem(res.statusCode, json, text);
+    const date = res.headers.date;
+    return {
+      body: json as T,
+      date: typeof date === "string" ? date : undefined,
+      sentAt,
+      receivedAt,
+    };
+  }
+
+  /**
+   * Opens a Server-Sent Events stream; resolves with its body once the server accepted it
+   * (an error status is thrown as an {@link ApiError}, like {@link call}). `idleMs`: the body
+   * may be quiet this long (the server sends a comment every 15 s) before it counts as dead.
+   */
+  async stream(path: string, signal: AbortSignal, idleMs = 45_000): Promise<AsyncIterable<Buffer>> {
+    let res: Awaited<ReturnType<typeof request>>;
+    try {
+      res = await request(`${this.server}${path}`, {
+        method: "GET",
+        headers: {
+          accept: "text/event-stream",
+          ...(this.#token ? { authorization: `Bearer ${this.#token}` } : {}),
+        },
+        signal,
+        headersTimeout: 10_000,
+        bodyTimeout: idleMs,
+      });
+    } catch (err) {
+      throw new UnreachableError(this.server, describeFailure(err));
     }
-    return json as T;
+    if (res.statusCode >= 400) {
+      const text = await res.body.text();
+      let json: Record<string, unknown> = {};
+      try {
+        json = JSON.parse(text) as Record<string, unknown>;
+      } catch {
+        // not a problem document; the status says enough
+      }
+      throw this.#problem(res.statusCode, json, text);
+    }
+    return res.body;
+  }
+
+  #problem(status: number, json: Record<string, unknown>, text: string): ApiError {
+    const code = typeof json.code === "string" ? json.code : `HTTP_${status}`;
+    const detail = typeof json.detail === "string" ? json.detail : text;
+    const hint =
+      status === 401
+        ? this.#token === undefined
+          ? " (pass --token, set AVIARY_TOKEN, put a token in the config file, or point --data-dir at the server's data directory)"
+          : ` (the token from ${this.#tokenSource} was refused)`
+        : "";
+    const problems = Array.isArray(json.problems)
+      ? `\n${(json.problems as Array<{ file: string; line: number; column: number; path: string; message: string }>).map((p) => `${p.file}:${p.line}:${p.column}: ${p.path ? `${p.path}: ` : ""}${p.message}`).join("\n")}`
+      : "";
+    return new ApiError(status, code, `${detail}${hint}${problems}`);
   }
 }
 
-function readTokenFile(dataDir: string): string | undefined {
-  try {
-    return readFileSync(join(dataDir, TOKEN_FILE), "utf8").trim();
-  } catch {
-    return undefined;
-  }
+/** An undici failure in words: its message, plus its code when the message lacks it. */
+function describeFailure(err: unknown): string {
+  const reason =
+    err instanceof errors.UndiciError || err instanceof Error ? err.message : String(err);
+  const code = (err as { code?: unknown }).code;
+  return typeof code === "string" && !reason.includes(code) ? `${reason} (${code})` : reason;
 }

@@ -1,9 +1,13 @@
 import type { Command } from "commander";
-import type { AnalysisRunRecord, MeasurementRecord } from "../../store/store.js";
-import type { ClientOptions } from "../client.js";
-import { clientFor, printJson, withServerOptions } from "../options.js";
-
-type Run = AnalysisRunRecord & { measurements: MeasurementRecord[] };
+import type { MeasurementRecord } from "../../store/store.js";
+import {
+  clientFor,
+  positiveIntArg,
+  printData,
+  type ServerVerbOptions,
+  withServerOptions,
+} from "../options.js";
+import type { AnalysisRun } from "../watch/status.js";
 
 export function registerAnalysis(program: Command): void {
   withServerOptions(
@@ -12,22 +16,21 @@ export function registerAnalysis(program: Command): void {
       .description(
         "The analysis runs of the service's current rollout: every measurement, its verdict and why.",
       )
-      .option("--last <n>", "show only the last N measurements of each metric", "10")
+      .option("--last <n>", "show only the last N measurements of each metric", positiveIntArg, 10)
       .addHelpText(
         "after",
-        "\nExample:\n  aviary analysis checkout\n  aviary analysis checkout -o json",
+        "\nExample:\n  aviary analysis checkout --last 3\n  aviary analysis checkout -o json",
       ),
-  ).action(async (service: string, opts: ClientOptions & { output: string; last: string }) => {
-    const { runs } = await clientFor(opts).call<{ runs: Run[] }>(
+  ).action(async (service: string, opts: ServerVerbOptions & { last: number }) => {
+    const { runs } = await clientFor(opts).call<{ runs: AnalysisRun[] }>(
       "GET",
       `/api/v1/services/${encodeURIComponent(service)}/analysis`,
     );
-    if (opts.output === "json") return printJson({ runs });
+    if (printData(opts.output, { runs })) return;
     if (runs.length === 0) {
       process.stdout.write(`${service}: no analysis runs for the current rollout\n`);
       return;
     }
-    const last = Math.max(1, Number(opts.last) || 10);
     const lines: string[] = [];
     for (const run of runs) {
       lines.push(
@@ -38,7 +41,7 @@ export function registerAnalysis(program: Command): void {
         byMetric.set(m.metric, [...(byMetric.get(m.metric) ?? []), m]);
       for (const [metric, ms] of byMetric) {
         lines.push(`  ${metric}: ${ms.length} measurements`);
-        for (const m of ms.slice(-last)) {
+        for (const m of ms.slice(-opts.last)) {
           const at = new Date(m.finishedAt).toISOString().slice(11, 19);
           lines.push(`    ${at}  ${m.phase.padEnd(12)} ${m.message}`);
         }

@@ -2,8 +2,7 @@ import { readFile } from "node:fs/promises";
 import type { Command } from "commander";
 import type { SpecChange } from "../../rollout/spec-changes.js";
 import { parseSpec } from "../../spec/load.js";
-import type { ClientOptions } from "../client.js";
-import { clientFor, printJson, withServerOptions } from "../options.js";
+import { clientFor, printData, type ServerVerbOptions, withServerOptions } from "../options.js";
 
 export function registerApply(program: Command): void {
   withServerOptions(
@@ -18,7 +17,7 @@ export function registerApply(program: Command): void {
         "after",
         "\nExample:\n  aviary apply -f aviary.yaml --dry-run\n  aviary apply -f aviary.yaml",
       ),
-  ).action(async (opts: ClientOptions & { output: string; file: string; dryRun: boolean }) => {
+  ).action(async (opts: ServerVerbOptions & { file: string; dryRun: boolean }) => {
     const text = await readFile(opts.file, "utf8");
     parseSpec(text, opts.file); // refuse locally, with positions, before asking the server
     const client = clientFor(opts);
@@ -27,9 +26,9 @@ export function registerApply(program: Command): void {
       file: opts.file,
       dryRun: true,
     });
-    if (opts.output !== "json") process.stdout.write(`${formatChanges(plan.changes)}\n`);
+    if (opts.output === "text") process.stdout.write(`${formatChanges(plan.changes)}\n`);
     if (opts.dryRun || plan.changes.length === 0) {
-      if (opts.output === "json") printJson({ dryRun: true, changes: plan.changes });
+      printData(opts.output, { dryRun: true, changes: plan.changes });
       return;
     }
     const done = await client.call<{ changes: SpecChange[] }>("POST", "/api/v1/apply", {
@@ -37,8 +36,8 @@ export function registerApply(program: Command): void {
       file: opts.file,
       dryRun: false,
     });
-    if (opts.output === "json") printJson({ dryRun: false, changes: done.changes });
-    else process.stdout.write("applied\n");
+    if (!printData(opts.output, { dryRun: false, changes: done.changes }))
+      process.stdout.write("applied\n");
   });
 }
 

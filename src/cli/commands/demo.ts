@@ -1,6 +1,5 @@
 import type { Command } from "commander";
 import { colours, plain } from "../../demo/narrate.js";
-import { startDemo } from "../../demo/story.js";
 import { formatSummary } from "../../demo/summary.js";
 import { AviaryError } from "../../errors.js";
 import { createLogger } from "../../util/log.js";
@@ -36,6 +35,8 @@ export function registerDemo(program: Command): void {
       }
       const paint = opts.color && process.stdout.isTTY && !process.env.NO_COLOR ? colours : plain;
       const write = (line: string) => process.stdout.write(`${line}\n`);
+      // Loaded here, not at the top: every other verb would pay for the whole server at start.
+      const { startDemo } = await import("../../demo/story.js");
       const demo = await startDemo({
         listen: opts.listen,
         admin: opts.admin,

@@ -1,5 +1,4 @@
 import type { Command } from "commander";
-import { startAviary } from "../../server.js";
 import { loadSpecFile, SpecError } from "../../spec/load.js";
 import { formatListenAddress } from "../../util/address.js";
 import { createLogger } from "../../util/log.js";
@@ -39,6 +38,8 @@ export function registerServe(program: Command): void {
     .action(async (opts: ServeOptions) => {
       const log = createLogger();
       const spec = await loadSpecFile(opts.config);
+      // Loaded here, not at the top: every other verb would pay for the whole server at start.
+      const { startAviary } = await import("../../server.js");
       const aviary = await startAviary({
         spec,
         log,
@@ -86,6 +87,7 @@ export function registerServe(program: Command): void {
         {
           listen: formatListenAddress(aviary.listen),
           admin: formatListenAddress(aviary.adminAddress),
+          dashboard: `http://${formatListenAddress(aviary.adminAddress)}/dashboard/`,
           services: spec.services.length,
           dataDir: opts.dataDir,
           tokenFrom: aviary.tokenSource,
