@@ -23,169 +23,339 @@ const Url = z.string().refine(
 
 const Headers = z.record(z.string().min(1), z.string());
 
-/** The router's own per-version signals. */
-export const BuiltinSignal = z.enum([
-  "errorRate",
-  "latencyP50",
-  "latencyP95",
-  "latencyP99",
-  "requestRate",
-]);
+export const BuiltinSignal = z
+  .enum(["errorRate", "latencyP50", "latencyP95", "latencyP99", "requestRate"])
+  .describe(
+    "The router's own per-version signals: errorRate (share of failed requests), latencyP50/P95/P99 (ms), requestRate (requests per second).",
+  );
 export type BuiltinSignal = z.infer<typeof BuiltinSignal>;
 
-export const ProviderConfig = z.union(
-  [
-    /** The embedded router's metrics, canary and stable over the same window. */
-    z.strictObject({ builtin: z.strictObject({ signal: BuiltinSignal }) }),
-    /** PromQL over Prometheus's HTTP API. `query` measures the canary; `stableQuery` the baseline. */
-    z.strictObject({
-      prometheus: z.strictObject({
-        address: Url,
-        query: z.string().min(1),
-        stableQuery: z.string().min(1).optional(),
-        /** With a step, a range query over the window gives a series per arm; without, an instant query at the window's end. */
-        step: Duration.optional(),
-        headers: Headers.default({}),
-        timeout: Duration.default("10s"),
+export const ProviderConfig = z
+  .union(
+    [
+      z.strictObject({
+        builtin: z
+          .strictObject({ signal: BuiltinSignal })
+          .describe("The embedded router's metrics, canary and stable over the same window."),
       }),
-    }),
-    /** GET a JSON document and pick a number by a JSON path (`$.data.value`). */
-    z.strictObject({
-      web: z.strictObject({
-        url: Url,
-        jsonPath: z.string().startsWith("$"),
-        stableUrl: Url.optional(),
-        headers: Headers.default({}),
-        timeout: Duration.default("10s"),
+      z.strictObject({
+        prometheus: z
+          .strictObject({
+            address: Url.describe("Prometheus's base URL, e.g. http://127.0.0.1:9090."),
+            query: z
+              .string()
+              .min(1)
+              .describe(
+                "PromQL measuring the canary. `{{service}}`, `{{canaryVersion}}`, `{{stableVersion}}`, `{{window}}` (the window as a PromQL duration) and `{{args.NAME}}` are replaced before it is sent.",
+              ),
+            stableQuery: z
+              .string()
+              .min(1)
+              .optional()
+              .describe(
+                "PromQL measuring the stable baseline (same variables); without it there is no baseline.",
+              ),
+            step: Duration.optional().describe(
+              "With a step, a range query over the window gives a series per arm; without, an instant query at the window's end.",
+            ),
+            headers: Headers.default({}).describe(
+              "Extra request headers (e.g. Authorization for a hosted Prometheus).",
+            ),
+            timeout: Duration.default("10s").describe("A query that takes longer is an Error."),
+          })
+          .describe(
+            "PromQL over Prometheus's HTTP API. `query` measures the canary; `stableQuery` the baseline.",
+          ),
       }),
-    }),
-  ],
-  { error: "a provider is exactly one of builtin, prometheus or web" },
-);
+      z.strictObject({
+        web: z
+          .strictObject({
+            url: Url.describe(
+              "The document measuring the canary (GET); the same `{{...}}` variables as a Prometheus query, URL-encoded.",
+            ),
+            jsonPath: z
+              .string()
+              .startsWith("$")
+              .describe("Where the number is in the document, e.g. `$.data.value`."),
+            stableUrl: Url.optional().describe(
+              "The document for the stable baseline; without it there is no baseline.",
+            ),
+            headers: Headers.default({}).describe("Extra request headers."),
+            timeout: Duration.default("10s").describe("A request that takes longer is an Error."),
+          })
+          .describe("GET a JSON document and pick a number by a JSON path (`$.data.value`)."),
+      }),
+    ],
+    { error: "a provider is exactly one of builtin, prometheus or web" },
+  )
+  .describe("Where a metric's numbers come from: exactly one of builtin, prometheus or web.");
 export type ProviderConfig = z.infer<typeof ProviderConfig>;
 
 const Direction = z.enum(["increase", "decrease", "either"]);
 
-export const JudgeConfig = z.union(
-  [
-    /**
-     * Conditions over the measured values in CEL (`result` is the canary's value, `stable` the
-     * baseline's, `requests` the canary's request count). Neither matching is Inconclusive.
-     */
-    z.strictObject({
-      threshold: z
-        .strictObject({
-          successCondition: z.string().min(1).optional(),
-          failureCondition: z.string().min(1).optional(),
-        })
-        .refine((t) => t.successCondition !== undefined || t.failureCondition !== undefined, {
-          message: "a threshold judge needs a successCondition, a failureCondition or both",
-        }),
-    }),
-    /**
-     * Canary against stable on the same window. For rates, `maxIncrease` in absolute points
-     * (0.02 = 2 points); for latencies, `maxRatio` (1.5 = +50 %). Fewer than `minSamples`
-     * canary requests decide nothing (Inconclusive).
-     */
-    z.strictObject({
-      relative: z
-        .strictObject({
-          maxIncrease: z.number().min(0).optional(),
-          maxRatio: z.number().min(1).optional(),
-          minSamples: z.int().min(1).default(200),
-        })
-        .refine((r) => r.maxIncrease !== undefined || r.maxRatio !== undefined, {
-          message: "a relative judge needs maxIncrease, maxRatio or both",
-        }),
-    }),
-    /** Kayenta's NetflixACAJudge classification of the canary series against the baseline series. */
-    z.strictObject({
-      mannWhitney: z.strictObject({
-        direction: Direction.default("increase"),
-        /** Kayenta hard-codes 0.98. */
-        confidence: z.number().gt(0.5).lt(1).default(0.98),
-        nanStrategy: z.enum(["remove", "replace"]).default("remove"),
-        outliers: z
+export const JudgeConfig = z
+  .union(
+    [
+      z.strictObject({
+        threshold: z
           .strictObject({
-            strategy: z.enum(["keep", "remove"]).default("keep"),
-            factor: z.number().positive().default(3),
+            successCondition: z
+              .string()
+              .min(1)
+              .optional()
+              .describe("CEL; true makes the measurement Successful, e.g. `result < 0.01`."),
+            failureCondition: z
+              .string()
+              .min(1)
+              .optional()
+              .describe(
+                "CEL; true makes the measurement Failed (checked first), e.g. `result > stable * 1.5`.",
+              ),
           })
-          .prefault({}),
-        effectSize: z
-          .strictObject({
-            measure: z.enum(["meanRatio", "cles"]).default("meanRatio"),
-            allowedIncrease: z.number().optional(),
-            allowedDecrease: z.number().optional(),
-            criticalIncrease: z.number().optional(),
-            criticalDecrease: z.number().optional(),
+          .refine((t) => t.successCondition !== undefined || t.failureCondition !== undefined, {
+            message: "a threshold judge needs a successCondition, a failureCondition or both",
           })
-          .prefault({}),
-        critical: z.boolean().default(false),
-        mustHaveData: z.boolean().default(false),
+          .describe(
+            "Conditions over the measured values in CEL (`result` is the canary's value, `stable` the baseline's or null, `requests` and `errors` the canary's counts in the window). Neither matching is Inconclusive.",
+          ),
       }),
-    }),
-    /**
-     * Anytime-valid sequential test, checked after every interval without inflating false
-     * rollbacks: errors (or slow requests) of canary against stable as a mixture likelihood
-     * ratio (an e-process) that spans weight changes. The default judge for builtin signals.
-     */
-    z.strictObject({
-      sequential: z
-        .strictObject({
-          /** The false-rollback rate it guarantees on a canary no worse than stable (+ margin). */
-          alpha: z.number().gt(0).lt(0.5).default(0.01),
-          /** Relative margin tolerated before a difference counts (0.1 = canary may be 10 % worse). */
-          margin: z.number().min(0).default(0.1),
-          /**
-           * Rare events: the canary also passes early when an anytime-valid upper bound on its
-           * own event share is within the stable share × (1 + margin) plus these absolute points
-           * (0.002 = 0.2 points) — with almost no errors on either side a ratio cannot be shown.
-           */
-          absoluteMargin: z.number().min(0).max(1).default(0.002),
-          /** Before this, no early pass (failures are still caught at once). */
-          minBakeTime: Duration.default("5m"),
-          /** Latency signals: a request is slow above this (ms); default: the stable p99 seen in the first interval × 1.5, fixed from then on. */
-          slowThresholdMs: z.number().positive().optional(),
-        })
-        .prefault({}),
-    }),
-  ],
-  { error: "a judge is exactly one of threshold, relative, mannWhitney or sequential" },
-);
+      z.strictObject({
+        relative: z
+          .strictObject({
+            maxIncrease: z
+              .number()
+              .min(0)
+              .optional()
+              .describe(
+                "Canary − stable may be at most this, in the value's unit; for rates in absolute points (0.02 = 2 points).",
+              ),
+            maxRatio: z
+              .number()
+              .min(1)
+              .optional()
+              .describe("Canary / stable may be at most this (1.5 = +50 %); meant for latencies."),
+            minSamples: z
+              .int()
+              .min(1)
+              .default(200)
+              .describe("Fewer canary requests than this decide nothing (Inconclusive)."),
+          })
+          .refine((r) => r.maxIncrease !== undefined || r.maxRatio !== undefined, {
+            message: "a relative judge needs maxIncrease, maxRatio or both",
+          })
+          .describe(
+            "Canary against stable on the same window. For rates, `maxIncrease` in absolute points (0.02 = 2 points); for latencies, `maxRatio` (1.5 = +50 %). Fewer than `minSamples` canary requests decide nothing (Inconclusive).",
+          ),
+      }),
+      z.strictObject({
+        mannWhitney: z
+          .strictObject({
+            direction: Direction.default("increase").describe(
+              "Which change fails the canary: a higher value, a lower one, or either.",
+            ),
+            confidence: z
+              .number()
+              .gt(0.5)
+              .lt(1)
+              .default(0.98)
+              .describe(
+                "Confidence of the Mann-Whitney interval on the shift. Kayenta hard-codes 0.98.",
+              ),
+            nanStrategy: z
+              .enum(["remove", "replace"])
+              .default("remove")
+              .describe(
+                "Missing points: drop them, or count them as 0 (for counters that report nothing when zero).",
+              ),
+            outliers: z
+              .strictObject({
+                strategy: z
+                  .enum(["keep", "remove"])
+                  .default("keep")
+                  .describe("`remove` drops points outside the IQR fences."),
+                factor: z
+                  .number()
+                  .positive()
+                  .default(3)
+                  .describe("The fences are Q1 − factor × IQR and Q3 + factor × IQR."),
+              })
+              .prefault({})
+              .describe("Outlier removal before the test, as Kayenta's IQR detector."),
+            effectSize: z
+              .strictObject({
+                measure: z
+                  .enum(["meanRatio", "cles"])
+                  .default("meanRatio")
+                  .describe(
+                    "meanRatio: mean(canary) / mean(stable); cles: the chance a canary point exceeds a stable one.",
+                  ),
+                allowedIncrease: z
+                  .number()
+                  .optional()
+                  .describe(
+                    "A High label also needs the effect size to reach this; default 1 for meanRatio, 0.5 for cles (no gate).",
+                  ),
+                allowedDecrease: z
+                  .number()
+                  .optional()
+                  .describe(
+                    "A Low label also needs the effect size to be at most this; same default.",
+                  ),
+                criticalIncrease: z
+                  .number()
+                  .optional()
+                  .describe(
+                    "The gate a critical metric's High must pass to be marked critical; same default.",
+                  ),
+                criticalDecrease: z
+                  .number()
+                  .optional()
+                  .describe(
+                    "The gate a critical metric's Low must pass to be marked critical; same default.",
+                  ),
+              })
+              .prefault({})
+              .describe(
+                "Kayenta's effect-size gate: a significant change must also be this large.",
+              ),
+            critical: z
+              .boolean()
+              .default(false)
+              .describe(
+                "Marks a High, Low, missing data or error as critical in the evidence, as Kayenta's scorer would; the measurement's phase is the same (High or Low fails, no data is Inconclusive).",
+              ),
+            mustHaveData: z
+              .boolean()
+              .default(false)
+              .describe(
+                "No data is Failed (NodataFailMetric) instead of Inconclusive; ignored for a critical metric, as in Kayenta.",
+              ),
+          })
+          .describe(
+            "Kayenta's NetflixACAJudge classification of the canary series against the baseline series.",
+          ),
+      }),
+      z.strictObject({
+        sequential: z
+          .strictObject({
+            alpha: z
+              .number()
+              .gt(0)
+              .lt(0.5)
+              .default(0.01)
+              .describe(
+                "The false-rollback rate it guarantees on a canary no worse than stable (+ margin).",
+              ),
+            margin: z
+              .number()
+              .min(0)
+              .default(0.1)
+              .describe(
+                "Relative margin tolerated before a difference counts (0.1 = canary may be 10 % worse).",
+              ),
+            absoluteMargin: z
+              .number()
+              .min(0)
+              .max(1)
+              .default(0.002)
+              .describe(
+                "Rare events: the canary also passes early when an anytime-valid upper bound on its own event share is within the stable share × (1 + margin) plus these absolute points (0.002 = 0.2 points) — with almost no errors on either side a ratio cannot be shown.",
+              ),
+            minBakeTime: Duration.default("5m").describe(
+              "Before this, no early pass (failures are still caught at once).",
+            ),
+            slowThresholdMs: z
+              .number()
+              .positive()
+              .optional()
+              .describe(
+                "Latency signals: a request is slow above this (ms); default: the stable p99 seen in the first interval × 1.5, fixed from then on.",
+              ),
+          })
+          .prefault({})
+          .describe(
+            "Anytime-valid sequential test, checked after every interval without inflating false rollbacks: errors (or slow requests) of canary against stable as a mixture likelihood ratio (an e-process) that spans weight changes. The default judge for builtin signals.",
+          ),
+      }),
+    ],
+    { error: "a judge is exactly one of threshold, relative, mannWhitney or sequential" },
+  )
+  .describe(
+    "How a metric's values are judged: exactly one of threshold, relative, mannWhitney or sequential.",
+  );
 export type JudgeConfig = z.infer<typeof JudgeConfig>;
 
-export const AnalysisMetric = z.strictObject({
-  name: z.string().regex(/^[a-zA-Z0-9][a-zA-Z0-9._-]*$/, {
-    message: "expected a metric name (letters, digits, . _ -)",
-  }),
-  /** Time between measurements. */
-  interval: Duration.default("10s"),
-  /** Measurements to take; 0 means until the run is stopped (background) or the judge decides. */
-  count: z.int().min(0).default(0),
-  /** Wait before the first measurement. */
-  initialDelay: Duration.default("0s"),
-  /** Failed measurements tolerated; one more fails the metric (Argo's failed > limit). */
-  failureLimit: z.int().min(0).default(0),
-  /** Inconclusive measurements tolerated before the metric is Inconclusive (a person decides). */
-  inconclusiveLimit: z.int().min(0).default(0),
-  /** Errors in a row tolerated before the metric is in Error (provider down). */
-  consecutiveErrorLimit: z.int().min(0).default(4),
-  /** Measured and reported, never able to fail the run. */
-  dryRun: z.boolean().default(false),
-  provider: ProviderConfig,
-  /** Default: sequential for builtin signals; required otherwise. */
-  judge: JudgeConfig.optional(),
-});
+export const AnalysisMetric = z
+  .strictObject({
+    name: z
+      .string()
+      .regex(/^[a-zA-Z0-9][a-zA-Z0-9._-]*$/, {
+        message: "expected a metric name (letters, digits, . _ -)",
+      })
+      .describe("The metric's name, unique in its template (letters, digits, . _ -)."),
+    interval: Duration.default("10s").describe("Time between measurements."),
+    count: z
+      .int()
+      .min(0)
+      .default(0)
+      .describe(
+        "Measurements to take; 0 means until the run is stopped (background) or the judge decides.",
+      ),
+    initialDelay: Duration.default("0s").describe("Wait before the first measurement."),
+    failureLimit: z
+      .int()
+      .min(0)
+      .default(0)
+      .describe(
+        "Failed measurements tolerated; one more fails the metric (Argo's failed > limit).",
+      ),
+    inconclusiveLimit: z
+      .int()
+      .min(0)
+      .default(0)
+      .describe(
+        "Inconclusive measurements tolerated before the metric is Inconclusive (a person decides).",
+      ),
+    consecutiveErrorLimit: z
+      .int()
+      .min(0)
+      .default(4)
+      .describe("Errors in a row tolerated before the metric is in Error (provider down)."),
+    dryRun: z
+      .boolean()
+      .default(false)
+      .describe("Measured and reported, never able to fail the run."),
+    provider: ProviderConfig,
+    judge: JudgeConfig.optional().describe(
+      "Default: sequential for builtin signals; required otherwise.",
+    ),
+  })
+  .describe("One measured quantity: where it comes from, how often, and how it is judged.");
 export type AnalysisMetric = z.infer<typeof AnalysisMetric>;
 
-export const AnalysisTemplate = z.strictObject({
-  name: z.string().regex(/^[a-z0-9][a-z0-9._-]*$/, {
-    message: "expected a template name (lowercase letters, digits, . _ -)",
-  }),
-  /** Arguments the template's queries use as `{{args.NAME}}`; a value here is the default. */
-  args: z
-    .array(z.strictObject({ name: z.string().min(1), value: z.string().optional() }))
-    .default([]),
-  metrics: z.array(AnalysisMetric).min(1),
-});
+export const AnalysisTemplate = z
+  .strictObject({
+    name: z
+      .string()
+      .regex(/^[a-z0-9][a-z0-9._-]*$/, {
+        message: "expected a template name (lowercase letters, digits, . _ -)",
+      })
+      .describe("The name strategies refer to (lowercase letters, digits, . _ -)."),
+    args: z
+      .array(
+        z.strictObject({
+          name: z.string().min(1).describe("The argument's name, used as `{{args.NAME}}`."),
+          value: z
+            .string()
+            .optional()
+            .describe("Its default; without one, every analysis using the template must give it."),
+        }),
+      )
+      .default([])
+      .describe(
+        "Arguments the template's queries use as `{{args.NAME}}`; a value here is the default.",
+      ),
+    metrics: z.array(AnalysisMetric).min(1).describe("What to measure; at least one metric."),
+  })
+  .describe("A named set of metrics, each with a provider and a judge.");
 export type AnalysisTemplate = z.infer<typeof AnalysisTemplate>;

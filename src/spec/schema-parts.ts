@@ -2,6 +2,10 @@
  * The spec's building blocks (durations, names, matches, versions, per-service settings),
  * shared by the service schema and the strategy schema.
  *
+ * Field documentation lives in `.describe()` / `.meta()`, not in comments: it is carried into
+ * the JSON Schema (`aviary schema`, editors) and into `docs/spec-reference.md`, so it cannot
+ * drift from the schema. `x-aviary-type` names a string's kind (duration, address) for both.
+ *
  * @module
  */
 
@@ -17,51 +21,71 @@ export const Duration = z
   })
   .meta({
     description: "A duration: a number and a unit (ms, s, m, h, d), e.g. 500ms, 10s, 1h30m.",
+    "x-aviary-type": "duration",
   });
 
-export const ListenAddress = z.string().refine((s) => parseListenAddress(s) !== undefined, {
-  message: "expected HOST:PORT, e.g. 127.0.0.1:9900 or [::1]:9900",
-});
+export const ListenAddress = z
+  .string()
+  .refine((s) => parseListenAddress(s) !== undefined, {
+    message: "expected HOST:PORT, e.g. 127.0.0.1:9900 or [::1]:9900",
+  })
+  .meta({
+    description: "HOST:PORT, e.g. 127.0.0.1:9900 or [::1]:9900.",
+    "x-aviary-type": "address",
+  });
 
 /** Service and version names appear in URLs, metric labels and cookie values. */
-export const Name = z.string().regex(/^[a-z0-9]([a-z0-9._-]{0,61}[a-z0-9])?$/, {
-  message:
-    "expected 1-63 lowercase letters, digits, '.', '_' or '-', starting and ending alphanumeric",
-});
+export const Name = z
+  .string()
+  .regex(/^[a-z0-9]([a-z0-9._-]{0,61}[a-z0-9])?$/, {
+    message:
+      "expected 1-63 lowercase letters, digits, '.', '_' or '-', starting and ending alphanumeric",
+  })
+  .describe(
+    "1-63 lowercase letters, digits, '.', '_' or '-', starting and ending alphanumeric: names appear in URLs, metric labels and cookie values.",
+  );
 
-const VersionName = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._+-]{0,127}$/, {
-  message: "expected a version such as v1.3.0 (letters, digits, '.', '_', '+', '-')",
-});
+const VersionName = z
+  .string()
+  .regex(/^[A-Za-z0-9][A-Za-z0-9._+-]{0,127}$/, {
+    message: "expected a version such as v1.3.0 (letters, digits, '.', '_', '+', '-')",
+  })
+  .describe("The version's name, e.g. v1.3.0 (letters, digits, '.', '_', '+', '-').");
 
-/** An upstream origin: scheme, host and port, nothing else (paths are kept as the client sent them). */
-const TargetUrl = z.string().superRefine((s, ctx) => {
-  let url: URL;
-  try {
-    url = new URL(s);
-  } catch {
-    ctx.addIssue({ code: "custom", message: "expected a URL such as http://127.0.0.1:9001" });
-    return;
-  }
-  if (url.protocol !== "http:" && url.protocol !== "https:") {
-    ctx.addIssue({
-      code: "custom",
-      message: `unsupported scheme ${url.protocol} (use http or https)`,
-    });
-  } else if ((url.pathname !== "/" && url.pathname !== "") || url.search || url.hash) {
-    ctx.addIssue({
-      code: "custom",
-      message: "a target is an origin only: drop the path, query and fragment",
-    });
-  } else if (url.username || url.password) {
-    ctx.addIssue({ code: "custom", message: "credentials in target URLs are not supported" });
-  }
-});
+const TargetUrl = z
+  .string()
+  .superRefine((s, ctx) => {
+    let url: URL;
+    try {
+      url = new URL(s);
+    } catch {
+      ctx.addIssue({ code: "custom", message: "expected a URL such as http://127.0.0.1:9001" });
+      return;
+    }
+    if (url.protocol !== "http:" && url.protocol !== "https:") {
+      ctx.addIssue({
+        code: "custom",
+        message: `unsupported scheme ${url.protocol} (use http or https)`,
+      });
+    } else if ((url.pathname !== "/" && url.pathname !== "") || url.search || url.hash) {
+      ctx.addIssue({
+        code: "custom",
+        message: "a target is an origin only: drop the path, query and fragment",
+      });
+    } else if (url.username || url.password) {
+      ctx.addIssue({ code: "custom", message: "credentials in target URLs are not supported" });
+    }
+  })
+  .describe(
+    "An upstream origin: scheme, host and port, nothing else (paths are kept as the client sent them), e.g. http://127.0.0.1:9001.",
+  );
 
 const HeaderName = z
   .string()
   .regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/, {
     message: "expected an HTTP header name (RFC 9110 token)",
   })
+  .describe("An HTTP header name (case does not matter).")
   .transform((s) => s.toLowerCase());
 
 const Regex = z.string().superRefine((s, ctx) => {
@@ -75,20 +99,35 @@ const Regex = z.string().superRefine((s, ctx) => {
   }
 });
 
-/** How one value (a header, a cookie, a query parameter) is compared. Exactly one key. */
-export const StringMatch = z.union([
-  z.strictObject({ exact: z.string() }),
-  z.strictObject({ prefix: z.string().min(1) }),
-  z.strictObject({ regex: Regex }),
-]);
+export const StringMatch = z
+  .union([
+    z.strictObject({ exact: z.string().describe("The value equals this.") }),
+    z.strictObject({ prefix: z.string().min(1).describe("The value starts with this.") }),
+    z.strictObject({
+      regex: Regex.describe("The value matches this JavaScript regular expression."),
+    }),
+  ])
+  .meta({
+    title: "Value match",
+    description:
+      "How one value (a header, a cookie, a query parameter) is compared. Exactly one key.",
+  });
 export type StringMatch = z.infer<typeof StringMatch>;
 
-/** A request matcher: every listed condition must hold (AND), as in Gateway API's HTTPRouteMatch. */
 export const RequestMatch = z
   .strictObject({
-    headers: z.record(HeaderName, StringMatch).optional(),
-    cookies: z.record(z.string().min(1), StringMatch).optional(),
-    query: z.record(z.string().min(1), StringMatch).optional(),
+    headers: z
+      .record(HeaderName, StringMatch)
+      .optional()
+      .describe("Request headers by name, each with how its value is compared."),
+    cookies: z
+      .record(z.string().min(1), StringMatch)
+      .optional()
+      .describe("Cookies by name, each with how its value is compared."),
+    query: z
+      .record(z.string().min(1), StringMatch)
+      .optional()
+      .describe("Query parameters by name, each with how its value is compared."),
   })
   .refine(
     (m) =>
@@ -99,40 +138,63 @@ export const RequestMatch = z
     {
       message: "a match needs at least one header, cookie or query condition",
     },
-  );
+  )
+  .meta({
+    title: "Request match",
+    description:
+      "A request matcher: every listed condition must hold (AND), as in Gateway API's HTTPRouteMatch. At least one condition.",
+  });
 export type RequestMatch = z.infer<typeof RequestMatch>;
 
-/** A match route: requests that match go to one version regardless of weight. */
-export const Route = z.strictObject({
-  name: z.string().min(1).optional(),
-  match: RequestMatch,
-  to: z.enum(["stable", "canary"]),
-});
+export const Route = z
+  .strictObject({
+    name: z
+      .string()
+      .min(1)
+      .optional()
+      .describe("A label for people reading the spec; it changes no behaviour."),
+    match: RequestMatch.describe("Which requests the route takes."),
+    to: z.enum(["stable", "canary"]).describe("The version matching requests go to."),
+  })
+  .describe("A match route: requests that match go to one version regardless of weight.");
 export type Route = z.infer<typeof Route>;
 
-export const Version = z.strictObject({
-  version: VersionName,
-  targets: z.array(TargetUrl).min(1, { message: "a version needs at least one target" }),
-});
+export const Version = z
+  .strictObject({
+    version: VersionName,
+    targets: z
+      .array(TargetUrl)
+      .min(1, { message: "a version needs at least one target" })
+      .describe(
+        "The version's upstream origins (e.g. http://127.0.0.1:9001); requests are spread round-robin over the available ones.",
+      ),
+  })
+  .meta({ title: "Version", description: "A version of the service: its name and where it runs." });
 export type Version = z.infer<typeof Version>;
 
-/** What keeps one user on one version while the weight only grows. Exactly one source. */
 export const Stickiness = z
   .strictObject({
-    header: HeaderName.optional(),
+    header: HeaderName.optional().describe("Bucket users on this request header's value."),
     cookie: z
       .string()
       .regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/, { message: "expected a cookie name" })
-      .optional(),
-    clientAddress: z.literal(true).optional(),
-    /** Hash group (Unleash's groupId); defaults to the service name so services bucket independently. */
-    group: z.string().min(1).optional(),
-    /**
-     * With `cookie`: when a request has no such cookie, make an id, set it on the response
-     * (Max-Age below) and bucket on it, so a browser user stays on one version.
-     */
-    setCookie: z.boolean().default(false),
-    cookieMaxAge: Duration.default("30d"),
+      .optional()
+      .describe("Bucket users on this cookie's value."),
+    clientAddress: z.literal(true).optional().describe("Bucket users on the client's IP address."),
+    group: z
+      .string()
+      .min(1)
+      .optional()
+      .describe(
+        "Hash group (Unleash's groupId); defaults to the service name so services bucket independently.",
+      ),
+    setCookie: z
+      .boolean()
+      .default(false)
+      .describe(
+        "With `cookie`: when a request has no such cookie, make an id, set it on the response (Max-Age `cookieMaxAge`) and bucket on it, so a browser user stays on one version.",
+      ),
+    cookieMaxAge: Duration.default("30d").describe("Max-Age of the cookie `setCookie` sets."),
   })
   .refine(
     (s) => [s.header, s.cookie, s.clientAddress].filter((v) => v !== undefined).length === 1,
@@ -143,57 +205,80 @@ export const Stickiness = z
   .refine((s) => !s.setCookie || s.cookie !== undefined, {
     message: "setCookie needs a cookie name",
     path: ["setCookie"],
-  });
+  })
+  .describe(
+    "What keeps one user on one version while the weight only grows. Exactly one source: header, cookie or clientAddress.",
+  );
 export type Stickiness = z.infer<typeof Stickiness>;
 
-/** Copies of live requests sent to the canary; their responses are discarded. */
-export const Mirror = z.strictObject({
-  /** Share of requests (0-100) copied to the canary. */
-  percent: z.number().min(0).max(100),
-  /** Only requests matching this are mirrored. */
-  match: RequestMatch.optional(),
-  /**
-   * Methods that may be mirrored. Safe methods by default, because a copied write is a second
-   * write: list POST or PUT only for a canary whose writes go nowhere that matters.
-   */
-  methods: z
-    .array(z.string().regex(/^[A-Z]+$/, { message: "expected an upper-case HTTP method" }))
-    .min(1)
-    .default(["GET", "HEAD", "OPTIONS"]),
-});
+export const Mirror = z
+  .strictObject({
+    percent: z.number().min(0).max(100).describe("Share of requests (0-100) copied to the canary."),
+    match: RequestMatch.optional().describe("Only requests matching this are mirrored."),
+    methods: z
+      .array(z.string().regex(/^[A-Z]+$/, { message: "expected an upper-case HTTP method" }))
+      .min(1)
+      .default(["GET", "HEAD", "OPTIONS"])
+      .describe(
+        "Methods that may be mirrored. Safe methods by default, because a copied write is a second write: list POST or PUT only for a canary whose writes go nowhere that matters.",
+      ),
+  })
+  .meta({
+    title: "Mirror",
+    description: "Copies of live requests sent to the canary; their responses are discarded.",
+  });
 export type Mirror = z.infer<typeof Mirror>;
 
-export const HealthCheck = z.strictObject({
-  path: z.string().startsWith("/").default("/healthz"),
-  interval: Duration.default("10s"),
-  timeout: Duration.default("2s"),
-  /** Failed checks in a row before a target is taken out. */
-  unhealthyThreshold: z.int().min(1).default(3),
-  /** Passed checks in a row before it is put back. */
-  healthyThreshold: z.int().min(1).default(2),
-});
+export const HealthCheck = z
+  .strictObject({
+    path: z
+      .string()
+      .startsWith("/")
+      .default("/healthz")
+      .describe("The path each target is asked with a GET; a 2xx or 3xx answer passes."),
+    interval: Duration.default("10s").describe("Time between two checks of a target."),
+    timeout: Duration.default("2s").describe("A check that takes longer has failed."),
+    unhealthyThreshold: z
+      .int()
+      .min(1)
+      .default(3)
+      .describe("Failed checks in a row before a target is taken out."),
+    healthyThreshold: z
+      .int()
+      .min(1)
+      .default(2)
+      .describe("Passed checks in a row before it is put back."),
+  })
+  .describe("Active health checks of every target of the service.");
 export type HealthCheck = z.infer<typeof HealthCheck>;
 
-/** Passive outlier detection, as Envoy's: eject a target after consecutive failures. */
-export const OutlierDetection = z.strictObject({
-  /** Connect errors and timeouts in a row before ejection; 0 turns ejection off. */
-  consecutiveFailures: z.int().min(0).default(5),
-  /** Also count 5xx responses as failures. */
-  countServerErrors: z.boolean().default(false),
-  /** First ejection lasts this long; each repeat doubles it, up to maxEjectionTime. */
-  baseEjectionTime: Duration.default("30s"),
-  maxEjectionTime: Duration.default("5m"),
-});
+export const OutlierDetection = z
+  .strictObject({
+    consecutiveFailures: z
+      .int()
+      .min(0)
+      .default(5)
+      .describe("Connect errors and timeouts in a row before ejection; 0 turns ejection off."),
+    countServerErrors: z.boolean().default(false).describe("Also count 5xx responses as failures."),
+    baseEjectionTime: Duration.default("30s").describe(
+      "First ejection lasts this long; each repeat doubles it, up to maxEjectionTime.",
+    ),
+    maxEjectionTime: Duration.default("5m").describe("The longest an ejection lasts."),
+  })
+  .describe("Passive outlier detection, as Envoy's: eject a target after consecutive failures.");
 export type OutlierDetection = z.infer<typeof OutlierDetection>;
 
-export const Timeouts = z.strictObject({
-  /** TCP (and TLS) connect to a target. */
-  connect: Duration.default("5s"),
-  /** From sending the request until the response headers arrive; 504 after it. */
-  response: Duration.default("30s"),
-  /** Largest gap between two response body chunks; 0ms turns it off. */
-  idle: Duration.default("60s"),
-});
+export const Timeouts = z
+  .strictObject({
+    connect: Duration.default("5s").describe("TCP (and TLS) connect to a target."),
+    response: Duration.default("30s").describe(
+      "From sending the request until the response headers arrive; 504 after it.",
+    ),
+    idle: Duration.default("60s").describe(
+      "Largest gap between two response body chunks; 0ms turns it off.",
+    ),
+  })
+  .describe("How long the router waits for a target.");
 export type Timeouts = z.infer<typeof Timeouts>;
 
 export const ServiceMatch = z
@@ -201,11 +286,21 @@ export const ServiceMatch = z
     host: z
       .string()
       .min(1)
+      .describe("The request's Host (case does not matter), e.g. shop.example.com.")
       .transform((s) => s.toLowerCase())
       .optional(),
-    pathPrefix: z.string().startsWith("/").optional(),
+    pathPrefix: z
+      .string()
+      .startsWith("/")
+      .optional()
+      .describe(
+        "Paths starting with this at a segment boundary: /checkout matches /checkout, /checkout/pay and /checkout?x=1, not /checkouts.",
+      ),
   })
   .refine((m) => m.host !== undefined || m.pathPrefix !== undefined, {
     message: "a service match needs a host, a pathPrefix or both",
-  });
+  })
+  .describe(
+    "Which requests belong to the service: a host, a path prefix or both (both must hold). Services with a host are tried first, then longer prefixes before shorter ones.",
+  );
 export type ServiceMatch = z.infer<typeof ServiceMatch>;

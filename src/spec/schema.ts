@@ -2,6 +2,8 @@
  * The declarative spec, schema first: every type Aviary reads from a spec file is inferred
  * from these zod schemas, every default is applied here and nowhere else, and unknown
  * fields are errors (`z.strictObject`). `aviary schema` prints the JSON Schema made from it.
+ * Fields are documented with `.describe()`, which reaches that JSON Schema and
+ * `docs/spec-reference.md` (`npm run docs`).
  *
  * @module
  */
@@ -32,20 +34,34 @@ export { type AnalysisRef, type BlueGreen, Step, Strategy } from "./strategy.js"
 
 export const Service = z
   .strictObject({
-    name: Name,
+    name: Name.describe(
+      "The service's name, unique in the spec; the CLI, the API and metric labels use it.",
+    ),
     match: ServiceMatch,
-    stable: Version,
-    canary: Version.optional(),
-    /** Share of ordinary traffic (0-100 %, to 0.01) that goes to the canary. */
-    weight: z.number().min(0).max(100).default(0),
+    stable: Version.describe("The version serving everyone today."),
+    canary: Version.optional().describe(
+      "The new version on trial. With a strategy, a new canary here starts a rollout when the spec is applied; `aviary deploy` starts one without editing the spec.",
+    ),
+    weight: z
+      .number()
+      .min(0)
+      .max(100)
+      .default(0)
+      .describe("Share of ordinary traffic (0-100 %, to 0.01) that goes to the canary."),
     stickiness: Stickiness.optional(),
-    routes: z.array(Route).default([]),
+    routes: z
+      .array(Route)
+      .default([])
+      .describe(
+        "Match routes, tried in order before the weight: the first that matches decides the version.",
+      ),
     mirror: Mirror.optional(),
     timeouts: Timeouts.prefault({}),
     outlierDetection: OutlierDetection.prefault({}),
     healthCheck: HealthCheck.optional(),
-    /** How a new canary is rolled out; without one, `weight` is a static split. */
-    strategy: Strategy.optional(),
+    strategy: Strategy.optional().describe(
+      "How a new canary is rolled out; without one, `weight` is a static split.",
+    ),
   })
   .superRefine((s, ctx) => {
     if (s.canary === undefined && s.weight > 0) {
@@ -76,52 +92,85 @@ export const Service = z
         message: "weight has at most two decimals",
       });
     }
-  });
+  })
+  .describe("One thing users call, reached through a host and/or path prefix.");
 export type Service = z.infer<typeof Service>;
 
-export const ProxySettings = z.strictObject({
-  /** Largest request head accepted; larger ones get 431. */
-  maxHeaderSize: z.int().min(1024).max(1_048_576).default(16_384),
-  /** How long an idle client keep-alive connection stays open. */
-  keepAliveTimeout: Duration.default("65s"),
-  /** Upstream connections per target (undici pool size). */
-  connectionsPerTarget: z.int().min(1).max(4096).default(128),
-  /** In-flight mirror copies at most; further copies are dropped and counted. */
-  mirrorConcurrency: z.int().min(1).default(64),
-  /** Request bodies up to this size are mirrored; larger ones are not copied. */
-  mirrorMaxBodyBytes: z.int().min(0).default(1_048_576),
-  /** How long shutdown waits for in-flight requests before closing them. */
-  drainTimeout: Duration.default("30s"),
-});
+export const ProxySettings = z
+  .strictObject({
+    maxHeaderSize: z
+      .int()
+      .min(1024)
+      .max(1_048_576)
+      .default(16_384)
+      .describe("Largest request head accepted, in bytes; larger ones get 431."),
+    keepAliveTimeout: Duration.default("65s").describe(
+      "How long an idle client keep-alive connection stays open.",
+    ),
+    connectionsPerTarget: z
+      .int()
+      .min(1)
+      .max(4096)
+      .default(128)
+      .describe("Upstream connections per target (undici pool size)."),
+    mirrorConcurrency: z
+      .int()
+      .min(1)
+      .default(64)
+      .describe("In-flight mirror copies at most; further copies are dropped and counted."),
+    mirrorMaxBodyBytes: z
+      .int()
+      .min(0)
+      .default(1_048_576)
+      .describe("Request bodies up to this size are mirrored; larger ones are not copied."),
+    drainTimeout: Duration.default("30s").describe(
+      "How long shutdown waits for in-flight requests before closing them.",
+    ),
+  })
+  .describe("The data plane's limits. Read at start: a change needs a restart.");
 export type ProxySettings = z.infer<typeof ProxySettings>;
 
-export const ControllerSettings = z.strictObject({
-  /** How often every active rollout is re-checked (targets down, deadlines); timed steps fire on their own. */
-  tick: Duration.default("1s"),
-});
+export const ControllerSettings = z
+  .strictObject({
+    tick: Duration.default("1s").describe(
+      "How often every active rollout is re-checked (targets down, deadlines); timed steps fire on their own.",
+    ),
+  })
+  .describe("The rollout controller. Read at start: a change needs a restart.");
 export type ControllerSettings = z.infer<typeof ControllerSettings>;
 
-export const MetricsSettings = z.strictObject({
-  /** How much per-second history the router keeps for queries. */
-  window: Duration.default("15m"),
-});
+export const MetricsSettings = z
+  .strictObject({
+    window: Duration.default("15m").describe(
+      "How much per-second history the router keeps for queries.",
+    ),
+  })
+  .describe("The router's per-version metrics. Read at start: a change needs a restart.");
 export type MetricsSettings = z.infer<typeof MetricsSettings>;
 
 export const Spec = z
   .strictObject({
-    /** Data-plane listen address. */
-    listen: ListenAddress.default("0.0.0.0:8080"),
-    /** Admin address (API, dashboard, /metrics). Loopback unless you mean otherwise. */
-    admin: ListenAddress.default("127.0.0.1:9900"),
+    listen: ListenAddress.default("0.0.0.0:8080").describe(
+      "Data-plane listen address. `aviary serve --listen` overrides it.",
+    ),
+    admin: ListenAddress.default("127.0.0.1:9900").describe(
+      "Admin address (API, dashboard, /metrics). Loopback unless you mean otherwise. `aviary serve --admin` overrides it.",
+    ),
     proxy: ProxySettings.prefault({}),
     metrics: MetricsSettings.prefault({}),
     controller: ControllerSettings.prefault({}),
-    services: z.array(Service).default([]),
-    analysisTemplates: z.array(AnalysisTemplate).default([]),
-    /** Who may use the admin API (see AuthSettings). */
-    auth: AuthSettings.prefault({}),
-    /** Where rollout events are sent as they happen. */
-    notifications: z.array(Notification).default([]),
+    services: z.array(Service).default([]).describe("The services the router serves."),
+    analysisTemplates: z
+      .array(AnalysisTemplate)
+      .default([])
+      .describe("Named sets of metrics that strategies measure canaries with."),
+    auth: AuthSettings.prefault({}).describe(
+      "Who may use the admin API. Read at start: a change needs a restart.",
+    ),
+    notifications: z
+      .array(Notification)
+      .default([])
+      .describe("Where rollout events are sent as they happen."),
   })
   .superRefine((spec, ctx) => {
     checkAnalysisTemplates(spec.analysisTemplates, ctx);

@@ -12,72 +12,129 @@ import { Duration, Mirror, RequestMatch } from "./schema-parts.js";
 
 const Weight = z.number().min(0).max(100);
 
-const AnalysisRef = z.strictObject({
-  /** Names of `analysisTemplates` to measure with. */
-  templates: z.array(z.string().min(1)).min(1),
-  /** Values substituted for `{{args.NAME}}` in the templates' queries. */
-  args: z.record(z.string(), z.string()).default({}),
-});
+export const AnalysisRef = z
+  .strictObject({
+    templates: z
+      .array(z.string().min(1))
+      .min(1)
+      .describe("Names of `analysisTemplates` to measure with."),
+    args: z
+      .record(z.string(), z.string())
+      .default({})
+      .describe("Values substituted for `{{args.NAME}}` in the templates' queries."),
+  })
+  .meta({
+    title: "Analysis reference",
+    description: "An analysis: the templates to measure with and their arguments.",
+  });
 export type AnalysisRef = z.infer<typeof AnalysisRef>;
 
 const STEP_KINDS = "setWeight, pause, analysis, setHeaderRoute or setMirror";
 
-/** One instruction of a canary strategy; exactly one key. */
-export const Step = z.union(
-  [
-    /** Sets the canary's share of ordinary traffic. */
-    z.strictObject({ setWeight: Weight }),
-    /** Waits: for `duration`, or without one until an operator promotes. */
-    z.strictObject({ pause: z.strictObject({ duration: Duration.optional() }) }),
-    /** Runs an analysis that must succeed before the next step. */
-    z.strictObject({ analysis: AnalysisRef }),
-    /** Adds (or, without `match`, removes) a managed route sending matching requests to the canary. */
-    z.strictObject({
-      setHeaderRoute: z.strictObject({ name: z.string().min(1), match: RequestMatch.optional() }),
-    }),
-    /** Mirrors a share of stable traffic to the canary; percent 0 stops mirroring. */
-    z.strictObject({ setMirror: Mirror }),
-  ],
-  { error: `a step is exactly one of ${STEP_KINDS}` },
-);
+export const Step = z
+  .union(
+    [
+      z.strictObject({
+        setWeight: Weight.describe("Sets the canary's share of ordinary traffic, 0-100 %."),
+      }),
+      z.strictObject({
+        pause: z
+          .strictObject({
+            duration: Duration.optional().describe(
+              "How long to wait; without it, the rollout waits for `aviary promote`.",
+            ),
+          })
+          .describe("Waits: for `duration`, or without one until an operator promotes."),
+      }),
+      z.strictObject({
+        analysis: AnalysisRef.describe("Runs an analysis that must succeed before the next step."),
+      }),
+      z.strictObject({
+        setHeaderRoute: z
+          .strictObject({
+            name: z
+              .string()
+              .min(1)
+              .describe("The managed route's name; a later step can remove it."),
+            match: RequestMatch.optional().describe(
+              "Requests sent to the canary; leave it out to remove the route named `name`.",
+            ),
+          })
+          .describe(
+            "Adds (or, without `match`, removes) a managed route sending matching requests to the canary.",
+          ),
+      }),
+      z.strictObject({
+        setMirror: Mirror.describe(
+          "Mirrors a share of stable traffic to the canary; percent 0 stops mirroring.",
+        ),
+      }),
+    ],
+    { error: `a step is exactly one of ${STEP_KINDS}` },
+  )
+  .describe("One instruction of a canary strategy; exactly one key.");
 export type Step = z.infer<typeof Step>;
 
-export const BlueGreen = z.strictObject({
-  /** Requests matching this see the new version before the switch (e.g. a preview header). */
-  preview: RequestMatch,
-  /** Switch automatically this long after the preview starts; without it, wait for promote. */
-  autoPromotionAfter: Duration.optional(),
-  /** An analysis that must pass before the switch. */
-  prePromotionAnalysis: AnalysisRef.optional(),
-});
+export const BlueGreen = z
+  .strictObject({
+    preview: RequestMatch.describe(
+      "Requests matching this see the new version before the switch (e.g. a preview header).",
+    ),
+    autoPromotionAfter: Duration.optional().describe(
+      "Switch automatically this long after the preview starts; without it, wait for promote.",
+    ),
+    prePromotionAnalysis: AnalysisRef.optional().describe(
+      "An analysis that must pass before the switch.",
+    ),
+  })
+  .describe("The blue/green form: canary at 0 % behind a preview route, then all traffic at once.");
 export type BlueGreen = z.infer<typeof BlueGreen>;
 
 export const Strategy = z
   .strictObject({
-    steps: z.array(Step).default([]),
-    /** The blue/green form: canary at 0 % behind a preview route, then all traffic at once. */
+    steps: z
+      .array(Step)
+      .default([])
+      .describe(
+        "The steps a new canary goes through, in order; after the last one comes the promotion (see `promotion`).",
+      ),
     blueGreen: BlueGreen.optional(),
-    /** An analysis running alongside the steps from `startingStep` on; failure aborts. */
-    analysis: AnalysisRef.extend({ startingStep: z.int().min(0).default(0) }).optional(),
-    /**
-     * A step that cannot complete within this time (e.g. canary targets unavailable) aborts the
-     * rollout. Pauses and analyses do not count against it.
-     */
-    progressDeadline: Duration.default("10m"),
-    /** The highest weight a step may set; promotion moves the rest of the traffic at once. */
-    maxWeight: Weight.default(100),
+    analysis: AnalysisRef.extend({
+      startingStep: z
+        .int()
+        .min(0)
+        .default(0)
+        .describe("The step (0-based index into `steps`) the background analysis starts with."),
+    })
+      .optional()
+      .describe("An analysis running alongside the steps from `startingStep` on; failure aborts."),
+    progressDeadline: Duration.default("10m").describe(
+      "A step that cannot complete within this time (e.g. canary targets unavailable) aborts the rollout. Pauses and analyses do not count against it.",
+    ),
+    maxWeight: Weight.default(100).describe(
+      "The highest weight a step may set; promotion moves the rest of the traffic at once.",
+    ),
     promotion: z
       .strictObject({
-        /** How long the canary must hold 100 % of traffic before it becomes stable. */
-        hold: Duration.default("0s"),
-        /** When false, the rollout waits at full weight for `aviary promote` (a promotion gate). */
-        auto: z.boolean().default(true),
+        hold: Duration.default("0s").describe(
+          "How long the canary must hold 100 % of traffic before it becomes stable.",
+        ),
+        auto: z
+          .boolean()
+          .default(true)
+          .describe(
+            "When false, the rollout waits at full weight for `aviary promote` (a promotion gate).",
+          ),
       })
-      .prefault({}),
-    /** Abort at once when every canary target is down (ejected or failing health checks). */
-    abortOnTargetsDown: z.boolean().default(true),
-    /** Hooks the rollout waits for, asks, or tells (see Gate). */
-    gates: z.array(Gate).default([]),
+      .prefault({})
+      .describe("What happens after the last step."),
+    abortOnTargetsDown: z
+      .boolean()
+      .default(true)
+      .describe(
+        "Abort at once when every canary target is down (ejected or failing health checks).",
+      ),
+    gates: z.array(Gate).default([]).describe("Hooks the rollout waits for, asks, or tells."),
   })
   .superRefine((s, ctx) => {
     if (s.blueGreen !== undefined && s.steps.length > 0) {
@@ -114,5 +171,6 @@ export const Strategy = z
         message: `there are only ${s.steps.length} steps`,
       });
     }
-  });
+  })
+  .describe("How a new canary is rolled out: steps (or blue/green), analyses, deadlines, gates.");
 export type Strategy = z.infer<typeof Strategy>;
