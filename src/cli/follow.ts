@@ -9,10 +9,10 @@
 
 import type { Rollout } from "../rollout/types.js";
 import { formatDuration } from "../util/duration.js";
+import { ServerClock } from "../util/server-clock.js";
 import { type ApiClient, UnreachableError } from "./client.js";
 import { EXIT } from "./exit.js";
 import type { ServiceView } from "./format.js";
-import { ServerClock } from "./watch/server-clock.js";
 import { personHint, timedWait, waitsFor } from "./watch/status.js";
 
 export interface FollowOptions {

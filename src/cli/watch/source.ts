@@ -7,10 +7,10 @@
  * @module
  */
 
+import type { ServerClock } from "../../util/server-clock.js";
 import { type Answer, type ApiClient, ApiError } from "../client.js";
 import type { ServiceView } from "../format.js";
 import type { MetricsRead, MetricsState } from "./render.js";
-import type { ServerClock } from "./server-clock.js";
 import type { AnalysisRun } from "./status.js";
 
 export const METRICS_WINDOW = "1m";

@@ -8,13 +8,13 @@
  * @module
  */
 
+import { ServerClock } from "../../util/server-clock.js";
 import { type ApiClient, UnreachableError } from "../client.js";
 import { EXIT } from "../exit.js";
 import type { ServiceView } from "../format.js";
 import { formatData, type OutputFormat } from "../options.js";
 import { type ConnectionState, renderWatchText, type WatchState } from "./render.js";
 import { Screen } from "./screen.js";
-import { ServerClock } from "./server-clock.js";
 import { WatchSource } from "./source.js";
 import { ChangeStream } from "./stream.js";
 

@@ -12,7 +12,7 @@
 
 import type { Rollout, RolloutEvent, ServiceState } from "../../rollout/types.js";
 import type { AnalysisRunRecord, MeasurementRecord } from "../../store/store.js";
-import type { ClockSample } from "./server-clock.js";
+import type { ClockSample } from "../../util/server-clock.js";
 
 export type { MeasurementRecord, Rollout, RolloutEvent };
 

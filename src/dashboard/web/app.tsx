@@ -7,12 +7,12 @@
  */
 
 import { useCallback, useEffect, useMemo, useRef, useState } from "preact/hooks";
+import { ServerClock } from "../../util/server-clock.js";
 import { ApiClient, ApiError, type WhoAmI } from "./api.js";
 import { type Shell, ShellContext } from "./context.js";
 import { messageOf } from "./feeds.js";
 import { useHashRoute } from "./hooks.js";
 import { Overview } from "./overview.js";
-import { ServerClock } from "./server-clock.js";
 import { ServicePage } from "./service-page.js";
 import { tokenStore } from "./session.js";
 import { SignIn } from "./sign-in.js";

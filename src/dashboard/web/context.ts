@@ -7,9 +7,9 @@
 
 import { createContext } from "preact";
 import { useContext } from "preact/hooks";
+import type { ServerClock } from "../../util/server-clock.js";
 import type { ApiClient, WhoAmI } from "./api.js";
 import type { FeedDeps } from "./feeds.js";
-import type { ServerClock } from "./server-clock.js";
 import { EventStream, type StreamStatus } from "./stream.js";
 
 export interface Shell {

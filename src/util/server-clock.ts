@@ -1,9 +1,9 @@
 /**
- * The server's clock as seen from the CLI. A countdown computed with the local clock is wrong
- * by however far the two clocks disagree, so every answer narrows an interval of possible
- * offsets (server minus local): the HTTP Date header (whole seconds) bounds it within a second
- * plus the round trip, and a timestamp of something that already happened (a rollout's
- * `updatedAt`) from below. The estimate is the middle of what is left; evidence that
+ * The server's clock as a client sees it (the CLI's watch view, the dashboard). A countdown
+ * computed with the local clock is wrong by however far the two clocks disagree, so every
+ * answer narrows an interval of possible offsets (server minus local): the HTTP Date header
+ * (whole seconds) bounds it within a second plus the round trip, and a timestamp of something
+ * that already happened (a rollout's `updatedAt`) from below. The estimate is the middle of what is left; evidence that
  * contradicts the interval (a clock was stepped) starts it again.
  *
  * @module
@@ -50,8 +50,9 @@ export class ServerClock {
     const lo = this.#lo;
     const hi = this.#hi;
     if (Number.isFinite(lo) && Number.isFinite(hi)) return (lo + hi) / 2;
-    if (Number.isFinite(lo)) return lo;
-    if (Number.isFinite(hi)) return hi;
+    // Bounded on one side only: assume the clocks agree unless the bound says otherwise.
+    if (Number.isFinite(lo)) return Math.max(0, lo);
+    if (Number.isFinite(hi)) return Math.min(0, hi);
     return 0;
   }
 
@@ -61,7 +62,7 @@ export class ServerClock {
   }
 
   /** The server's time now, by the local time `localNow`. */
-  now(localNow: number): number {
+  now(localNow: number = Date.now()): number {
     return localNow + this.offset;
   }
 }
