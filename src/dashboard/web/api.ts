@@ -10,11 +10,25 @@
  * @module
  */
 
+import type {
+  MetricsPoint,
+  MetricsSummary,
+  ServiceMetrics,
+  VersionMetrics,
+} from "../../api/metrics-routes.js";
 import type { Rollout, RolloutEvent, ServiceState } from "../../rollout/types.js";
 import type { AnalysisRunRecord, MeasurementRecord } from "../../store/store.js";
 import type { ClockSample } from "../../util/server-clock.js";
 
-export type { MeasurementRecord, Rollout, RolloutEvent };
+export type {
+  MeasurementRecord,
+  MetricsPoint,
+  MetricsSummary,
+  Rollout,
+  RolloutEvent,
+  ServiceMetrics,
+  VersionMetrics,
+};
 
 /** `GET /api/v1/services/:name`: the service's state with its current (or last) rollout. */
 export type ServiceView = ServiceState & { rollout: Rollout | null };
@@ -24,43 +38,6 @@ export type Role = "operator" | "read-only" | "anonymous";
 export interface WhoAmI {
   name: string;
   role: Role;
-}
-
-export interface MetricsSummary {
-  requests: number;
-  errors: number;
-  errorRate: number | null;
-  rps: number | null;
-  p50Ms: number | null;
-  p95Ms: number | null;
-  p99Ms: number | null;
-}
-
-export interface MetricsPoint {
-  /** Start of the sub-window, epoch ms. */
-  t: number;
-  requests: number;
-  errors: number;
-  errorRate: number | null;
-  rps: number | null;
-  p50Ms: number | null;
-  p99Ms: number | null;
-}
-
-export interface VersionMetrics {
-  version: string;
-  role: "stable" | "canary";
-  summary: MetricsSummary;
-  series: MetricsPoint[];
-}
-
-/** `GET /api/v1/services/:name/metrics`. */
-export interface ServiceMetrics {
-  service: string;
-  from: number;
-  to: number;
-  step: number;
-  versions: VersionMetrics[];
 }
 
 /** The `measurement` event of the stream. */
