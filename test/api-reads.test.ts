@@ -221,6 +221,34 @@ describe("admin API reads and limits", () => {
     assert.equal(JSON.stringify((await get("/api/v1/events?limit=10000")).json), before);
   });
 
+  it("refuses a body that is not JSON, or not sent as JSON, in Aviary's codes, and applies nothing", async () => {
+    const before = JSON.stringify((await get("/api/v1/events?limit=10000")).json);
+    const cases: Array<[string, string, number, string, RegExp]> = [
+      ["application/json", '{"version":', 400, "AVIARY_BAD_REQUEST", /^body: not valid JSON$/],
+      ["application/json", "", 400, "AVIARY_BAD_REQUEST", /^body: empty/],
+      ["application/xml", "<v/>", 415, "AVIARY_UNSUPPORTED_MEDIA_TYPE", /application\/json/],
+    ];
+    for (const [type, body, status, code, detail] of cases) {
+      const res = await api.call("POST", "/api/v1/services/shop/deploy", {
+        token: api.operatorToken,
+        headers: { "content-type": type },
+        body,
+      });
+      assert.equal(res.status, status, `${type} ${body}: ${res.text}`);
+      assert.match(res.contentType, /^application\/problem\+json/);
+      assert.deepEqual(
+        { type: res.json.type, title: res.json.title, code: res.json.code },
+        {
+          type: `urn:aviary:problem:${code.slice("AVIARY_".length).toLowerCase().replace(/_/g, "-")}`,
+          title: status === 400 ? "Bad Request" : "Unsupported Media Type",
+          code,
+        },
+      );
+      assert.match(res.json.detail, detail);
+    }
+    assert.equal(JSON.stringify((await get("/api/v1/events?limit=10000")).json), before);
+  });
+
   it("answers an overlong or malformed path as a problem, without echoing it", async () => {
     const long = "x".repeat(300);
     const tooLong = await get(`/api/v1/services/${long}`);
@@ -239,8 +267,8 @@ describe("admin API reads and limits", () => {
     const res = await api.call("GET", "/api/v1/services", { token: viewer });
     assert.equal(res.status, 500);
     assert.deepEqual(res.json, {
-      type: "about:blank",
-      title: "Internal error",
+      type: "urn:aviary:problem:internal",
+      title: "Internal Server Error",
       status: 500,
       detail: "internal error; see the server log",
       code: "AVIARY_INTERNAL",

@@ -53,6 +53,10 @@ const CODES: Record<string, string | { meaning: string; from: unknown }> = {
     meaning: "The body is larger than 1 MiB.",
     from: { code: "FST_ERR_CTP_BODY_TOO_LARGE" },
   },
+  AVIARY_UNSUPPORTED_MEDIA_TYPE: {
+    meaning: "The body is not sent as `application/json`.",
+    from: { code: "FST_ERR_CTP_INVALID_MEDIA_TYPE" },
+  },
   AVIARY_URI_TOO_LONG: {
     meaning: "A path segment is longer than 200 characters.",
     from: { code: "FST_ERR_MAX_PARAM_LENGTH" },
@@ -330,7 +334,7 @@ export function apiReference(): string {
     "## Errors",
     "Every error is an RFC 9457 problem, `Content-Type: application/problem+json`:",
     table(["field", "type", "required", "default", "allowed", "description"], fieldRows(problem)),
-    "`code` is stable: branch on it, not on `detail`, which is meant for people. Errors Fastify raises before a route runs (a malformed JSON body, an unsupported content type) keep Fastify's own code, e.g. `FST_ERR_CTP_INVALID_MEDIA_TYPE`, with status 400 or 415.",
+    "`code` is stable: branch on it, not on `detail`, which is meant for people. `type` is the same code as a URI (`urn:aviary:problem:unknown-service`), `title` the status's reason phrase. Refusals that happen before a route runs (a body that is not JSON, another content type) have codes of this table too.",
     `\`\`\`json\n${JSON.stringify(
       problemOf(new AviaryError("AVIARY_UNKNOWN_SERVICE", "no service named shop")),
       null,

@@ -18,7 +18,7 @@ import { join } from "node:path";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { AviaryError } from "../errors.js";
 import type { Actor } from "../rollout/types.js";
-import { sendProblem } from "./problem.js";
+import { problem, sendProblem } from "./problem.js";
 import type { Identity, TokenRegistry } from "./tokens.js";
 import type { Role } from "./tokens-file.js";
 
@@ -112,13 +112,14 @@ export function installAuth(app: FastifyInstance, opts: AuthOptions): void {
       );
     }
     if (access === "operator" && who.role !== "operator") {
-      return sendProblem(reply, {
-        type: "about:blank",
-        title: "Forbidden",
-        status: 403,
-        detail: `${route} needs the operator role; the token '${who.name}' has the ${who.role} role`,
-        code: "AVIARY_FORBIDDEN",
-      });
+      return sendProblem(
+        reply,
+        problem(
+          403,
+          "AVIARY_FORBIDDEN",
+          `${route} needs the operator role; the token '${who.name}' has the ${who.role} role`,
+        ),
+      );
     }
     identities.set(req, who);
   });
@@ -139,11 +140,5 @@ function unauthorized(reply: FastifyReply, detail: string, error?: string): Fast
     "www-authenticate",
     `Bearer realm="aviary"${error === undefined ? "" : `, error="${error}"`}`,
   );
-  return sendProblem(reply, {
-    type: "about:blank",
-    title: "Unauthorized",
-    status: 401,
-    detail,
-    code: "AVIARY_UNAUTHORIZED",
-  });
+  return sendProblem(reply, problem(401, "AVIARY_UNAUTHORIZED", detail));
 }

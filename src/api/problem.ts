@@ -5,6 +5,7 @@
  * @module
  */
 
+import { STATUS_CODES } from "node:http";
 import type { FastifyError, FastifyReply, FastifyRequest } from "fastify";
 import { AviaryError } from "../errors.js";
 import { SpecError } from "../spec/load.js";
@@ -20,35 +21,53 @@ const STATUS_BY_CODE: Record<string, number> = {
   AVIARY_FORBIDDEN: 403,
   AVIARY_STORE_STALE_WRITE: 409,
   AVIARY_TOO_MANY_STREAMS: 503,
+  AVIARY_UNSUPPORTED_MEDIA_TYPE: 415,
 };
 
 /** The admin server's body limit, named in the 413 problem. */
 export const BODY_LIMIT = 1_048_576;
 
-/** Fastify's own refusals, said in Aviary's words (and without echoing the URL). */
-const FRAMEWORK_PROBLEMS: Record<string, Pick<Problem, "title" | "status" | "detail" | "code">> = {
+/**
+ * Fastify's own refusals (before a route runs), said in Aviary's words and codes: a client
+ * branches on one set of codes, and the URL is never echoed.
+ */
+const FRAMEWORK_PROBLEMS: Record<string, { status: number; code: string; detail: string }> = {
   FST_ERR_CTP_BODY_TOO_LARGE: {
-    title: "Payload too large",
     status: 413,
-    detail: `the request body is larger than the admin API's limit of ${BODY_LIMIT} bytes (1 MiB)`,
     code: "AVIARY_BODY_TOO_LARGE",
+    detail: `the request body is larger than the admin API's limit of ${BODY_LIMIT} bytes (1 MiB)`,
   },
   FST_ERR_MAX_PARAM_LENGTH: {
-    title: "URI too long",
     status: 414,
-    detail: "a path segment is longer than the admin API accepts (200 characters)",
     code: "AVIARY_URI_TOO_LONG",
+    detail: "a path segment is longer than the admin API accepts (200 characters)",
   },
   FST_ERR_BAD_URL: {
-    title: "Bad request",
     status: 400,
-    detail: "the URL path is not valid percent-encoding",
     code: "AVIARY_BAD_REQUEST",
+    detail: "the URL path is not valid percent-encoding",
+  },
+  FST_ERR_CTP_INVALID_JSON_BODY: {
+    status: 400,
+    code: "AVIARY_BAD_REQUEST",
+    detail: "body: not valid JSON",
+  },
+  FST_ERR_CTP_EMPTY_JSON_BODY: {
+    status: 400,
+    code: "AVIARY_BAD_REQUEST",
+    detail: "body: empty, but Content-Type says application/json",
+  },
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: {
+    status: 415,
+    code: "AVIARY_UNSUPPORTED_MEDIA_TYPE",
+    detail: "send the body as application/json",
   },
 };
 
 export interface Problem {
+  /** `urn:aviary:problem:<code without AVIARY_, in kebab case>`: the code as a URI. */
   type: string;
+  /** The status's reason phrase ("Not Found"), as RFC 9457 suggests for people. */
   title: string;
   status: number;
   detail: string;
@@ -57,46 +76,43 @@ export interface Problem {
   problems?: unknown[];
 }
 
+/** Every problem the admin server sends is made here, so type, title and code agree. */
+export function problem(
+  status: number,
+  code: string,
+  detail: string,
+  extra: Pick<Problem, "problems"> = {},
+): Problem {
+  return {
+    type: `urn:aviary:problem:${code
+      .replace(/^AVIARY_/, "")
+      .toLowerCase()
+      .replace(/_/g, "-")}`,
+    title: STATUS_CODES[status] ?? "Error",
+    status,
+    detail,
+    code,
+    ...extra,
+  };
+}
+
 export function problemOf(err: unknown): Problem {
   if (err instanceof AviaryError) {
     // Command errors (a rollout in the wrong state for the verb) are conflicts.
     const status = STATUS_BY_CODE[err.code] ?? 409;
-    return {
-      type: `https://aviary.dev/problems/${err.code.toLowerCase().replace(/_/g, "-")}`,
-      title: err.code,
+    return problem(
       status,
-      detail: err.message,
-      code: err.code,
-      ...(err instanceof SpecError ? { problems: err.problems } : {}),
-    };
+      err.code,
+      err.message,
+      err instanceof SpecError ? { problems: err.problems } : {},
+    );
   }
   const fe = err as FastifyError;
   const framework = FRAMEWORK_PROBLEMS[fe.code];
-  if (framework !== undefined) {
-    return {
-      type: "about:blank",
-      title: framework.title,
-      status: framework.status,
-      detail: framework.detail,
-      code: framework.code,
-    };
-  }
-  if (fe.validation !== undefined || (fe.statusCode !== undefined && fe.statusCode < 500)) {
-    return {
-      type: "about:blank",
-      title: "Bad request",
-      status: fe.statusCode ?? 400,
-      detail: fe.message,
-      code: fe.code ?? "AVIARY_BAD_REQUEST",
-    };
-  }
-  return {
-    type: "about:blank",
-    title: "Internal error",
-    status: 500,
-    detail: "internal error; see the server log",
-    code: "AVIARY_INTERNAL",
-  };
+  if (framework !== undefined) return problem(framework.status, framework.code, framework.detail);
+  if (fe.validation !== undefined || (fe.statusCode !== undefined && fe.statusCode < 500))
+    return problem(fe.statusCode ?? 400, "AVIARY_BAD_REQUEST", fe.message);
+  return problem(500, "AVIARY_INTERNAL", "internal error; see the server log");
 }
 
 export function sendProblem(reply: FastifyReply, problem: Problem): FastifyReply {

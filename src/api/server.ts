@@ -20,7 +20,7 @@ import { type AccessConfig, identityOf, installAuth } from "./auth.js";
 import { type ApiStore, historyRoutes } from "./history-routes.js";
 import { metricsRoutes } from "./metrics-routes.js";
 import { openApiDocument } from "./openapi.js";
-import { BODY_LIMIT, errorHandler, sendProblem } from "./problem.js";
+import { BODY_LIMIT, errorHandler, problem, sendProblem } from "./problem.js";
 import { rolloutRoutes } from "./rollout-routes.js";
 import { type ApiRoute, registerRoutes, route } from "./route-table.js";
 import { EventStreams, streamRoutes } from "./stream.js";
@@ -140,13 +140,10 @@ export function createAdminServer(opts: AdminOptions): FastifyInstance {
   });
   app.setErrorHandler(errorHandler);
   app.setNotFoundHandler((req, reply) =>
-    sendProblem(reply, {
-      type: "about:blank",
-      title: "Not found",
-      status: 404,
-      detail: `no route ${req.method} ${req.url.split("?")[0]}`,
-      code: "AVIARY_NOT_FOUND",
-    }),
+    sendProblem(
+      reply,
+      problem(404, "AVIARY_NOT_FOUND", `no route ${req.method} ${req.url.split("?")[0]}`),
+    ),
   );
   installAuth(app, { tokens: opts.tokens, anonymousRead: opts.anonymousRead });
 

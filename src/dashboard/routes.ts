@@ -20,7 +20,7 @@ import { fileURLToPath } from "node:url";
 import fastifyStatic from "@fastify/static";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import type { AccessConfig } from "../api/auth.js";
-import { sendProblem } from "../api/problem.js";
+import { problem, sendProblem } from "../api/problem.js";
 
 /** Where the dashboard lives on the admin server. */
 export const DASHBOARD_PATH = "/dashboard/";
@@ -103,23 +103,20 @@ export function registerDashboard(app: FastifyInstance, opts: DashboardOptions):
   function serve(req: FastifyRequest, reply: FastifyReply, file: string): FastifyReply {
     if (!built()) {
       reply.header("cache-control", "no-store");
-      return sendProblem(reply, {
-        type: "about:blank",
-        title: "Dashboard not built",
-        status: 503,
-        detail:
+      return sendProblem(
+        reply,
+        problem(
+          503,
+          "AVIARY_DASHBOARD_NOT_BUILT",
           "the web dashboard has not been built: run `npm run build` in Aviary's source tree (it bundles src/dashboard/web into dist/dashboard), then reload",
-        code: "AVIARY_DASHBOARD_NOT_BUILT",
-      });
+        ),
+      );
     }
     if (!FILES.has(file) || !existsSync(join(opts.dir, file))) {
-      return sendProblem(reply, {
-        type: "about:blank",
-        title: "Not found",
-        status: 404,
-        detail: `the dashboard has no file ${file}`,
-        code: "AVIARY_NOT_FOUND",
-      });
+      return sendProblem(
+        reply,
+        problem(404, "AVIARY_NOT_FOUND", `the dashboard has no file ${file}`),
+      );
     }
     const version = (req.query as Record<string, unknown>).v;
     const cached = file !== "index.html" && typeof version === "string" && VERSION.test(version);

@@ -76,8 +76,8 @@ describe("API client", () => {
     const { api } = client(() =>
       json(
         {
-          type: "about:blank",
-          title: "AVIARY_AT_GATE",
+          type: "urn:aviary:problem:at-gate",
+          title: "Conflict",
           status: 409,
           detail: "the rollout of v2 waits at gate change-board",
           code: "AVIARY_AT_GATE",
