@@ -75,6 +75,29 @@ services:
     );
   });
 
+  it("tells a value of the wrong type from a missing one, inside a one-key union too", () => {
+    const found = problems(`${minimal}    strategy:
+      steps:
+        - setWeight: ten
+        - pause: { duration: 5 }
+`);
+    assert.deepEqual(
+      found.map((p) => [p.line, p.path, p.message]),
+      [
+        [
+          7,
+          "services[0].strategy.steps[0]",
+          "setWeight: Invalid input: expected number, received string",
+        ],
+        [
+          8,
+          "services[0].strategy.steps[1]",
+          "pause.duration: expected a duration with a unit, such as 500ms, 10s, 2m or 1h30m",
+        ],
+      ],
+    );
+  });
+
   it("reports YAML syntax errors with their position", () => {
     const [p] = problems("services:\n  - name: [unclosed\n");
     assert.equal(p!.path, "");

@@ -63,7 +63,9 @@ export function parseSpec(text: string, file = "<spec>"): Spec {
       })),
     );
   }
-  const result = Spec.safeParse(doc.toJS() ?? {});
+  // reportInput: an issue then carries the value it was about, which tells a wrong value
+  // (`weight: ten`) from a missing one; without it zod leaves `input` out of every issue.
+  const result = Spec.safeParse(doc.toJS() ?? {}, { reportInput: true });
   if (result.success) return result.data;
   const problems = result.error.issues.map((issue) => locateIssue(issue, doc.contents, at));
   problems.sort((a, b) => a.line - b.line || a.column - b.column);

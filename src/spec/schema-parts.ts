@@ -15,7 +15,7 @@ import { parseDuration } from "../util/duration.js";
 
 /** A duration such as `500ms`, `10s`, `2m` or `1h30m`; kept as text, read with `parseDuration`. */
 export const Duration = z
-  .string()
+  .string({ error: "expected a duration with a unit, such as 500ms, 10s, 2m or 1h30m" })
   .refine((s) => parseDuration(s) !== undefined, {
     message: "expected a duration such as 500ms, 10s, 2m or 1h30m",
   })
