@@ -1,4 +1,6 @@
 import assert from "node:assert/strict";
+import { once } from "node:events";
+import { connect } from "node:net";
 import { after, describe, it } from "node:test";
 import { request } from "undici";
 import {
@@ -39,6 +41,72 @@ describe("dead and failing targets", () => {
     });
     assert.equal(summary.failures.connect, 1);
     assert.equal(summary.errorRate, 1);
+  });
+
+  it("stops the upstream request when the client leaves before the answer, blaming no target", async () => {
+    let arrived!: () => void;
+    const arrival = new Promise<void>((resolve) => {
+      arrived = resolve;
+    });
+    let stopped!: () => void;
+    const stop = new Promise<void>((resolve) => {
+      stopped = resolve;
+    });
+    // Never answers, like a long poll: only the router can end this request.
+    const held = track(
+      await startUpstream("held", (_req, res) => {
+        res.on("close", () => {
+          if (!res.writableEnded) stopped();
+        });
+        arrived();
+      }),
+    );
+    const router = track(
+      await startRouter([
+        {
+          name: "app",
+          match: { pathPrefix: "/" },
+          stable: { version: "v1", targets: [held.url] },
+          timeouts: { response: "10m" },
+          outlierDetection: { consecutiveFailures: 1 },
+        },
+      ]),
+    );
+    const client = connect(router.port, "127.0.0.1");
+    await once(client, "connect");
+    client.write("GET /poll HTTP/1.1\r\nHost: app\r\n\r\n");
+    await arrival;
+    assert.equal(router.router.inFlight, 1);
+    client.destroy();
+    // A liveness bound, not a timing claim: without the fix the upstream waits for 10 minutes.
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      stop,
+      new Promise((_, reject) => {
+        timer = setTimeout(
+          () => reject(new Error("the upstream request was not stopped when the client left")),
+          15_000,
+        );
+      }),
+    ]).finally(() => clearTimeout(timer));
+    while (router.router.inFlight > 0) await new Promise((r) => setTimeout(r, 5));
+    const summary = router.metrics.query({
+      service: "app",
+      version: "v1",
+      from: Date.now() - 60_000,
+      to: Date.now() + 1000,
+    });
+    assert.equal(summary.requests, 0, "a request the client abandoned is no response");
+    assert.deepEqual(
+      Object.values(summary.failures),
+      Object.values(summary.failures).map(() => 0),
+    );
+    // The target was not ejected (one failure would eject it): the next request reaches it.
+    const next = connect(router.port, "127.0.0.1");
+    await once(next, "connect");
+    next.write("GET /again HTTP/1.1\r\nHost: app\r\n\r\n");
+    while (held.received.length < 2) await new Promise((r) => setTimeout(r, 5));
+    next.destroy();
   });
 
   it("answers 504 when the target does not answer within the response timeout", async () => {

@@ -48,8 +48,11 @@ export class Exchange implements Decidable, ForwardContext {
   forwardHeaders: string[] = [];
   status = 0;
   attempts = 0;
+  /** The exchanges in flight on the client's connection; this one is in it until it ends. */
+  openOnSocket: Set<Exchange> | undefined = undefined;
   #abort: ((err?: Error) => void) | undefined;
   #resume: (() => void) | undefined;
+  #clientGone = false;
 
   constructor(
     req: IncomingMessage,
@@ -78,6 +81,23 @@ export class Exchange implements Decidable, ForwardContext {
 
   onConnect(abort: (err?: Error) => void): void {
     this.#abort = abort;
+    if (this.#clientGone) abort(clientGoneError());
+  }
+
+  /**
+   * The client's connection closed before the exchange ended: stop the upstream request now
+   * rather than when the upstream answers (a slow or long-polling upstream would otherwise
+   * keep working, and keep a pooled connection, for nobody). undici then reports an error,
+   * and the owner sees a destroyed response: the client left, not the upstream's fault.
+   */
+  clientGone(): void {
+    this.#clientGone = true;
+    this.#abort?.(clientGoneError());
+  }
+
+  /** True once the client's connection closed (Node may not have destroyed `res` yet). */
+  get clientLeft(): boolean {
+    return this.#clientGone;
   }
 
   onHeaders(statusCode: number, rawHeaders: Buffer[], resume: () => void): boolean {
@@ -124,4 +144,10 @@ export class Exchange implements Decidable, ForwardContext {
   onError(err: Error & { code?: string }): void {
     this.owner.failed(this, err);
   }
+}
+
+function clientGoneError(): Error & { code: string } {
+  return Object.assign(new Error("the client closed its connection"), {
+    code: "AVIARY_CLIENT_GONE",
+  });
 }

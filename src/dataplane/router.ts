@@ -30,6 +30,9 @@ import { TargetRegistry } from "./targets.js";
 import { proxyUpgrade } from "./upgrade.js";
 import { classifyUpstreamError } from "./upstream-errors.js";
 
+const kOpenExchanges = Symbol("aviary.openExchanges");
+type TrackedSocket = Socket & { [kOpenExchanges]?: Set<Exchange> };
+
 export interface RouterOptions {
   metrics: MetricsRegistry;
   proxy: ProxySettings;
@@ -92,6 +95,15 @@ export class Router implements ExchangeOwner {
       },
       this.#handle,
     );
+    // One set per client connection (not a listener per request): what is still in flight
+    // when the client goes away is stopped upstream at once.
+    this.#server.on("connection", (socket: TrackedSocket) => {
+      const open = new Set<Exchange>();
+      socket[kOpenExchanges] = open;
+      socket.once("close", () => {
+        for (const ex of open) ex.clientGone();
+      });
+    });
     this.#server.on("upgrade", (req: IncomingMessage, socket: Socket, head: Buffer) => {
       proxyUpgrade(req, socket, head, this.#plan, this.#clock);
     });
@@ -242,6 +254,11 @@ export class Router implements ExchangeOwner {
       this.#mirror.copy(ex, mirror);
     }
     this.#inFlight++;
+    const open = (req.socket as TrackedSocket)[kOpenExchanges];
+    if (open !== undefined) {
+      open.add(ex);
+      ex.openOnSocket = open;
+    }
     this.#dispatch(ex);
   };
 
@@ -273,7 +290,7 @@ export class Router implements ExchangeOwner {
     const version = ex.version!;
     version.recorder.response(ex.status, performance.now() - ex.startedAt);
     ex.target!.recordResponse(ex.status >= 500, version.targets.policy, this.#clock.now());
-    this.#finish();
+    this.#finish(ex);
   }
 
   /** Part of {@link ExchangeOwner}: the upstream exchange failed or the client left. */
@@ -283,10 +300,10 @@ export class Router implements ExchangeOwner {
     const target = ex.target!;
     const elapsed = performance.now() - ex.startedAt;
     const res = ex.res;
-    if (res.destroyed) {
+    if (ex.clientLeft || res.destroyed) {
       // The client left first; not the upstream's fault, and nobody to answer.
       if (res.headersSent) version.recorder.response(ex.status, elapsed);
-      this.#finish();
+      this.#finish(ex);
       return;
     }
     const failure = classifyUpstreamError(err);
@@ -325,10 +342,11 @@ export class Router implements ExchangeOwner {
       },
       "upstream failure",
     );
-    this.#finish();
+    this.#finish(ex);
   }
 
-  #finish(): void {
+  #finish(ex: Exchange): void {
+    ex.openOnSocket?.delete(ex);
     if (--this.#inFlight === 0 && this.#drained !== undefined) this.#drained();
   }
 }
