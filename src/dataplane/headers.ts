@@ -102,45 +102,36 @@ export function forwardRequestHeaders(raw: readonly string[], ctx: ForwardContex
 
 /**
  * Response headers to relay to the client: hop-by-hop fields dropped, Via added. The input is
- * undici's raw list, which this may reuse.
+ * undici's raw list, reused when nothing needs dropping; otherwise the copy starts at the first
+ * field dropped (most upstreams send Connection and Keep-Alive last).
  */
 export function relayResponseHeaders(raw: string[]): string[] {
+  let out: string[] | undefined;
   let connectionTokens: string | undefined;
   let via: string | undefined;
-  let clean = true;
-  for (let i = 0; i < raw.length; i += 2) {
-    const lower = (raw[i] as string).toLowerCase();
-    if (HOP_BY_HOP.has(lower) || lower === "via") {
-      clean = false;
-      break;
-    }
-  }
-  if (clean) {
-    raw.push("via", VIA);
-    return raw;
-  }
-  const out: string[] = [];
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i] as string;
-    const value = raw[i + 1] as string;
     const lower = name.toLowerCase();
-    if (HOP_BY_HOP.has(lower)) {
+    if (HOP_BY_HOP.has(lower) || lower === "via") {
+      out ??= raw.slice(0, i);
+      const value = raw[i + 1] as string;
       if (lower === "connection")
         connectionTokens = connectionTokens ? `${connectionTokens},${value}` : value;
+      else if (lower === "via") via = via === undefined ? value : `${via}, ${value}`;
       continue;
     }
-    if (lower === "via") {
-      via = via === undefined ? value : `${via}, ${value}`;
-      continue;
-    }
-    out.push(name, value);
+    if (out !== undefined) out.push(name, raw[i + 1] as string);
   }
-  out.push("via", via === undefined ? VIA : `${via}, ${VIA}`);
-  return connectionTokens === undefined ? out : dropConnectionNamed(out, connectionTokens);
+  const result = out ?? raw;
+  result.push("via", via === undefined ? VIA : `${via}, ${VIA}`);
+  return connectionTokens === undefined ? result : dropConnectionNamed(result, connectionTokens);
 }
 
 /** Drops the fields a Connection header names (RFC 9110 §7.6.1); rare, so a second pass. */
 function dropConnectionNamed(headers: string[], tokens: string): string[] {
+  // Nearly always a lone "keep-alive" or "close", which names no field: no work, no garbage.
+  if (CONNECTION_OPTIONS.has(tokens) || CONNECTION_OPTIONS.has(tokens.trim().toLowerCase()))
+    return headers;
   const named = new Set(
     tokens
       .split(",")
