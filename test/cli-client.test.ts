@@ -138,6 +138,10 @@ services:
     const noService = cli("get", "--watch");
     assert.equal(noService.status, 2);
     assert.match(noService.stderr, /--watch needs a service/);
+    // A value only the server can judge (here the target URL) is a usage error too.
+    const target = cli("deploy", "web", "--version", "v9", "--target", "ftp://10.0.0.1:21");
+    assert.equal(target.status, 2, target.stderr);
+    assert.match(target.stderr, /body\.targets\[0\]: unsupported scheme ftp:/);
   });
 
   it("takes server and token from flags, then environment, then the config file", async () => {

@@ -17,7 +17,7 @@ const EXIT_MEANING: Record<keyof typeof EXIT, string> = {
   failed:
     "The command ran and failed: the server refused it (its problem detail is printed), `validate` found problems, `--wait` saw the rollout aborted or ran past `--timeout`, `get --watch --exit-on-finish` saw it aborted, `demo --exit` did not go as planned.",
   usage:
-    "A usage error: an unknown verb or flag, a missing or malformed value, an unusable CLI config file. The message and the verb's help are printed.",
+    "A usage error: an unknown verb or flag, a missing or malformed value (also one only the server can check, such as a target URL: its 400 `AVIARY_BAD_REQUEST`), an unusable CLI config file. The message is printed, with the verb's help when the CLI itself found it.",
   unreachable:
     "The server could not be reached at the address the CLI resolved (`--server`, `AVIARY_SERVER`, the CLI config file, or the default).",
 };

@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 /**
  * The `aviary` command; the verbs are in `program.ts`.
- * Exit codes: 0 ok, 1 failed, 2 usage (a bad flag or config file), 3 cannot reach the server.
+ * Exit codes: 0 ok, 1 failed, 2 usage (a bad flag, a value the server refuses as malformed, a bad
+ * config file), 3 cannot reach the server.
  *
  * @module
  */
@@ -11,7 +12,8 @@ import { AviaryError } from "../errors.js";
 import { EXIT } from "./exit.js";
 import { buildProgram } from "./program.js";
 
-const USAGE_CODES = new Set(["AVIARY_USAGE", "AVIARY_CONFIG_INVALID"]);
+// AVIARY_BAD_REQUEST: the server found a value the CLI was given unusable (`--target ftp://x`).
+const USAGE_CODES = new Set(["AVIARY_USAGE", "AVIARY_CONFIG_INVALID", "AVIARY_BAD_REQUEST"]);
 
 try {
   await buildProgram().parseAsync(process.argv);
