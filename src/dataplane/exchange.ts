@@ -88,7 +88,7 @@ export class Exchange implements Decidable, ForwardContext {
    * The client's connection closed before the exchange ended: stop the upstream request now
    * rather than when the upstream answers (a slow or long-polling upstream would otherwise
    * keep working, and keep a pooled connection, for nobody). undici then reports an error,
-   * and the owner sees a destroyed response: the client left, not the upstream's fault.
+   * which the owner, seeing {@link clientLeft}, puts down to the client, not the upstream.
    */
   clientGone(): void {
     this.#clientGone = true;
