@@ -360,6 +360,25 @@ describe("the documentation", () => {
     assert.deepEqual(problems, [], `\n${problems.join("\n")}`);
   });
 
+  it("every spec under examples/ validates", () => {
+    const files = readdirSync(join(ROOT, "examples")).filter((f) => /\.ya?ml$/.test(f));
+    assert.ok(files.length > 0, "examples/ holds specs");
+    const problems: string[] = [];
+    for (const f of files) {
+      const at = `examples/${f}`;
+      try {
+        parseSpec(readFileSync(join(ROOT, at), "utf8"), at);
+      } catch (err) {
+        if (!(err instanceof SpecError)) throw err;
+        for (const p of err.problems)
+          problems.push(
+            `${p.file}:${p.line}:${p.column}: ${p.path ? `${p.path}: ` : ""}${p.message}`,
+          );
+      }
+    }
+    assert.deepEqual(problems, [], `\n${problems.join("\n")}`);
+  });
+
   it("every aviary verb, sub-verb and flag it mentions exists", () => {
     const spans = codeSpans(all);
     const found = spans.flatMap(mentions);
