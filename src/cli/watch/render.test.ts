@@ -9,6 +9,7 @@ import {
   formatValue,
   type MetricsRead,
   type MetricsState,
+  measurementValue,
   renderWatch,
   renderWatchText,
   type WatchState,
@@ -324,8 +325,8 @@ describe("watch view", () => {
     assert.equal(line(lines, "background"), "  background  Running  2 of 5 measurements");
     const verdicts = lines.filter((l) => /^ {2}12:00:0\d/.test(l));
     assert.equal(verdicts.length, 5, "the last five");
-    assert.equal(verdicts[4], "  12:00:07  errors   Successful  0.0084   result 7 <= 0.05");
-    assert.equal(verdicts[0], "  12:00:03  errors   Successful  0.0036   result 3 <= 0.05");
+    assert.equal(verdicts[4], "  12:00:07  errors   Successful  0.0084    result 7 <= 0.05");
+    assert.equal(verdicts[0], "  12:00:03  errors   Successful  0.0036    result 3 <= 0.05");
   });
 
   it("says when the connection is lost, keeping the last view", () => {
@@ -388,5 +389,7 @@ describe("watch view", () => {
     assert.equal(formatValue(0.000123), "1.23e-4");
     assert.equal(formatValue(12.3456), "12.35");
     assert.equal(formatValue(0), "0");
+    assert.equal(measurementValue({ value: 0.4241, evidence: { eValue: 0.4241 } }), "e=0.4241");
+    assert.equal(measurementValue({ value: 0.05, evidence: {} }), "0.05");
   });
 });

@@ -344,11 +344,23 @@ function analysisLines(runs: AnalysisRun[] | null, verdicts: number): Line[] {
       seg(padEndCols(m.metric, metricWidth)),
       seg("  "),
       seg(m.phase.padEnd(12), RUN_STYLE[m.phase]),
-      seg(padEndCols(formatValue(m.value), 9)),
+      seg(padEndCols(measurementValue(m), 10)),
       seg(m.message),
     ]);
   }
   return out;
+}
+
+/**
+ * A measurement's value for the list: `e=` in front when it is the sequential judge's e-value
+ * (evidence.eValue), so it is not read as the metric's own value.
+ */
+export function measurementValue(m: {
+  value: number | null;
+  evidence: Record<string, unknown>;
+}): string {
+  const v = formatValue(m.value);
+  return m.value !== null && m.evidence.eValue === m.value ? `e=${v}` : v;
 }
 
 /** A measured value, short: 4 significant digits, `–` for none. */

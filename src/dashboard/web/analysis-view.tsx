@@ -8,10 +8,10 @@
 import { useState } from "preact/hooks";
 import {
   evidenceInWords,
+  measurementValueText,
   newestFirst,
   runBadge,
   runTitle,
-  valueText,
   verdictOf,
 } from "./analysis.js";
 import type { AnalysisRun } from "./api.js";
@@ -39,7 +39,7 @@ function RunView({ run, now }: { run: AnalysisRun; now: number }) {
               <div class="m-head">
                 <BadgeView badge={verdictOf(m)} />
                 <span class="m-metric">{m.metric}</span>
-                <span class="m-value">{valueText(m.value)}</span>
+                <span class="m-value">{measurementValueText(m)}</span>
                 <time
                   class="m-time muted"
                   dateTime={new Date(m.finishedAt).toISOString()}

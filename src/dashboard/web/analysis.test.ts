@@ -1,6 +1,13 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { evidenceInWords, newestFirst, runTitle, valueText, verdictOf } from "./analysis.js";
+import {
+  evidenceInWords,
+  measurementValueText,
+  newestFirst,
+  runTitle,
+  valueText,
+  verdictOf,
+} from "./analysis.js";
 import { measurement, run, T0 } from "./fixtures.js";
 
 describe("analysis in words", () => {
@@ -110,6 +117,15 @@ describe("analysis in words", () => {
     assert.equal(valueText(0.5), "0.5");
     assert.equal(valueText(1234.567), "1,234.57");
     assert.equal(valueText(2.5e9), "2.50e+9");
+  });
+
+  it("says a value is an e-value when it is the judge's, not the metric's", () => {
+    assert.equal(
+      measurementValueText({ value: 0.4241, evidence: { eValue: 0.4241 } }),
+      "e-value 0.4241",
+    );
+    assert.equal(measurementValueText({ value: 0.012, evidence: { canary: 0.012 } }), "0.012");
+    assert.equal(measurementValueText({ value: null, evidence: {} }), "no value");
   });
 
   it("titles runs and orders them newest first", () => {

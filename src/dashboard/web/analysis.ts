@@ -87,6 +87,15 @@ export function valueText(v: number | null): string {
 
 type Evidence = Record<string, unknown>;
 
+/**
+ * A measurement's value, saying what it is when it is not the metric itself: the sequential
+ * judge's value is its e-value, which read bare next to "error-rate" looks like a rate.
+ */
+export function measurementValueText(m: Pick<MeasurementRecord, "value" | "evidence">): string {
+  if (m.value !== null && m.evidence.eValue === m.value) return `e-value ${valueText(m.value)}`;
+  return valueText(m.value);
+}
+
 const num = (x: unknown): number | undefined =>
   typeof x === "number" && Number.isFinite(x) ? x : undefined;
 
