@@ -19,6 +19,9 @@ import { SignIn } from "./sign-in.js";
 import type { StreamStatus } from "./stream.js";
 import { Icon } from "./ui.js";
 
+/** How many announcements the live region keeps. */
+const ANNOUNCED_KEPT = 5;
+
 type Session =
   | { kind: "checking" }
   | { kind: "in"; who: WhoAmI }
@@ -76,7 +79,9 @@ export function App() {
   );
   const [session, setSession] = useState<Session>({ kind: "checking" });
   const [stream, setStream] = useState<StreamStatus>({ kind: "connecting" });
-  const [said, setSaid] = useState<{ n: number; text: string }>({ n: 0, text: "" });
+  // The last few announcements, each its own line: a command's confirmation and the live event
+  // it causes arrive in either order, and the second must not silence the first.
+  const [said, setSaid] = useState<ReadonlyArray<{ n: number; text: string }>>([]);
   const route = useHashRoute();
   const main = useRef<HTMLElement>(null);
 
@@ -123,7 +128,8 @@ export function App() {
       clock,
       who,
       token: () => tokens.get(),
-      announce: (text) => setSaid((s) => ({ n: s.n + 1, text })),
+      announce: (text) =>
+        setSaid((s) => [...s.slice(-(ANNOUNCED_KEPT - 1)), { n: (s.at(-1)?.n ?? 0) + 1, text }]),
       signedOut: (detail) => void toSignIn(`Signed out: ${detail}`),
       setStreamStatus: setStream,
     };
@@ -218,8 +224,15 @@ export function App() {
           </p>
         )}
       </main>
-      <div class="visually-hidden" aria-live="polite" aria-atomic="true" data-testid="live-region">
-        <p key={said.n}>{said.text}</p>
+      <div
+        class="visually-hidden"
+        aria-live="polite"
+        aria-relevant="additions"
+        data-testid="live-region"
+      >
+        {said.map((a) => (
+          <p key={a.n}>{a.text}</p>
+        ))}
       </div>
     </ShellContext.Provider>
   );
