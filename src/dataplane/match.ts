@@ -6,11 +6,15 @@
  */
 
 import type { RequestMatch, StringMatch } from "../spec/schema.js";
+import { compileLinearRegex } from "../util/linear-regex.js";
 import { type HeaderSlots, type RequestView, readCookie, readQuery } from "./request-view.js";
 
 export type RequestPredicate = (view: RequestView) => boolean;
 
-/** One value compared as the spec says: exact, prefix or (unanchored) regular expression. */
+/**
+ * One value compared as the spec says: exact, prefix or (unanchored) regular expression. The
+ * value is the client's, so a regex runs in linear time (RE2, see util/linear-regex.ts).
+ */
 export function compileStringMatch(m: StringMatch): (value: string | undefined) => boolean {
   if ("exact" in m) {
     const expected = m.exact;
@@ -20,7 +24,7 @@ export function compileStringMatch(m: StringMatch): (value: string | undefined) 
     const prefix = m.prefix;
     return (v) => v?.startsWith(prefix) === true;
   }
-  const re = new RegExp(m.regex);
+  const re = compileLinearRegex(m.regex);
   return (v) => v !== undefined && re.test(v);
 }
 

@@ -12,6 +12,7 @@
 import { z } from "zod";
 import { parseListenAddress } from "../util/address.js";
 import { parseDuration } from "../util/duration.js";
+import { linearRegexProblem } from "../util/linear-regex.js";
 
 /** A duration such as `500ms`, `10s`, `2m` or `1h30m`; kept as text, read with `parseDuration`. */
 export const Duration = z
@@ -88,15 +89,10 @@ const HeaderName = z
   .describe("An HTTP header name (case does not matter).")
   .transform((s) => s.toLowerCase());
 
+// Matched against values a client chooses, so in linear time (RE2), never by backtracking.
 const Regex = z.string().superRefine((s, ctx) => {
-  try {
-    new RegExp(s);
-  } catch (err) {
-    ctx.addIssue({
-      code: "custom",
-      message: `invalid regular expression: ${(err as Error).message}`,
-    });
-  }
+  const problem = linearRegexProblem(s);
+  if (problem !== undefined) ctx.addIssue({ code: "custom", message: problem });
 });
 
 export const StringMatch = z
@@ -104,7 +100,9 @@ export const StringMatch = z
     z.strictObject({ exact: z.string().describe("The value equals this.") }),
     z.strictObject({ prefix: z.string().min(1).describe("The value starts with this.") }),
     z.strictObject({
-      regex: Regex.describe("The value matches this JavaScript regular expression."),
+      regex: Regex.describe(
+        "The value contains a match of this regular expression (RE2 syntax, matched in linear time; anchor with ^ and $; `(?i)` ignores case).",
+      ),
     }),
   ])
   .meta({
