@@ -16,12 +16,61 @@ export interface Clock {
   setTimeout(fn: () => void, ms: number): TimerHandle;
 }
 
+/**
+ * The longest delay one Node timer takes: 2^31-1 ms, about 24.8 days. A longer one fires after
+ * 1 ms (with a TimeoutOverflowWarning), so a `pause: 30d` would spin instead of waiting.
+ */
+export const MAX_TIMER_DELAY_MS = 2 ** 31 - 1;
+
+/** The primitive timer functions {@link chainedTimeout} arms; tests pass their own. */
+export interface TimerPrimitives<T> {
+  set(fn: () => void, ms: number): T;
+  clear(timer: T): void;
+  /** Longest delay one `set` may be given. */
+  maxDelayMs: number;
+}
+
+/**
+ * Calls fn once after ms, however long: a delay beyond one timer's reach is waited out as a
+ * chain of timers, each re-armed for what remains, so the total never overflows. The handle
+ * cancels whichever link is pending.
+ */
+export function chainedTimeout<T>(
+  fn: () => void,
+  ms: number,
+  timers: TimerPrimitives<T>,
+): TimerHandle {
+  // NaN fires at once, as Node's own timer does; Infinity re-arms forever, i.e. never fires.
+  let remaining = Number.isNaN(ms) ? 0 : Math.max(0, ms);
+  let current: T;
+  let cancelled = false;
+  const arm = () => {
+    const step = Math.min(remaining, timers.maxDelayMs);
+    remaining -= step;
+    current = timers.set(() => {
+      if (cancelled) return;
+      if (remaining > 0) arm();
+      else fn();
+    }, step);
+  };
+  arm();
+  return {
+    cancel: () => {
+      cancelled = true;
+      timers.clear(current);
+    },
+  };
+}
+
+const nodeTimers: TimerPrimitives<ReturnType<typeof setTimeout>> = {
+  set: (fn, ms) => setTimeout(fn, ms),
+  clear: (t) => clearTimeout(t),
+  maxDelayMs: MAX_TIMER_DELAY_MS,
+};
+
 export const systemClock: Clock = {
   now: () => Date.now(),
-  setTimeout(fn, ms) {
-    const t = setTimeout(fn, ms);
-    return { cancel: () => clearTimeout(t) };
-  },
+  setTimeout: (fn, ms) => chainedTimeout(fn, ms, nodeTimers),
 };
 
 interface Pending {
