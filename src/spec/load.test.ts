@@ -1,6 +1,10 @@
 import assert from "node:assert/strict";
-import { describe, it } from "node:test";
-import { parseSpec, SpecError, type SpecProblem } from "./load.js";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, describe, it } from "node:test";
+import { loadSpecFile, parseSpec, SpecError, type SpecProblem } from "./load.js";
+import { MAX_ALIAS_NODES, MAX_SPEC_CHARS } from "./yaml-source.js";
 
 function problems(text: string): SpecProblem[] {
   try {
@@ -31,8 +35,13 @@ describe("parseSpec", () => {
     assert.equal(svc.outlierDetection.consecutiveFailures, 5);
   });
 
-  it("accepts an empty document as a spec with no services", () => {
-    assert.deepEqual(parseSpec("").services, []);
+  it("refuses an empty document (a file caught mid-rewrite), but takes an explicit {}", () => {
+    for (const text of ["", "   \n\n", "# only a comment\n", "---\n", "~\n"]) {
+      const [p] = problems(text);
+      assert.deepEqual([p!.file, p!.line, p!.column], ["spec.yaml", 1, 1], JSON.stringify(text));
+      assert.match(p!.message, /^the spec is empty/);
+    }
+    assert.deepEqual(parseSpec("{}").services, []);
   });
 
   it("lists every problem at once, each with line, column and field path, in source order", () => {
@@ -203,5 +212,119 @@ analysisTemplates:
       text,
       /metric errors of template golden has count 0 \(no end\) and a judge that cannot pass early/,
     );
+  });
+});
+
+/** The one problem of a spec, as `line:column: message`. */
+function only(text: string): string {
+  const found = problems(text);
+  assert.equal(found.length, 1, found.map((p) => p.message).join("\n"));
+  const p = found[0]!;
+  assert.equal(p.file, "spec.yaml");
+  return `${p.line}:${p.column}: ${p.message}`;
+}
+
+/** The "billion laughs": each anchor aliases the one before nine times. */
+function aliasBomb(levels = 9): string {
+  const lines = ["a0: &a0 [lol, lol, lol, lol, lol, lol, lol, lol, lol]"];
+  for (let i = 1; i < levels; i++)
+    lines.push(`a${i}: &a${i} [${Array.from({ length: 9 }, () => `*a${i - 1}`).join(", ")}]`);
+  return `${lines.join("\n")}\n`;
+}
+
+describe("parseSpec on hostile YAML", () => {
+  it("refuses an alias bomb at the alias where the expansion passes the limit", () => {
+    assert.equal(
+      only(aliasBomb()),
+      `6:10: YAML: aliases expand to more than ${MAX_ALIAS_NODES} nodes here (an alias bomb?)`,
+    );
+  });
+
+  it("takes an anchor shared by more aliases than yaml's own guard allows (100)", () => {
+    const services = Array.from(
+      { length: 150 },
+      (_, i) =>
+        `  - { name: s${i}, match: { pathPrefix: /s${i} }, stable: ${i === 0 ? "&v1 { version: v1, targets: [http://127.0.0.1:9001] }" : "*v1"} }`,
+    );
+    const spec = parseSpec(`services:\n${services.join("\n")}\n`);
+    assert.equal(spec.services.length, 150);
+    assert.equal(spec.services[149]!.stable.version, "v1");
+  });
+
+  it("refuses an alias to no anchor, and an alias inside its own anchor, naming the alias", () => {
+    assert.equal(
+      only("listen: *nowhere\n"),
+      "1:9: YAML: alias *nowhere refers to no anchor (&nowhere) before it",
+    );
+    assert.equal(
+      only("services: &s [*s]\n"),
+      "1:15: YAML: alias *s is inside the node &s names (a cycle)",
+    );
+  });
+
+  it("refuses a second document, naming the line it starts on", () => {
+    assert.match(
+      only("services: []\n---\nlisten: 0.0.0.0:1\n"),
+      /^2:1: YAML: a second document starts here/,
+    );
+  });
+
+  it("refuses a top level that is not a mapping", () => {
+    assert.equal(
+      only("- a\n- b\n"),
+      "1:1: expected a mapping at the top (services:, listen:, ...), found a list",
+    );
+    assert.match(only("\n\nhello\n"), /^3:1: expected a mapping at the top .*found a single value/);
+  });
+
+  it("refuses binary garbage and keys that are not plain values", () => {
+    assert.equal(
+      only("services: []\nx\u0000\u0001"),
+      "2:2: the spec is not text: control character U+0000",
+    );
+    assert.match(only("? [a, b]\n: 1\n"), /^1:3: YAML: a key must be a plain value/);
+  });
+
+  it("refuses nesting too deep to parse once, where it starts", () => {
+    assert.match(
+      only(`a: ${"[".repeat(5000)}${"]".repeat(5000)}\n`),
+      /^1:\d+: YAML: nested too deeply to read$/,
+    );
+  });
+
+  it("refuses a spec larger than 1 MiB at once", () => {
+    assert.match(only(`# ${"x".repeat(MAX_SPEC_CHARS)}\n`), /^1:1: the spec is larger than 1 MiB/);
+  });
+
+  it("reads a spec with a byte order mark", () => {
+    assert.equal(parseSpec(`\uFEFF${minimal}`).services.length, 1);
+  });
+});
+
+describe("loadSpecFile", () => {
+  const dir = mkdtempSync(join(tmpdir(), "aviary-load-"));
+  after(() => rmSync(dir, { recursive: true, force: true }));
+  async function refusal(name: string, content: string | Buffer): Promise<SpecProblem[]> {
+    const file = join(dir, name);
+    writeFileSync(file, content);
+    try {
+      await loadSpecFile(file);
+    } catch (err) {
+      assert.ok(err instanceof SpecError, String(err));
+      assert.ok(err.problems.every((p) => p.file === file));
+      return err.problems;
+    }
+    return assert.fail("expected the file to be refused");
+  }
+
+  it("refuses an empty file, a file over 1 MiB and bytes that are not UTF-8, naming the file", async () => {
+    assert.match((await refusal("empty.yaml", ""))[0]!.message, /^the spec is empty/);
+    const big = await refusal("big.yaml", `# ${"x".repeat(2 * MAX_SPEC_CHARS)}\n`);
+    assert.match(big[0]!.message, /larger than 1 MiB/);
+    const binary = await refusal(
+      "bin.yaml",
+      Buffer.from([0x61, 0x3a, 0x0a, 0x62, 0xff, 0xfe, 0x0a]),
+    );
+    assert.deepEqual([binary[0]!.line, binary[0]!.message], [2, "the spec is not UTF-8 text"]);
   });
 });

@@ -5,11 +5,18 @@
  * @module
  */
 
-import { readFile } from "node:fs/promises";
-import { isMap, isPair, isScalar, isSeq, LineCounter, type Node, parseDocument } from "yaml";
+import { open } from "node:fs/promises";
+import { isMap, isPair, isScalar, isSeq } from "yaml";
 import type { z } from "zod";
 import { AviaryError } from "../errors.js";
 import { Spec } from "./schema.js";
+import {
+  type At,
+  MAX_SPEC_CHARS,
+  rangeStart,
+  readSpecSource,
+  SourceProblems,
+} from "./yaml-source.js";
 
 /** One problem in a spec, located as precisely as the source allows. */
 export interface SpecProblem {
@@ -48,35 +55,38 @@ export function formatPath(path: readonly PropertyKey[]): string {
 
 /** Parses and validates spec text; throws {@link SpecError} listing every problem. */
 export function parseSpec(text: string, file = "<spec>"): Spec {
-  const lines = new LineCounter();
-  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
-  const at = (offset: number) => {
-    const pos = lines.linePos(offset);
-    return { file, line: pos.line, column: pos.col };
-  };
-  if (doc.errors.length > 0) {
-    throw new SpecError(
-      doc.errors.map((e) => ({
-        ...at(e.pos[0]),
+  try {
+    const { doc, data, at } = readSpecSource(text, file);
+    // reportInput: an issue then carries the value it was about, which tells a wrong value
+    // (`weight: ten`) from a missing one; without it zod leaves `input` out of every issue.
+    const result = Spec.safeParse(data, { reportInput: true });
+    if (result.success) return result.data;
+    const problems = result.error.issues.map((issue) => locateIssue(issue, doc.contents, at));
+    problems.sort((a, b) => a.line - b.line || a.column - b.column);
+    throw new SpecError(problems);
+  } catch (err) {
+    if (err instanceof SpecError) throw err;
+    if (err instanceof SourceProblems) throw new SpecError(err.problems);
+    // Whatever else a hostile file provokes is still a refusal naming the file, never a crash
+    // with a stack trace (nor a 500 from the API).
+    const message = err instanceof Error ? err.message : String(err);
+    throw new SpecError([
+      {
+        file,
+        line: 1,
+        column: 1,
         path: "",
-        message: `YAML: ${firstLine(e.message)}`,
-      })),
-    );
+        message: `cannot read the spec: ${firstLine(message)}`,
+      },
+    ]);
   }
-  // reportInput: an issue then carries the value it was about, which tells a wrong value
-  // (`weight: ten`) from a missing one; without it zod leaves `input` out of every issue.
-  const result = Spec.safeParse(doc.toJS() ?? {}, { reportInput: true });
-  if (result.success) return result.data;
-  const problems = result.error.issues.map((issue) => locateIssue(issue, doc.contents, at));
-  problems.sort((a, b) => a.line - b.line || a.column - b.column);
-  throw new SpecError(problems);
 }
 
-/** Reads and validates a spec file. */
+/** Reads and validates a spec file: at most {@link MAX_SPEC_CHARS} bytes of UTF-8 text. */
 export async function loadSpecFile(file: string): Promise<Spec> {
-  let text: string;
+  let bytes: Buffer;
   try {
-    text = await readFile(file, "utf8");
+    bytes = await readAtMost(file, MAX_SPEC_CHARS + 1);
   } catch (err) {
     throw new AviaryError(
       "AVIARY_SPEC_UNREADABLE",
@@ -86,10 +96,40 @@ export async function loadSpecFile(file: string): Promise<Spec> {
       },
     );
   }
+  const refuse = (line: number, message: string): never => {
+    throw new SpecError([{ file, line, column: 1, path: "", message }]);
+  };
+  if (bytes.length > MAX_SPEC_CHARS) {
+    refuse(1, "the file is larger than 1 MiB, the most Aviary reads as a spec");
+  }
+  let text: string;
+  try {
+    text = new TextDecoder("utf-8", { fatal: true }).decode(bytes);
+  } catch {
+    const lossy = new TextDecoder("utf-8").decode(bytes);
+    const bad = lossy.indexOf("\uFFFD");
+    const line = lossy.slice(0, Math.max(0, bad)).split("\n").length;
+    return refuse(line, "the spec is not UTF-8 text");
+  }
   return parseSpec(text, file);
 }
 
-type At = (offset: number) => { file: string; line: number; column: number };
+/** Up to `limit` bytes of a file: a huge file (or /dev/zero) is never read whole. */
+async function readAtMost(file: string, limit: number): Promise<Buffer> {
+  const handle = await open(file, "r");
+  try {
+    const buffer = Buffer.alloc(limit);
+    let filled = 0;
+    while (filled < limit) {
+      const { bytesRead } = await handle.read(buffer, filled, limit - filled, null);
+      if (bytesRead === 0) break;
+      filled += bytesRead;
+    }
+    return buffer.subarray(0, filled);
+  } finally {
+    await handle.close();
+  }
+}
 
 function locateIssue(issue: z.core.$ZodIssue, root: unknown, at: At): SpecProblem {
   const path = issue.path as PropertyKey[];
@@ -159,11 +199,6 @@ function nodeAt(root: unknown, path: readonly PropertyKey[]): unknown {
     if (node === undefined || node === null) return undefined;
   }
   return node;
-}
-
-function rangeStart(node: unknown): number | undefined {
-  const range = (node as Node | undefined)?.range;
-  return range ? range[0] : undefined;
 }
 
 function firstLine(message: string): string {
