@@ -49,6 +49,7 @@ function compileService(svc: Service, slots: HeaderSlots, ctx: CompileContext): 
   const poolSettings = {
     connectTimeoutMs: ms(svc.timeouts.connect),
     connections: ctx.proxy.connectionsPerTarget,
+    queue: ctx.proxy.queuePerTarget,
     // Shorter than the usual upstream keep-alive (Node's 5 s) so Aviary closes idle sockets
     // first and never reuses one the upstream is closing.
     keepAliveTimeoutMs: 4_000,

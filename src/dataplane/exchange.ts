@@ -14,6 +14,7 @@ import { relayResponseHeaders } from "./headers.js";
 import type { RouterPlan, ServicePlan, VersionPlan } from "./plan.js";
 import type { HeaderSlots } from "./request-view.js";
 import type { Target } from "./targets.js";
+import { BODY_TIMEOUT_CODE } from "./upstream-errors.js";
 
 /** What an exchange reports back to the router that owns it. */
 export interface ExchangeOwner {
@@ -21,8 +22,12 @@ export interface ExchangeOwner {
   readonly draining: boolean;
   /** The upstream response was relayed in full. */
   completed(ex: Exchange): void;
-  /** The upstream exchange failed (connect, timeout, reset, or the client left). */
+  /** The upstream exchange failed (connect, timeout, reset, a bad request, or the client left). */
   failed(ex: Exchange, err: Error & { code?: string }): void;
+  /** undici took the request onto a connection and will now read its body from the client. */
+  uploadStarted(ex: Exchange): void;
+  /** The whole request body went upstream. */
+  uploadEnded(ex: Exchange): void;
 }
 
 export class Exchange implements Decidable, ForwardContext {
@@ -50,6 +55,13 @@ export class Exchange implements Decidable, ForwardContext {
   attempts = 0;
   /** The exchanges in flight on the client's connection; this one is in it until it ends. */
   openOnSocket: Set<Exchange> | undefined = undefined;
+  /** True while the router watches this request's upload for stalls. */
+  uploading = false;
+  /** Body chunks undici wrote upstream; the router's stall check compares it between sweeps. */
+  bodyChunks = 0;
+  /** What {@link bodyChunks} was at the last sweep, and since when (performance.now()) it has not moved. */
+  bodyMark = 0;
+  bodyIdleSince = 0;
   #abort: ((err?: Error) => void) | undefined;
   #resume: (() => void) | undefined;
   #clientGone = false;
@@ -82,6 +94,25 @@ export class Exchange implements Decidable, ForwardContext {
   onConnect(abort: (err?: Error) => void): void {
     this.#abort = abort;
     if (this.#clientGone) abort(clientGoneError());
+    else if (this.hasBody) this.owner.uploadStarted(this);
+  }
+
+  onBodySent(): void {
+    this.bodyChunks++;
+  }
+
+  onRequestSent(): void {
+    if (this.uploading) this.owner.uploadEnded(this);
+  }
+
+  /**
+   * The client's upload stalled past `proxy.requestBodyTimeout`: stop the upstream request.
+   * undici reports the abort as an error the owner puts down to the request, not the target.
+   */
+  uploadStalled(): void {
+    this.#abort?.(
+      Object.assign(new Error("the request body stalled"), { code: BODY_TIMEOUT_CODE }),
+    );
   }
 
   /**

@@ -113,7 +113,10 @@ export class Mirrorer {
         version.recorder.response(statusCode, performance.now() - started);
       })
       .catch((err: Error & { code?: string }) => {
-        version.recorder.failure(classifyUpstreamError(err).kind, performance.now() - started);
+        // A copy undici refuses as sent (a bad request) is no failure of the canary.
+        const failure = classifyUpstreamError(err);
+        if (failure.blame === "target")
+          version.recorder.failure(failure.kind, performance.now() - started);
       })
       .finally(() => this.#release(false));
   }

@@ -1,18 +1,23 @@
 /**
- * The router's own health on `/metrics`: requests in flight, mirror copies, and which targets
- * are in rotation. Read at scrape time, so they cost nothing per request.
+ * The router's own health on `/metrics`: requests in flight, mirror copies, which targets are
+ * in rotation, and what the router refused by itself (requests and connections). Read at
+ * scrape time, so they cost nothing per request.
  *
  * @module
  */
 
 import { Counter, Gauge, type Registry } from "prom-client";
 import type { RouterPlan } from "./plan.js";
+import { REJECT_REASONS, type RejectionCounters } from "./rejections.js";
 
 export interface RouterStatsSource {
   readonly inFlight: number;
   readonly mirrorStats: { inFlight: number; dropped: number; sent: number };
   readonly plan: RouterPlan;
   readonly now: () => number;
+  readonly rejections: RejectionCounters;
+  /** Client connections open now, and the cap (`proxy.maxConnections` or its default). */
+  readonly connections: { open: number; max: number };
 }
 
 export function registerRouterMetrics(registry: Registry, router: RouterStatsSource): void {
@@ -37,6 +42,48 @@ export function registerRouterMetrics(registry: Registry, router: RouterStatsSou
       this.inc({ outcome: "dropped" }, dropped - reportedDropped);
       reportedSent = sent;
       reportedDropped = dropped;
+    },
+  });
+  const reported = new Map<string, number>();
+  new Counter({
+    name: "aviary_router_rejected_requests_total",
+    help: "Requests the router answered itself, by reason (bad_request 400, method 405, http_version 505, body_timeout 408, overload 503, malformed: Node's 400/431/408). Never a version's failure.",
+    labelNames: ["reason"],
+    registers: [registry],
+    collect() {
+      const counts = router.rejections.requests;
+      for (const reason of REJECT_REASONS) {
+        const now = counts[reason];
+        this.inc({ reason }, now - (reported.get(reason) ?? 0));
+        reported.set(reason, now);
+      }
+    },
+  });
+  let reportedRefused = 0;
+  new Counter({
+    name: "aviary_router_connections_refused_total",
+    help: "Client connections closed at once because proxy.maxConnections were open.",
+    registers: [registry],
+    collect() {
+      const now = router.rejections.connectionsRefused;
+      this.inc(now - reportedRefused);
+      reportedRefused = now;
+    },
+  });
+  new Gauge({
+    name: "aviary_router_connections",
+    help: "Client connections open on the router now.",
+    registers: [registry],
+    collect() {
+      this.set(router.connections.open);
+    },
+  });
+  new Gauge({
+    name: "aviary_router_connections_max",
+    help: "The router's connection cap (proxy.maxConnections, or the default derived from the file-descriptor limit).",
+    registers: [registry],
+    collect() {
+      this.set(router.connections.max);
     },
   });
   new Gauge({

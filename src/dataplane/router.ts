@@ -17,6 +17,7 @@ import type { ListenAddress } from "../util/address.js";
 import { type Clock, systemClock, type TimerHandle } from "../util/clock.js";
 import { parseDuration } from "../util/duration.js";
 import { compilePlan } from "./compile.js";
+import { defaultMaxConnections, openFilesSoftLimit } from "./connection-cap.js";
 import { chooseVersion, findService } from "./decide.js";
 import { Exchange, type ExchangeOwner } from "./exchange.js";
 import { forwardRequestHeaders } from "./headers.js";
@@ -24,9 +25,15 @@ import { HealthChecks } from "./health.js";
 import type { MetricsRegistry } from "./metrics/registry.js";
 import { Mirrorer } from "./mirror.js";
 import type { RouterPlan, ServicePlan } from "./plan.js";
+import {
+  ALLOWED_METHODS,
+  guardServer,
+  RejectionCounters,
+  type RejectReason,
+} from "./rejections.js";
 import { HeaderSlots } from "./request-view.js";
 import { registerRouterMetrics } from "./router-metrics.js";
-import { TargetRegistry } from "./targets.js";
+import { type Target, TargetRegistry } from "./targets.js";
 import { proxyUpgrade } from "./upgrade.js";
 import { classifyUpstreamError } from "./upstream-errors.js";
 
@@ -62,6 +69,13 @@ export class Router implements ExchangeOwner {
   #inFlight = 0;
   #draining = false;
   #drained: (() => void) | undefined;
+  readonly #rejections = new RejectionCounters();
+  #connections = 0;
+  readonly #maxConnections: number;
+  /** Exchanges whose body is being streamed upstream, watched for stalls by one sweep timer. */
+  readonly #uploads = new Set<Exchange>();
+  readonly #bodyTimeoutMs: number;
+  readonly #sweep: NodeJS.Timeout;
 
   constructor(opts: RouterOptions) {
     const router = this;
@@ -73,6 +87,15 @@ export class Router implements ExchangeOwner {
     this.#mirror = new Mirrorer(opts.proxy, this.#clock);
     this.#retainRetiredMs = opts.retainRetiredMs ?? 15 * 60_000;
     this.#plan = this.#compile([]);
+    this.#maxConnections = opts.proxy.maxConnections ?? defaultMaxConnections(openFilesSoftLimit());
+    this.#bodyTimeoutMs = parseDuration(opts.proxy.requestBodyTimeout) as number;
+    // One timer for every upload, not one per request: a stall is noticed between
+    // requestBodyTimeout and a quarter of it later.
+    this.#sweep = setInterval(
+      () => this.#sweepUploads(),
+      Math.max(50, Math.min(1_000, this.#bodyTimeoutMs / 4)),
+    );
+    this.#sweep.unref();
     registerRouterMetrics(opts.metrics.prometheus, {
       get inFlight() {
         return router.#inFlight;
@@ -84,6 +107,15 @@ export class Router implements ExchangeOwner {
         return router.#plan;
       },
       now: () => this.#clock.now(),
+      rejections: this.#rejections,
+      connections: {
+        get open() {
+          return router.#connections;
+        },
+        get max() {
+          return router.#maxConnections;
+        },
+      },
     });
     this.#server = createServer(
       {
@@ -95,12 +127,15 @@ export class Router implements ExchangeOwner {
       },
       this.#handle,
     );
+    guardServer(this.#server, this.#rejections, this.#maxConnections);
     // One set per client connection (not a listener per request): what is still in flight
     // when the client goes away is stopped upstream at once.
     this.#server.on("connection", (socket: TrackedSocket) => {
       const open = new Set<Exchange>();
       socket[kOpenExchanges] = open;
+      this.#connections++;
       socket.once("close", () => {
+        this.#connections--;
         for (const ex of open) ex.clientGone();
       });
     });
@@ -121,6 +156,16 @@ export class Router implements ExchangeOwner {
 
   get inFlight(): number {
     return this.#inFlight;
+  }
+
+  /** Requests and connections the router refused by itself, by reason. */
+  get rejections(): RejectionCounters {
+    return this.#rejections;
+  }
+
+  /** The connection cap in force (`proxy.maxConnections` or the default). */
+  get maxConnections(): number {
+    return this.#maxConnections;
   }
 
   /** Mirror copies dropped because the concurrency bound was reached or the body too large. */
@@ -182,6 +227,7 @@ export class Router implements ExchangeOwner {
     this.#server.closeAllConnections();
     await closed;
     this.#health.stop();
+    clearInterval(this.#sweep);
     for (const t of this.#retiring.values()) t.cancel();
     await this.#mirror.drain();
     await this.#targets.closeAll();
@@ -229,8 +275,20 @@ export class Router implements ExchangeOwner {
 
   readonly #handle = (req: IncomingMessage, res: ServerResponse): void => {
     const plan = this.#plan;
+    // What the router cannot proxy correctly is refused before anything else is read.
+    if (req.httpVersionMajor !== 1 || req.method === "TRACE") {
+      this.#refuseLine(req, res);
+      return;
+    }
     const ex = new Exchange(req, res, plan, this, performance.now());
     ex.forwardHeaders = forwardRequestHeaders(req.rawHeaders, ex);
+    // A second Host (the capture joins repeats with ", ", which no valid Host contains) is
+    // ambiguous — which service, which name upstream? — and undici would refuse to send it.
+    const host = ex.captured[plan.hostSlot];
+    if (host !== undefined && host.indexOf(",") !== -1) {
+      this.#reject(res, "bad_request", 400, "bad request\n", true);
+      return;
+    }
     const svc = findService(plan, ex.captured[plan.hostSlot], ex.url);
     if (svc === undefined) {
       respondPlain(res, 404, "no service matches this request\n", this.#draining);
@@ -264,9 +322,30 @@ export class Router implements ExchangeOwner {
 
   #dispatch(ex: Exchange): void {
     const svc = ex.service!;
-    const target = ex.version!.targets.pick(this.#clock.now(), ex.target);
+    const now = this.#clock.now();
+    let target = ex.version!.targets.pick(now, ex.target);
+    if (target.active >= target.capacity) {
+      const room = this.#roomFor(ex, now);
+      if (room === undefined) {
+        // Every connection and queue place is taken: say so now rather than queue for ever.
+        // The version did nothing wrong, so this is no failure of it or of a target.
+        this.#reject(
+          ex.res,
+          "overload",
+          503,
+          "service overloaded\n",
+          ex.hasBody,
+          "retry-after",
+          "1",
+        );
+        this.#finish(ex);
+        return;
+      }
+      target = room;
+    }
     ex.target = target;
     ex.attempts++;
+    target.active++;
     target.pool.dispatch(
       {
         path: ex.url,
@@ -280,6 +359,88 @@ export class Router implements ExchangeOwner {
     );
   }
 
+  /**
+   * A target with room when the round-robin pick is full: another of the version's, else (for
+   * the canary) one of stable's, which then answers the user, as it does when no canary target
+   * is in rotation.
+   */
+  #roomFor(ex: Exchange, now: number): Target | undefined {
+    const version = ex.version!;
+    const t = version.targets.withRoom(now);
+    if (t !== undefined) return t;
+    const svc = ex.service!;
+    if (version !== svc.canary) return undefined;
+    const s = svc.stable.targets.withRoom(now);
+    if (s !== undefined) ex.version = svc.stable;
+    return s;
+  }
+
+  /** HTTP/0.9 or HTTP/2.0 on a request line (Node's parser takes both), or TRACE. */
+  #refuseLine(req: IncomingMessage, res: ServerResponse): void {
+    if (req.httpVersionMajor !== 1)
+      this.#reject(res, "http_version", 505, "only HTTP/1.0 and HTTP/1.1 are served here\n", true);
+    // TRACE would echo the request, cookies and all, as the upstream received it.
+    else
+      this.#reject(
+        res,
+        "method",
+        405,
+        "this method is not forwarded\n",
+        true,
+        "allow",
+        ALLOWED_METHODS,
+      );
+  }
+
+  /** Answers a request the router refuses itself, counted by reason and nowhere else. */
+  #reject(
+    res: ServerResponse,
+    reason: RejectReason,
+    status: number,
+    message: string,
+    close: boolean,
+    extraName?: string,
+    extraValue?: string,
+  ): void {
+    this.#rejections.requests[reason]++;
+    // Close when a body may still be on its way: reading it only to discard it would let a
+    // slow client hold the connection.
+    respondPlain(res, status, message, close || this.#draining, extraName, extraValue);
+  }
+
+  /** Part of {@link ExchangeOwner}. */
+  uploadStarted(ex: Exchange): void {
+    ex.uploading = true;
+    ex.bodyMark = ex.bodyChunks;
+    ex.bodyIdleSince = performance.now();
+    this.#uploads.add(ex);
+  }
+
+  /** Part of {@link ExchangeOwner}. */
+  uploadEnded(ex: Exchange): void {
+    ex.uploading = false;
+    this.#uploads.delete(ex);
+  }
+
+  /** Cuts uploads that sent nothing for `proxy.requestBodyTimeout`. */
+  #sweepUploads(): void {
+    if (this.#uploads.size === 0) return;
+    const now = performance.now();
+    for (const ex of this.#uploads) {
+      if (ex.bodyChunks !== ex.bodyMark) {
+        ex.bodyMark = ex.bodyChunks;
+        ex.bodyIdleSince = now;
+      } else if (ex.body?.isPaused()) {
+        // undici paused the body: the upstream is not reading (back-pressure), the client is
+        // not the one stalling.
+        ex.bodyIdleSince = now;
+      } else if (now - ex.bodyIdleSince >= this.#bodyTimeoutMs) {
+        this.uploadEnded(ex);
+        ex.uploadStalled();
+      }
+    }
+  }
+
   /** Part of {@link ExchangeOwner}. */
   get draining(): boolean {
     return this.#draining;
@@ -288,6 +449,7 @@ export class Router implements ExchangeOwner {
   /** Part of {@link ExchangeOwner}: the response went out whole. */
   completed(ex: Exchange): void {
     const version = ex.version!;
+    ex.target!.active--;
     version.recorder.response(ex.status, performance.now() - ex.startedAt);
     ex.target!.recordResponse(ex.status >= 500, version.targets.policy, this.#clock.now());
     this.#finish(ex);
@@ -300,6 +462,7 @@ export class Router implements ExchangeOwner {
     const target = ex.target!;
     const elapsed = performance.now() - ex.startedAt;
     const res = ex.res;
+    target.active--;
     if (ex.clientLeft || res.destroyed) {
       // The client left first; not the upstream's fault, and nobody to answer.
       if (res.headersSent) version.recorder.response(ex.status, elapsed);
@@ -307,6 +470,22 @@ export class Router implements ExchangeOwner {
       return;
     }
     const failure = classifyUpstreamError(err);
+    if (failure.blame === "request") {
+      // The request was bad or the upload stalled: Aviary's answer, not the version's failure,
+      // and nothing against the target (else a few malformed requests could eject a canary).
+      if (!res.headersSent)
+        this.#reject(res, failure.reason, failure.status, failure.message, true);
+      else {
+        this.#rejections.requests[failure.reason]++;
+        res.destroy();
+      }
+      this.#log.debug(
+        { service: version.service, version: version.name, code: failure.code },
+        "request refused",
+      );
+      this.#finish(ex);
+      return;
+    }
     // A reset mid-body says little about the target's health; refusals and timeouts do.
     if (failure.kind !== "reset" || !res.headersSent)
       target.recordFailure(version.targets.policy, now);
@@ -347,17 +526,26 @@ export class Router implements ExchangeOwner {
 
   #finish(ex: Exchange): void {
     ex.openOnSocket?.delete(ex);
+    if (ex.uploading) this.uploadEnded(ex);
     if (--this.#inFlight === 0 && this.#drained !== undefined) this.#drained();
   }
 }
 
 /** A short plain-text answer from Aviary itself (no internals, no stack). */
-function respondPlain(res: ServerResponse, status: number, body: string, close: boolean): void {
+function respondPlain(
+  res: ServerResponse,
+  status: number,
+  body: string,
+  close: boolean,
+  extraName?: string,
+  extraValue?: string,
+): void {
   res.writeHead(status, {
     "content-type": "text/plain; charset=utf-8",
     "content-length": Buffer.byteLength(body),
     via: "1.1 aviary",
     ...(close ? { connection: "close" } : {}),
+    ...(extraName !== undefined ? { [extraName]: extraValue } : {}),
   });
   res.end(body);
 }

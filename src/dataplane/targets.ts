@@ -14,6 +14,8 @@ import { parseDuration } from "../util/duration.js";
 export interface PoolSettings {
   connectTimeoutMs: number;
   connections: number;
+  /** Requests that may wait in the pool's queue when every connection is busy. */
+  queue: number;
   keepAliveTimeoutMs: number;
 }
 
@@ -43,10 +45,19 @@ export class Target {
   ejectedUntil = 0;
   /** Times ejected since it last served well; drives the doubling back-off. */
   ejections = 0;
+  /**
+   * Requests dispatched to this target and not yet finished (running or queued in the pool).
+   * Kept by the router, one increment and one decrement per attempt: cheaper on the hot path
+   * than undici's `pool.stats`, which builds an object and walks every connection.
+   */
+  active = 0;
+  /** Connections plus queue places: at `active >= capacity` the target takes nothing more. */
+  readonly capacity: number;
   #consecutiveFailures = 0;
 
   constructor(origin: string, settings: PoolSettings) {
     this.origin = origin;
+    this.capacity = settings.connections + settings.queue;
     this.pool = new Pool(origin, {
       connections: settings.connections,
       pipelining: 1,
@@ -118,6 +129,19 @@ export class TargetGroup {
     return false;
   }
 
+  /**
+   * An available target with room for one more request (see {@link Target.capacity}), or
+   * undefined when every one is full. Only asked once the round-robin pick was full.
+   */
+  withRoom(now: number): Target | undefined {
+    const targets = this.targets;
+    for (let i = 0; i < targets.length; i++) {
+      const t = targets[i] as Target;
+      if (t.active < t.capacity && t.isAvailable(now)) return t;
+    }
+    return undefined;
+  }
+
   /** True when some target other than `t` could take a retry. */
   hasAlternative(t: Target, now: number): boolean {
     return this.targets.some((o) => o !== t && o.isAvailable(now));
@@ -132,7 +156,7 @@ export class TargetRegistry {
   readonly #targets = new Map<string, Target>();
 
   get(origin: string, settings: PoolSettings): Target {
-    const key = `${origin}|${settings.connectTimeoutMs}|${settings.connections}|${settings.keepAliveTimeoutMs}`;
+    const key = `${origin}|${settings.connectTimeoutMs}|${settings.connections}|${settings.queue}|${settings.keepAliveTimeoutMs}`;
     let t = this.#targets.get(key);
     if (t === undefined) {
       t = new Target(origin, settings);

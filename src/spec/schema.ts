@@ -113,6 +113,24 @@ export const ProxySettings = z
       .max(4096)
       .default(128)
       .describe("Upstream connections per target (undici pool size)."),
+    queuePerTarget: z
+      .int()
+      .min(0)
+      .max(65_536)
+      .default(128)
+      .describe(
+        "Requests that may wait for a target whose `connectionsPerTarget` are all busy. When every available target of a version is that full, Aviary answers 503 with Retry-After at once rather than queue without bound.",
+      ),
+    maxConnections: z
+      .int()
+      .min(1)
+      .optional()
+      .describe(
+        "Client connections the router holds open at most; further ones are closed at accept and counted in `aviary_router_connections_refused_total`. Default: half of what the open-files limit leaves after a reserve of 256 (admin API, store, health checks), at most 16384.",
+      ),
+    requestBodyTimeout: Duration.default("30s").describe(
+      "How long a client's upload may stall (no byte of the request body arriving) before Aviary stops the upstream request and answers 408. Never counted against the target.",
+    ),
     mirrorConcurrency: z
       .int()
       .min(1)
