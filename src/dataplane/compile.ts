@@ -6,6 +6,7 @@
  */
 
 import type { ProxySettings, Service, Version } from "../spec/schema.js";
+import { addressMatcher } from "../util/cidr.js";
 import { parseDuration } from "../util/duration.js";
 import { bucketerFor } from "./hash.js";
 import { compileRequestMatch } from "./match.js";
@@ -41,7 +42,13 @@ export function compilePlan(services: readonly Service[], ctx: CompileContext): 
       Number(b.host !== undefined) - Number(a.host !== undefined) ||
       b.pathPrefix.length - a.pathPrefix.length,
   );
-  return { services: plans, slots, hostSlot, generation: ctx.generation };
+  return {
+    services: plans,
+    slots,
+    hostSlot,
+    generation: ctx.generation,
+    trustedProxy: addressMatcher(ctx.proxy.trustedProxies),
+  };
 }
 
 function compileService(svc: Service, slots: HeaderSlots, ctx: CompileContext): ServicePlan {

@@ -1,7 +1,20 @@
 /**
  * Header rewriting for a forwarding proxy, done in one pass over the raw (name, value) list:
- * hop-by-hop fields are dropped (RFC 9110 §7.6.1), X-Forwarded-For/-Proto/-Host and Via are
- * added (§7.6.3), and the headers the routing rules read are captured on the way.
+ * hop-by-hop fields are dropped (RFC 9110 §7.6.1), X-Forwarded-For/-Proto/-Host, Forwarded
+ * (RFC 7239) and Via are set (§7.6.3), and the headers the routing rules read are captured on
+ * the way.
+ *
+ * Order matters: the fields the client's `Connection` names are removed from the client's
+ * headers *before* Aviary adds its own, so `Connection: x-forwarded-for, via` can drop the
+ * client's values of those fields but never Aviary's; Host and Content-Length are never
+ * removed that way (the upstream must see the name routed on and the framing sent).
+ *
+ * The forwarding headers a client sends are believed only from `proxy.trustedProxies`: from a
+ * trusted proxy, X-Forwarded-For and Forwarded get Aviary's hop appended and
+ * X-Forwarded-Proto/-Host are kept; from anyone else all four are replaced by what Aviary saw
+ * (X-Forwarded-For then holds the peer address alone), and X-Forwarded-Port,
+ * X-Forwarded-Prefix and X-Real-IP, which Aviary does not set, are dropped — as Traefik does
+ * outside its `forwardedHeaders.trustedIPs`.
  *
  * @module
  */
@@ -27,6 +40,9 @@ export const VIA = "1.1 aviary";
 /** Connection options that are not header names, so need no second pass. */
 const CONNECTION_OPTIONS = new Set(["close", "keep-alive", "upgrade"]);
 
+/** Never removed because Connection names them: the routed name and the message framing. */
+const NEVER_CONNECTION_NAMED = new Set(["host", "content-length"]);
+
 export interface ForwardContext {
   slots: HeaderSlots;
   /** Filled with the captured header values, by slot. */
@@ -41,15 +57,24 @@ export interface ForwardContext {
 /**
  * The request header list to send upstream, as a flat [name, value, ...] array. Keeps the
  * client's Host (the upstream sees the name the user asked for), as Envoy and HAProxy do.
+ * `trustedProxy` tells whether the client's address is a proxy whose forwarding headers are
+ * believed (see the module comment); undefined trusts nobody.
  */
-export function forwardRequestHeaders(raw: readonly string[], ctx: ForwardContext): string[] {
-  const out: string[] = [];
+export function forwardRequestHeaders(
+  raw: readonly string[],
+  ctx: ForwardContext,
+  trustedProxy?: (address: string) => boolean,
+): string[] {
+  let out: string[] = [];
   const captured = ctx.captured;
+  const client = ctx.clientAddress;
+  const trusted = trustedProxy !== undefined && client !== undefined && trustedProxy(client);
   let forwardedFor: string | undefined;
+  let forwarded: string | undefined;
+  let forwardedProto: string | undefined;
+  let forwardedHost: string | undefined;
   let via: string | undefined;
   let host: string | undefined;
-  let hasProto = false;
-  let hasForwardedHost = false;
   let connectionTokens: string | undefined;
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i] as string;
@@ -71,33 +96,76 @@ export function forwardRequestHeaders(raw: readonly string[], ctx: ForwardContex
       case "content-length":
         if (value !== "0") ctx.hasBody = true;
         break;
+      case "host":
+        host = value;
+        break;
+      // Collected, and written after the loop (merged with Aviary's hop, or replaced by it).
       case "x-forwarded-for":
         forwardedFor = forwardedFor === undefined ? value : `${forwardedFor}, ${value}`;
+        continue;
+      case "forwarded":
+        forwarded = forwarded === undefined ? value : `${forwarded}, ${value}`;
+        continue;
+      case "x-forwarded-proto":
+        forwardedProto = forwardedProto === undefined ? value : `${forwardedProto}, ${value}`;
+        continue;
+      case "x-forwarded-host":
+        forwardedHost = forwardedHost === undefined ? value : `${forwardedHost}, ${value}`;
         continue;
       case "via":
         via = via === undefined ? value : `${via}, ${value}`;
         continue;
+      // Claims about the client Aviary does not make itself: believed from a trusted proxy only.
+      case "x-forwarded-port":
+      case "x-forwarded-prefix":
+      case "x-real-ip":
+        if (!trusted) continue;
+        break;
       // Node has already answered 100-continue; the upstream gets the body without asking.
       case "expect":
         continue;
-      case "host":
-        host = value;
-        break;
-      case "x-forwarded-proto":
-        hasProto = true;
-        break;
-      case "x-forwarded-host":
-        hasForwardedHost = true;
-        break;
     }
     out.push(name, value);
   }
-  const client = ctx.clientAddress ?? "unknown";
-  out.push("x-forwarded-for", forwardedFor === undefined ? client : `${forwardedFor}, ${client}`);
-  if (!hasProto) out.push("x-forwarded-proto", ctx.proto);
-  if (!hasForwardedHost && host !== undefined) out.push("x-forwarded-host", host);
+  if (connectionTokens !== undefined) {
+    const named = connectionNamed(connectionTokens);
+    if (named !== undefined) {
+      out = withoutNamed(out, named);
+      if (named.has("x-forwarded-for")) forwardedFor = undefined;
+      if (named.has("forwarded")) forwarded = undefined;
+      if (named.has("x-forwarded-proto")) forwardedProto = undefined;
+      if (named.has("x-forwarded-host")) forwardedHost = undefined;
+      if (named.has("via")) via = undefined;
+    }
+  }
+  // Only now Aviary's own fields: nothing the client sent can remove them.
+  const node = client ?? "unknown";
+  const proto = ctx.proto;
+  out.push(
+    "x-forwarded-for",
+    trusted && forwardedFor !== undefined ? `${forwardedFor}, ${node}` : node,
+  );
+  out.push("x-forwarded-proto", trusted && forwardedProto !== undefined ? forwardedProto : proto);
+  const xfh = trusted && forwardedHost !== undefined ? forwardedHost : host;
+  if (xfh !== undefined) out.push("x-forwarded-host", xfh);
+  const element = forwardedElement(node, host, proto);
+  out.push("forwarded", trusted && forwarded !== undefined ? `${forwarded}, ${element}` : element);
   out.push("via", via === undefined ? VIA : `${via}, ${VIA}`);
-  return connectionTokens === undefined ? out : dropConnectionNamed(out, connectionTokens);
+  return out;
+}
+
+/** One RFC 7239 element for the hop from the client to Aviary: `for=…;host=…;proto=…`. */
+function forwardedElement(client: string, host: string | undefined, proto: string): string {
+  // An IPv6 node is bracketed and quoted (§6); "unknown" and IPv4 are tokens.
+  const node = client.includes(":") ? `"[${client}]"` : client;
+  if (host === undefined) return `for=${node};proto=${proto}`;
+  return `for=${node};host=${TOKEN.test(host) ? host : quoted(host)};proto=${proto}`;
+}
+
+const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+
+function quoted(value: string): string {
+  return `"${value.replace(/["\\]/g, "\\$&")}"`;
 }
 
 /**
@@ -122,23 +190,38 @@ export function relayResponseHeaders(raw: string[]): string[] {
     }
     if (out !== undefined) out.push(name, raw[i + 1] as string);
   }
-  const result = out ?? raw;
+  let result = out ?? raw;
+  if (connectionTokens !== undefined) {
+    const named = connectionNamed(connectionTokens);
+    if (named !== undefined) {
+      result = withoutNamed(result, named);
+      if (named.has("via")) via = undefined;
+    }
+  }
+  // Via last, after the upstream's Connection tokens were applied, so they cannot remove it.
   result.push("via", via === undefined ? VIA : `${via}, ${VIA}`);
-  return connectionTokens === undefined ? result : dropConnectionNamed(result, connectionTokens);
+  return result;
 }
 
-/** Drops the fields a Connection header names (RFC 9110 §7.6.1); rare, so a second pass. */
-function dropConnectionNamed(headers: string[], tokens: string): string[] {
+/**
+ * The field names a Connection header lists (RFC 9110 §7.6.1), without the options that name
+ * no field and without the ones never removed; undefined when that leaves none.
+ */
+function connectionNamed(tokens: string): Set<string> | undefined {
   // Nearly always a lone "keep-alive" or "close", which names no field: no work, no garbage.
   if (CONNECTION_OPTIONS.has(tokens) || CONNECTION_OPTIONS.has(tokens.trim().toLowerCase()))
-    return headers;
-  const named = new Set(
-    tokens
-      .split(",")
-      .map((t) => t.trim().toLowerCase())
-      .filter((t) => t !== "" && !CONNECTION_OPTIONS.has(t)),
-  );
-  if (named.size === 0) return headers;
+    return undefined;
+  const named = new Set<string>();
+  for (const t of tokens.split(",")) {
+    const name = t.trim().toLowerCase();
+    if (name !== "" && !CONNECTION_OPTIONS.has(name) && !NEVER_CONNECTION_NAMED.has(name))
+      named.add(name);
+  }
+  return named.size === 0 ? undefined : named;
+}
+
+/** `headers` without the fields in `named`; rare, so a second pass. */
+function withoutNamed(headers: string[], named: Set<string>): string[] {
   const out: string[] = [];
   for (let i = 0; i < headers.length; i += 2) {
     if (!named.has((headers[i] as string).toLowerCase()))

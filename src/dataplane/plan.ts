@@ -70,4 +70,6 @@ export interface RouterPlan {
   readonly hostSlot: number;
   /** Monotonic; tells which configuration served a request. */
   readonly generation: number;
+  /** Whether a client address is one of `proxy.trustedProxies`; undefined when none is. */
+  readonly trustedProxy: ((address: string) => boolean) | undefined;
 }

@@ -24,6 +24,7 @@ import { forwardRequestHeaders } from "./headers.js";
 import { HealthChecks } from "./health.js";
 import type { MetricsRegistry } from "./metrics/registry.js";
 import { Mirrorer } from "./mirror.js";
+import { normalizeRequestUrl } from "./path.js";
 import type { RouterPlan, ServicePlan } from "./plan.js";
 import {
   ALLOWED_METHODS,
@@ -280,8 +281,13 @@ export class Router implements ExchangeOwner {
       this.#refuseLine(req, res);
       return;
     }
+    // Matched and forwarded normalised (path.ts); a path with no safe reading is refused.
+    if (!normalizeRequestUrl(req)) {
+      this.#reject(res, "bad_request", 400, "the request path is malformed\n", true);
+      return;
+    }
     const ex = new Exchange(req, res, plan, this, performance.now());
-    ex.forwardHeaders = forwardRequestHeaders(req.rawHeaders, ex);
+    ex.forwardHeaders = forwardRequestHeaders(req.rawHeaders, ex, plan.trustedProxy);
     // A second Host (the capture joins repeats with ", ", which no valid Host contains) is
     // ambiguous — which service, which name upstream? — and undici would refuse to send it.
     const host = ex.captured[plan.hostSlot];

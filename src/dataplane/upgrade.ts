@@ -1,7 +1,18 @@
 /**
- * Protocol upgrades (WebSocket): the same routing decision as an ordinary request, then the
- * upgrade handshake is forwarded on a fresh connection and, once the upstream answers 101,
- * the two sockets are piped together byte for byte.
+ * Protocol upgrades (WebSocket): the same decision as an ordinary request (path normalised,
+ * service, version, sticky cookie), then the handshake is forwarded on a connection of its
+ * own and, once the upstream answers 101, the two sockets are piped together byte for byte.
+ *
+ * An upgrade never shares an upstream connection: it is sent with `agent: false`, so the
+ * connection is new and is closed after a refusal rather than returned to a pool. A pooled one
+ * would be reused after a refused upgrade, and whatever the upstream still expected on it
+ * (say the body a `Content-Length` announced) would swallow the next user's request.
+ *
+ * An upgrade request with a body (`Content-Length` above 0, or `Transfer-Encoding`) is refused
+ * with 400 rather than forwarded. WebSocket's handshake is a GET without one (RFC 6455 §4.1);
+ * the only upgrade that carries one, h2c, is gone from HTTP/2 (RFC 9113 §3.1) and Aviary does
+ * not speak it; and Node hands an upgrade's body over unparsed, so forwarding it exactly would
+ * mean a second HTTP body parser here, next to the socket — a smuggling surface for no user.
  *
  * @module
  */
@@ -12,8 +23,9 @@ import type { Socket } from "node:net";
 import { performance } from "node:perf_hooks";
 import type { Clock } from "../util/clock.js";
 import { chooseVersion, findService } from "./decide.js";
-import { forwardRequestHeaders, VIA } from "./headers.js";
-import type { RouterPlan } from "./plan.js";
+import { forwardRequestHeaders, relayResponseHeaders, VIA } from "./headers.js";
+import { normalizeRequestUrl } from "./path.js";
+import type { RouterPlan, ServicePlan } from "./plan.js";
 
 export function proxyUpgrade(
   req: IncomingMessage,
@@ -23,26 +35,37 @@ export function proxyUpgrade(
   clock: Clock,
 ): void {
   const started = performance.now();
+  client.on("error", () => client.destroy());
+  if (!normalizeRequestUrl(req)) {
+    writeRawResponse(client, 400, "the request path is malformed\n");
+    return;
+  }
   const captured: Array<string | undefined> = new Array(plan.slots.size);
   const ctx = {
     slots: plan.slots,
     captured,
     clientAddress: req.socket.remoteAddress,
-    proto: "http",
+    proto: "encrypted" in req.socket && req.socket.encrypted ? "https" : "http",
     hasBody: false,
     url: req.url ?? "/",
     headers: captured,
     stickyIdToSet: undefined as string | undefined,
   };
-  const headers = forwardRequestHeaders(req.rawHeaders, ctx);
+  const headers = forwardRequestHeaders(req.rawHeaders, ctx, plan.trustedProxy);
+  if (ctx.hasBody) {
+    writeRawResponse(client, 400, "an upgrade request cannot carry a body\n");
+    return;
+  }
   const svc = findService(plan, captured[plan.hostSlot], ctx.url);
-  client.on("error", () => client.destroy());
   if (svc === undefined) {
     writeRawResponse(client, 404, "no service matches this request\n");
     return;
   }
-  const version = chooseVersion(svc, ctx);
+  let version = chooseVersion(svc, ctx);
+  // As for ordinary requests: a canary with no target in rotation gets no users.
+  if (version === svc.canary && !version.targets.anyAvailable(clock.now())) version = svc.stable;
   const target = version.targets.pick(clock.now());
+  const policy = version.targets.policy;
   // forwardRequestHeaders drops Connection and Upgrade as hop-by-hop; an upgrade needs them.
   headers.push("connection", "upgrade", "upgrade", req.headers.upgrade ?? "websocket");
   const url = new URL(target.origin);
@@ -54,14 +77,18 @@ export function proxyUpgrade(
     path: ctx.url,
     headers,
     setHost: false,
+    // A connection of its own, never pooled: see the module comment.
+    agent: false,
     timeout: svc.responseTimeoutMs,
   });
+  let answered = false;
   upstreamReq.on("upgrade", (res: IncomingMessage, upstream: Socket, upstreamHead: Buffer) => {
-    const lines = [`HTTP/1.1 ${res.statusCode} ${res.statusMessage ?? ""}`];
-    for (let i = 0; i < res.rawHeaders.length; i += 2)
-      lines.push(`${res.rawHeaders[i]}: ${res.rawHeaders[i + 1]}`);
-    lines.push(`via: ${VIA}`);
-    client.write(`${lines.join("\r\n")}\r\n\r\n`);
+    answered = true;
+    // The response timeout covered the handshake; an open WebSocket may idle as long as it likes.
+    upstream.setTimeout(0);
+    const out = relayResponseHeaders(res.rawHeaders);
+    out.push("connection", "upgrade", "upgrade", res.headers.upgrade ?? "websocket");
+    client.write(responseHead(res, out, svc, ctx.stickyIdToSet));
     if (upstreamHead.length > 0) client.write(upstreamHead);
     if (head.length > 0) upstream.write(head);
     upstream.on("error", () => client.destroy());
@@ -69,36 +96,63 @@ export function proxyUpgrade(
     upstream.pipe(client).on("close", () => upstream.destroy());
     client.pipe(upstream).on("close", () => client.destroy());
     version.recorder.response(101, performance.now() - started);
+    target.recordResponse(false, policy, clock.now());
   });
-  // The upstream refused the upgrade with an ordinary response: relay it and close.
+  // The upstream refused the upgrade with an ordinary response: relay it and close both ends.
   upstreamReq.on("response", (res: IncomingMessage) => {
-    const lines = [`HTTP/1.1 ${res.statusCode} ${res.statusMessage ?? ""}`];
-    for (let i = 0; i < res.rawHeaders.length; i += 2) {
-      const name = (res.rawHeaders[i] as string).toLowerCase();
-      if (name !== "connection" && name !== "transfer-encoding" && name !== "keep-alive") {
-        lines.push(`${res.rawHeaders[i]}: ${res.rawHeaders[i + 1]}`);
-      }
-    }
-    lines.push("connection: close");
-    client.write(`${lines.join("\r\n")}\r\n\r\n`);
+    answered = true;
+    const status = res.statusCode ?? 502;
+    const out = relayResponseHeaders(res.rawHeaders);
+    out.push("connection", "close");
+    client.write(responseHead(res, out, svc, ctx.stickyIdToSet));
+    // The body is relayed decoded; with Transfer-Encoding dropped, the close delimits it.
     res.pipe(client);
-    version.recorder.response(res.statusCode ?? 502, performance.now() - started);
+    res.on("end", () => upstreamReq.destroy());
+    version.recorder.response(status, performance.now() - started);
+    target.recordResponse(status >= 500, policy, clock.now());
   });
   upstreamReq.on("timeout", () =>
     upstreamReq.destroy(Object.assign(new Error("timeout"), { code: "ETIMEDOUT" })),
   );
   upstreamReq.on("error", (err: Error & { code?: string }) => {
+    // After an answer, an error is a connection lost mid-way: nothing to say to the client.
+    if (answered) {
+      client.destroy();
+      return;
+    }
+    answered = true;
     const timedOut = err.code === "ETIMEDOUT";
     version.recorder.failure(timedOut ? "timeout" : "connect", performance.now() - started);
-    target.recordFailure(version.targets.policy, clock.now());
+    target.recordFailure(policy, clock.now());
     if (client.writable) writeRawResponse(client, timedOut ? 504 : 502, "upstream unavailable\n");
   });
   upstreamReq.end();
 }
 
+/** The status line and header block relayed to the client, with the sticky cookie if minted. */
+function responseHead(
+  res: IncomingMessage,
+  headers: string[],
+  svc: ServicePlan,
+  stickyId: string | undefined,
+): string {
+  const sticky = svc.sticky;
+  if (stickyId !== undefined && sticky?.kind === "cookie")
+    headers.push("set-cookie", `${sticky.name}=${stickyId}${sticky.setCookieSuffix}`);
+  let text = `HTTP/1.1 ${res.statusCode} ${res.statusMessage ?? ""}\r\n`;
+  for (let i = 0; i < headers.length; i += 2) text += `${headers[i]}: ${headers[i + 1]}\r\n`;
+  return `${text}\r\n`;
+}
+
+const REASONS: Record<number, string> = {
+  400: "Bad Request",
+  404: "Not Found",
+  502: "Bad Gateway",
+  504: "Gateway Timeout",
+};
+
 function writeRawResponse(socket: Socket, status: number, body: string): void {
-  const reason = status === 404 ? "Not Found" : status === 504 ? "Gateway Timeout" : "Bad Gateway";
   socket.end(
-    `HTTP/1.1 ${status} ${reason}\r\ncontent-type: text/plain\r\ncontent-length: ${Buffer.byteLength(body)}\r\nvia: ${VIA}\r\nconnection: close\r\n\r\n${body}`,
+    `HTTP/1.1 ${status} ${REASONS[status]}\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(body)}\r\nvia: ${VIA}\r\nconnection: close\r\n\r\n${body}`,
   );
 }

@@ -284,7 +284,9 @@ export const ServiceMatch = z
     host: z
       .string()
       .min(1)
-      .describe("The request's Host (case does not matter), e.g. shop.example.com.")
+      .describe(
+        "The request's Host (case does not matter), e.g. shop.example.com. Routing, not access control: anyone who reaches the router can send any Host.",
+      )
       .transform((s) => s.toLowerCase())
       .optional(),
     pathPrefix: z
@@ -292,7 +294,7 @@ export const ServiceMatch = z
       .startsWith("/")
       .optional()
       .describe(
-        "Paths starting with this at a segment boundary: /checkout matches /checkout, /checkout/pay and /checkout?x=1, not /checkouts.",
+        "Paths starting with this at a segment boundary: /checkout matches /checkout, /checkout/pay and /checkout?x=1, not /checkouts. Matched against the normalised path (dot segments removed, slashes merged), which is also what the upstream receives.",
       ),
   })
   .refine((m) => m.host !== undefined || m.pathPrefix !== undefined, {

@@ -9,6 +9,7 @@
  */
 
 import { z } from "zod";
+import { parseCidr } from "../util/cidr.js";
 import { AnalysisTemplate } from "./analysis.js";
 import { checkAnalysisRefs, checkAnalysisTemplates } from "./analysis-checks.js";
 import { AuthSettings, Notification } from "./notify.js";
@@ -144,6 +145,16 @@ export const ProxySettings = z
     drainTimeout: Duration.default("30s").describe(
       "How long shutdown waits for in-flight requests before closing them.",
     ),
+    trustedProxies: z
+      .array(
+        z.string().refine((s) => parseCidr(s) !== undefined, {
+          message: "expected an address or a CIDR range such as 10.0.0.0/8 or 2001:db8::/32",
+        }),
+      )
+      .default([])
+      .describe(
+        "Addresses (or CIDR ranges) of the proxies in front of Aviary, such as a load balancer. From these, the client's X-Forwarded-For, X-Forwarded-Proto, X-Forwarded-Host and Forwarded are kept (Aviary appends its own hop); from anyone else they are replaced by what Aviary saw. Empty: trust nobody.",
+      ),
   })
   .describe("The data plane's limits. Read at start: a change needs a restart.");
 export type ProxySettings = z.infer<typeof ProxySettings>;
