@@ -164,6 +164,11 @@ export class Router implements ExchangeOwner {
     return this.#rejections;
   }
 
+  /** Client connections open now. */
+  get connectionsOpen(): number {
+    return this.#connections;
+  }
+
   /** The connection cap in force (`proxy.maxConnections` or the default). */
   get maxConnections(): number {
     return this.#maxConnections;
