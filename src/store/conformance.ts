@@ -71,6 +71,24 @@ export function runStoreConformance(name: string, open: () => Store | Promise<St
         );
       });
 
+      test("deletes a service's state and keeps its rollouts, history and versions", (store) => {
+        store.putService(aService({ rolloutId: "r-0001" }));
+        store.putService(aService({ name: "cart" }));
+        store.appendEvent(anEvent());
+        store.recordVersion("checkout", "v1", ["http://127.0.0.1:9001"], T0);
+        store.transaction((tx) => tx.deleteService("checkout"));
+        assert.equal(store.getService("checkout"), undefined);
+        assert.deepEqual(
+          store.listServices().map((s) => s.name),
+          ["cart"],
+        );
+        assert.equal(store.eventsOf("checkout").length, 1, "the history stays");
+        assert.equal(store.versionsOf("checkout").length, 1, "the versions stay");
+        store.deleteService("checkout"); // deleting what is gone changes nothing
+        store.putService(aService());
+        assert.deepEqual(store.getService("checkout"), aService(), "and it can come back");
+      });
+
       test("returns copies: mutating a record read or written does not change the store", (store) => {
         const written = aService({ traffic: structuredClone(RICH_TRAFFIC) });
         store.putService(written);

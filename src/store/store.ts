@@ -17,6 +17,11 @@ export interface StoreTx {
   getService(name: string): ServiceState | undefined;
   listServices(): ServiceState[];
   putService(state: ServiceState): void;
+  /**
+   * Forgets a service's current state (it left the spec). Its rollouts, history, versions and
+   * analyses stay, keyed by its name; putting the service again starts it afresh.
+   */
+  deleteService(name: string): void;
 
   getRollout(id: string): Rollout | undefined;
   /** Inserts or replaces by id. Refuses (throws StaleWriteError) if the stored revision is not `rollout.revision - 1`. */

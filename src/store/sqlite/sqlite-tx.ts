@@ -52,6 +52,7 @@ export const SQL = {
     ON CONFLICT (name) DO UPDATE SET
       traffic = excluded.traffic, rollout_id = excluded.rollout_id,
       previous_stable = excluded.previous_stable, updated_at = excluded.updated_at`,
+  deleteService: "DELETE FROM services WHERE name = ?",
 
   getRollout: "SELECT * FROM rollouts WHERE id = ?",
   revisionOf: "SELECT revision FROM rollouts WHERE id = ?",
@@ -139,6 +140,9 @@ export function createSqliteTx(db: Database): StoreTx {
     },
     putService(state) {
       s.putService.run(serviceParams(state));
+    },
+    deleteService(name) {
+      s.deleteService.run(name);
     },
 
     getRollout(id) {
