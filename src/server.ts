@@ -15,6 +15,7 @@ import { type AdminOptions, createAdminServer, listenAdmin } from "./api/server.
 import { TokenRegistry } from "./api/tokens.js";
 import { MetricsRegistry } from "./dataplane/metrics/registry.js";
 import { Router } from "./dataplane/router.js";
+import { AviaryError } from "./errors.js";
 import { EventHub } from "./events/hub.js";
 import { callGate, resolveGateHook } from "./notify/gate-client.js";
 import { startNotifier } from "./notify/notifier.js";
@@ -22,7 +23,7 @@ import { createMetricProvider } from "./providers/metrics/factory.js";
 import { EmbeddedTrafficRouter } from "./providers/traffic/embedded/index.js";
 import { Controller } from "./rollout/controller.js";
 import type { SpecChange } from "./rollout/spec-changes.js";
-import type { Spec } from "./spec/schema.js";
+import type { Service, Spec } from "./spec/schema.js";
 import { openSqliteStore } from "./store/sqlite/sqlite-store.js";
 import type { Store } from "./store/store.js";
 import { type ListenAddress, parseListenAddress } from "./util/address.js";
@@ -114,6 +115,9 @@ export async function startAviary(opts: AviaryOptions): Promise<RunningAviary> {
       judgeFor: createJudge,
     },
     gateCaller: (gate, payload, signal) => callGate(gate, payload, { signal }),
+    // Secrets of gates are read before a spec is applied (at start, on a reload, on an apply):
+    // a missing one refuses the spec, naming it, rather than surfacing at the first rollback.
+    validate: checkGateHooks,
   });
   const admin = createAdminServer({
     metrics,
@@ -128,10 +132,8 @@ export async function startAviary(opts: AviaryOptions): Promise<RunningAviary> {
     ...(opts.streams ? { streams: opts.streams } : {}),
   });
 
-  // Secrets of notifications and gates are read now: a missing one stops the start, naming
-  // it, rather than surfacing at the first rollback.
-  for (const svc of opts.spec.services)
-    for (const gate of svc.strategy?.gates ?? []) resolveGateHook(gate);
+  // Secrets of notifications are read now: a missing one stops the start, naming it. Those of
+  // gates are the controller's check on every spec (see validate above).
   const notifier = startNotifier({
     hub,
     notifications: opts.spec.notifications,
@@ -171,6 +173,7 @@ export async function startAviary(opts: AviaryOptions): Promise<RunningAviary> {
     adminAddress: boundAdmin,
     tokenSource: source,
     tokensFile: tokens.file,
+    // All or nothing (see Controller.applySpec): a refused spec rejects and changes nothing.
     reload: (spec) =>
       controller.applySpec(spec.services, "spec", {
         dryRun: false,
@@ -178,4 +181,19 @@ export async function startAviary(opts: AviaryOptions): Promise<RunningAviary> {
       }),
     close: closeAll,
   };
+}
+
+/** Every gate's hook resolves (its URL or secret is there); names the service and the gate if not. */
+function checkGateHooks(services: readonly Service[]): void {
+  for (const svc of services)
+    for (const gate of svc.strategy?.gates ?? []) {
+      try {
+        resolveGateHook(gate);
+      } catch (err) {
+        const detail = err instanceof Error ? err.message : String(err);
+        throw new AviaryError("AVIARY_SPEC_INVALID", `service ${svc.name}: ${detail}`, {
+          cause: err,
+        });
+      }
+    }
 }

@@ -12,7 +12,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { request } from "undici";
-import { startUpstream, type Upstream } from "./fixtures.js";
+import { startUpstream, type Upstream, watchServeLog } from "./fixtures.js";
 
 const BIN = join(import.meta.dirname, "..", "dist", "cli", "main.js");
 
@@ -27,6 +27,7 @@ function serve(spec: string, dataDir: string, env: Record<string, string> = {}):
     stdio: ["ignore", "ignore", "pipe"],
     env: { ...process.env, ...env, AVIARY_LOG_LEVEL: "info" },
   });
+  watchServeLog(child); // fails the file if an error escaped every handler
   let log = "";
   const admin = new Promise<string>((resolve) => {
     child.stderr?.on("data", (c: Buffer) => {

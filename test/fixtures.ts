@@ -3,6 +3,7 @@
  * front of them.
  */
 
+import assert from "node:assert/strict";
 import { type ChildProcess, spawn } from "node:child_process";
 import { once } from "node:events";
 import { existsSync } from "node:fs";
@@ -10,6 +11,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo, Socket } from "node:net";
 import { connect } from "node:net";
 import { join } from "node:path";
+import { after } from "node:test";
 import { MetricsRegistry } from "../src/dataplane/metrics/registry.js";
 import { Router } from "../src/dataplane/router.js";
 import { type Service, Spec, type SpecInput } from "../src/spec/schema.js";
@@ -136,10 +138,88 @@ export async function rawExchange(port: number, bytes: string, waitMs = 2_000): 
 /** The compiled `aviary` command; `npm test` builds it first. */
 export const AVIARY_BIN = join(import.meta.dirname, "..", "dist", "cli", "main.js");
 
+/** One line `aviary serve` logged: pino's JSON object (`msg`, `level`...), or `{ raw }` if not JSON. */
+export type LogEntry = Record<string, unknown> & { msg?: string };
+
+/** The log of an `aviary serve` process, line by line, as it is written. */
+export interface ServeLog {
+  /** Every line so far. */
+  readonly entries: readonly LogEntry[];
+  /** The first line (already written or still to come) that `match` accepts. */
+  waitFor(match: (e: LogEntry) => boolean, what: string, timeoutMs?: number): Promise<LogEntry>;
+}
+
 export interface ServeProcess {
   child: ChildProcess;
   url: string;
   admin: string;
+  log: ServeLog;
+}
+
+/**
+ * The lines `aviary serve` writes when an error escaped every handler (its process-level
+ * policy, src/cli/commands/serve.ts). Every serve process a test file starts is watched for
+ * them, and the file fails at its end if one appeared: each is a bug, even if the test that
+ * caused it passed.
+ */
+const ESCAPED = new Set(["unhandled rejection", "uncaught exception; exiting"]);
+const escaped: string[] = [];
+after(() => {
+  assert.deepEqual(escaped, [], "aviary serve logged an error that nothing handled");
+});
+
+/**
+ * Collects the stderr lines of an `aviary serve` child. `escapedAllowed` is for the one test
+ * that provokes an unhandled rejection on purpose.
+ */
+export function watchServeLog(
+  child: ChildProcess,
+  opts: { escapedAllowed?: boolean } = {},
+): ServeLog {
+  const entries: LogEntry[] = [];
+  const waiters = new Set<(e: LogEntry) => void>();
+  let partial = "";
+  child.stderr?.on("data", (chunk: Buffer) => {
+    const lines = (partial + chunk.toString()).split("\n");
+    partial = lines.pop() ?? "";
+    for (const line of lines) {
+      if (line.trim() === "") continue;
+      let entry: LogEntry;
+      try {
+        entry = JSON.parse(line) as LogEntry;
+      } catch {
+        entry = { raw: line };
+      }
+      entries.push(entry);
+      if (!opts.escapedAllowed && typeof entry.msg === "string" && ESCAPED.has(entry.msg))
+        escaped.push(line);
+      for (const w of [...waiters]) w(entry);
+    }
+  });
+  return {
+    entries,
+    waitFor(match, what, timeoutMs = 10_000) {
+      const seen = entries.find(match);
+      if (seen !== undefined) return Promise.resolve(seen);
+      return new Promise((resolve, reject) => {
+        const done = (e: LogEntry) => {
+          if (!match(e)) return;
+          waiters.delete(done);
+          clearTimeout(timer);
+          resolve(e);
+        };
+        const timer = setTimeout(() => {
+          waiters.delete(done);
+          reject(
+            new Error(
+              `no log line ${what} within ${timeoutMs} ms:\n${entries.map((e) => JSON.stringify(e)).join("\n")}`,
+            ),
+          );
+        }, timeoutMs);
+        waiters.add(done);
+      });
+    },
+  };
 }
 
 /** Runs `aviary serve` as a user would and resolves once it says where it listens. */
@@ -147,6 +227,7 @@ export async function spawnServe(
   specFile: string,
   dataDir: string,
   env: Record<string, string> = {},
+  opts: { escapedAllowed?: boolean } = {},
 ): Promise<ServeProcess> {
   if (!existsSync(AVIARY_BIN))
     throw new Error(`${AVIARY_BIN} is missing: run \`npm run build\` first (npm test does)`);
@@ -158,14 +239,20 @@ export async function spawnServe(
       env: { ...process.env, ...env },
     },
   );
-  let log = "";
-  const m = await new Promise<RegExpExecArray>((resolve, reject) => {
-    child.stderr?.on("data", (c: Buffer) => {
-      log += c.toString();
-      const found = /"listen":"(127\.0\.0\.1:\d+)","admin":"(127\.0\.0\.1:\d+)"/.exec(log);
-      if (found) resolve(found);
-    });
-    child.once("exit", () => reject(new Error(`aviary serve exited before it was ready:\n${log}`)));
-  });
-  return { child, url: `http://${m[1]}`, admin: `http://${m[2]}` };
+  const log = watchServeLog(child, opts);
+  const exited = new Promise<never>((_, reject) =>
+    child.once("exit", () =>
+      reject(
+        new Error(
+          `aviary serve exited before it was ready:\n${log.entries.map((e) => JSON.stringify(e)).join("\n")}`,
+        ),
+      ),
+    ),
+  );
+  exited.catch(() => undefined);
+  const ready = await Promise.race([
+    log.waitFor((e) => e.msg === "aviary serving", "aviary serving", 30_000),
+    exited,
+  ]);
+  return { child, url: `http://${ready.listen}`, admin: `http://${ready.admin}`, log };
 }

@@ -84,7 +84,8 @@ export function rolloutRoutes(controller: Controller): ApiRoute[] {
       method: "GET",
       url: "/api/v1/services",
       summary: "List services",
-      description: "Every service with its traffic state and current (or last) rollout.",
+      description:
+        "Every service in the applied spec with its traffic state and current (or last) rollout. A service removed from the spec is not listed; its history still answers.",
       tags: SERVICES,
       role: "read-only",
       response: { description: "`{ services: [service view] }`" },
@@ -105,7 +106,8 @@ export function rolloutRoutes(controller: Controller): ApiRoute[] {
       method: "GET",
       url: "/api/v1/services/:name/history",
       summary: "A service's history",
-      description: "Every transition of the service's rollouts, oldest first.",
+      description:
+        "Every transition of the service's rollouts, oldest first; still answers after the service was removed from the spec (its last event is `service.removed`).",
       tags: SERVICES,
       role: "read-only",
       params: ServiceParams,
@@ -212,7 +214,7 @@ export function rolloutRoutes(controller: Controller): ApiRoute[] {
       url: "/api/v1/apply",
       summary: "Apply a spec",
       description:
-        "Brings the services in line with a spec (a new canary starts a rollout); with dryRun, only lists the changes. An invalid spec is a 400 listing every problem with file:line:column.",
+        "Brings the services in line with a spec (a new canary starts a rollout; a service the spec leaves out is removed: its rollout aborted, its routes gone, its history kept); with dryRun, only lists the changes. All or nothing: an invalid spec is a 400 listing every problem with file:line:column, and a refused spec changes nothing.",
       tags: COMMANDS,
       role: "operator",
       body: Apply,

@@ -15,7 +15,7 @@ import { AviaryError } from "../errors.js";
 import type { EventHub } from "../events/hub.js";
 import type { TrafficRouter } from "../providers/traffic/router.js";
 import type { AnalysisTemplate, Service, Version } from "../spec/schema.js";
-import type { AnalysisRunRecord, MeasurementRecord, Store } from "../store/store.js";
+import type { AnalysisRunRecord, MeasurementRecord, Store, StoreTx } from "../store/store.js";
 import type { Clock, TimerHandle } from "../util/clock.js";
 import { newId } from "../util/id.js";
 import type { Logger } from "../util/log.js";
@@ -54,6 +54,17 @@ export interface ControllerOptions {
   analysis?: Pick<AnalysisDeps, "providerFor" | "judgeFor">;
   /** Calls gate hooks; without it, gates open only through the API. */
   gateCaller?: GateCaller;
+  /**
+   * What a spec must pass before any of it is applied, beyond the schema (a gate's secret read
+   * from the environment): throws to refuse the whole spec.
+   */
+  validate?: (services: readonly Service[]) => void;
+}
+
+/** An event a spec's transaction wrote, and the rollout it moved (if any), for the effects after the commit. */
+interface Written {
+  event: RolloutEvent;
+  rollout: Rollout | undefined;
 }
 
 /** Most transitions one reconcile pass makes before yielding (a guard against a loop). */
@@ -74,6 +85,9 @@ export class Controller {
   readonly #gateCaller: GateCaller | undefined;
   readonly #timers = new Map<string, TimerHandle>();
   readonly #queues = new Map<string, Promise<unknown>>();
+  readonly #validate: ((services: readonly Service[]) => void) | undefined;
+  /** Spec applications, one at a time (a SIGHUP and an API apply never interleave). */
+  #applying: Promise<unknown> = Promise.resolve();
   #ticker: TimerHandle | undefined;
   #stopped = false;
 
@@ -86,6 +100,7 @@ export class Controller {
     this.#hub = opts.hub;
     this.#faults = opts.faults ?? {};
     this.#gateCaller = opts.gateCaller;
+    this.#validate = opts.validate;
     this.#gates = new GatePoller({
       caller: opts.gateCaller,
       clock: this.#clock,
@@ -113,15 +128,14 @@ export class Controller {
   }
 
   /**
-   * Takes over: applies every service's stored traffic (the router may have restarted empty),
-   * brings stored state in line with the spec, and resumes every active rollout where it stood.
+   * Takes over: brings stored state in line with the spec, has the router (which may have
+   * restarted empty) serve every service's stored traffic, and resumes every active rollout
+   * where it stood.
    */
   async start(
     services: readonly Service[],
     templates: readonly AnalysisTemplate[] = [],
   ): Promise<SpecChange[]> {
-    for (const state of this.#store.listServices())
-      await this.#router.apply(state.name, state.traffic);
     const changes = await this.applySpec(services, "controller", { dryRun: false, templates });
     for (const r of this.#store.activeRollouts()) this.#kick(r.service);
     this.#scheduleTick();
@@ -147,7 +161,7 @@ export class Controller {
 
   service(name: string): ServiceState {
     const state = this.#store.getService(name);
-    if (state === undefined) throw unknownService(name);
+    if (state === undefined) throw this.#unknown(name);
     return state;
   }
 
@@ -170,8 +184,10 @@ export class Controller {
       .map((run) => ({ ...run, measurements: this.#store.measurementsOf(run.id) }));
   }
 
+  /** A service's history; a service removed from the spec keeps it. */
   history(service: string, opts: { afterSeq?: number; limit?: number } = {}): RolloutEvent[] {
-    this.service(service);
+    if (this.#store.getService(service) === undefined && !this.#hasHistory(service))
+      throw this.#unknown(service);
     return this.#store.eventsOf(service, opts);
   }
 
@@ -262,86 +278,196 @@ export class Controller {
 
   /**
    * Brings the services in line with a spec: new services are created, a new canary starts a
-   * rollout, a removed canary aborts one, target and static-weight changes apply at once.
-   * With dryRun, only says what it would do.
+   * rollout, a removed canary aborts one, target and static-weight changes apply at once, and a
+   * service the spec no longer names is removed (its rollout aborted, its history kept).
+   *
+   * All or nothing: everything that can refuse the spec is checked first, touching nothing;
+   * then every store write goes in one transaction; only then do the controller and the router
+   * take the new spec, the router in one swap. A refused spec leaves store, controller and
+   * router as they were. With dryRun, only says what it would do (after the same checks).
    */
-  async applySpec(
+  applySpec(
     services: readonly Service[],
     actor: Actor,
     opts: { dryRun: boolean; templates?: readonly AnalysisTemplate[] },
   ): Promise<SpecChange[]> {
-    const changes = planSpecChanges(services, this.#specs, (name) => this.#currentOf(name));
-    if (opts.dryRun) return changes;
-    if (opts.templates !== undefined) this.#templates = opts.templates;
-    this.#specs.clear();
-    for (const svc of services) this.#specs.set(svc.name, svc);
-    await this.#router.configure(services);
-    for (const change of changes) {
-      await this.#serial(change.service, () => this.#applyChange(change, actor));
-    }
-    return changes;
+    const run = this.#applying.then(() => this.#applySpecNow(services, actor, opts));
+    this.#applying = run.catch(() => undefined);
+    return run;
   }
 
   // ---- internals ----
+
+  async #applySpecNow(
+    services: readonly Service[],
+    actor: Actor,
+    opts: { dryRun: boolean; templates?: readonly AnalysisTemplate[] },
+  ): Promise<SpecChange[]> {
+    const storedNames = () => this.#store.listServices().map((s) => s.name);
+    // Every service the spec, the controller or the store knows: their own work (a step, a
+    // command) finishes first and waits for this, so the plan is made on what is committed.
+    const touched = new Set([
+      ...services.map((s) => s.name),
+      ...this.#specs.keys(),
+      ...storedNames(),
+    ]);
+    return this.#serialAll([...touched], async () => {
+      const changes = planSpecChanges(
+        services,
+        this.#specs,
+        (name) => this.#currentOf(name),
+        storedNames(),
+      );
+      this.#validate?.(services);
+      if (opts.dryRun) return changes;
+      const templates = opts.templates ?? this.#templates;
+      const { written, started } = this.#commitSpec(
+        changes,
+        new Map(services.map((s) => [s.name, s])),
+        templates,
+        actor,
+      );
+      this.#templates = templates;
+      this.#specs.clear();
+      for (const svc of services) this.#specs.set(svc.name, svc);
+      for (const w of written) this.#afterCommit(w.event, w.rollout);
+      await this.#configureRouter(services);
+      for (const name of started) await this.#driveOrLog(name);
+      return changes;
+    });
+  }
+
+  /**
+   * Writes every change of a spec in one transaction. Builds on what the transaction itself
+   * has written (a service created, then its rollout started), so one change's precondition
+   * failing rolls back all of them.
+   */
+  #commitSpec(
+    changes: readonly SpecChange[],
+    specs: ReadonlyMap<string, Service>,
+    templates: readonly AnalysisTemplate[],
+    actor: Actor,
+  ): { written: Written[]; started: string[] } {
+    const now = this.#clock.now();
+    const written: Written[] = [];
+    const started = new Set<string>();
+    this.#store.transaction((tx) => {
+      // The crash tests count events: each is a commit point, even when several share one
+      // transaction (a kill before any of them loses them all, which is what a crash does).
+      const transition = (t: Transition) => {
+        this.#faults.beforeCommit?.();
+        written.push({ event: this.#writeTransition(tx, t, actor), rollout: t.rollout });
+      };
+      const serviceEvent = (state: ServiceState, e: ServiceEventInput) => {
+        this.#faults.beforeCommit?.();
+        written.push({ event: this.#writeService(tx, state, e), rollout: undefined });
+      };
+      const specOf = (name: string) => specs.get(name) ?? this.#throwUnknown(name);
+      for (const change of changes) {
+        switch (change.kind) {
+          case "create": {
+            const spec = specOf(change.service);
+            const state: ServiceState = {
+              name: spec.name,
+              traffic: spec.strategy ? stableOnly(trafficFromSpec(spec)) : trafficFromSpec(spec),
+              rolloutId: null,
+              previousStable: null,
+              updatedAt: now,
+            };
+            tx.recordVersion(spec.name, spec.stable.version, spec.stable.targets, now);
+            serviceEvent(state, {
+              type: "service.created",
+              actor,
+              reason: change.summary,
+              data: { stable: spec.stable.version },
+            });
+            if (spec.strategy && spec.canary) {
+              const start = this.#rolloutStart(tx, spec, spec.canary, actor, now, templates);
+              start.transitions.forEach(transition);
+              started.add(spec.name);
+            }
+            break;
+          }
+          case "deploy": {
+            const start = this.#rolloutStart(
+              tx,
+              specOf(change.service),
+              change.canary,
+              actor,
+              now,
+              templates,
+            );
+            start.transitions.forEach(transition);
+            started.add(change.service);
+            break;
+          }
+          case "abort": {
+            const r = currentRollout(tx, change.service);
+            const t = r && abortCommand(r, now, actor, change.summary);
+            if (t) transition(t);
+            break;
+          }
+          case "traffic": {
+            const state = tx.getService(change.service) ?? this.#throwUnknown(change.service);
+            const traffic = change.traffic;
+            tx.recordVersion(state.name, traffic.stable.version, traffic.stable.targets, now);
+            serviceEvent(
+              { ...state, traffic, updatedAt: now },
+              { type: "traffic.set", actor, reason: change.summary, data: {} },
+            );
+            break;
+          }
+          case "config":
+            // The router takes the new configuration with the new spec.
+            break;
+          case "remove": {
+            const r = currentRollout(tx, change.service);
+            if (r !== undefined && !isTerminal(r)) {
+              const why = `${change.service} was removed from the spec`;
+              const t = abortCommand(r, now, actor, why);
+              if (t) transition(t);
+            }
+            const state = tx.getService(change.service);
+            if (state === undefined) break;
+            serviceEvent(state, {
+              type: "service.removed",
+              actor,
+              reason: change.summary,
+              data: { stable: state.traffic.stable.version },
+            });
+            tx.deleteService(change.service);
+            break;
+          }
+        }
+      }
+    });
+    for (const _ of written) this.#faults.afterCommit?.();
+    return { written, started: [...started] };
+  }
+
+  /** The router serves exactly the spec's services, each with its committed traffic, in one swap. */
+  async #configureRouter(services: readonly Service[]): Promise<void> {
+    const traffic = new Map<string, TrafficState>();
+    for (const svc of services) {
+      const state = this.#store.getService(svc.name);
+      if (state !== undefined) traffic.set(svc.name, state.traffic);
+    }
+    try {
+      await this.#router.configure(services, traffic);
+    } catch (err) {
+      // Only a bug gets here (the spec was validated): the router kept its previous plan.
+      this.#log.error(
+        { err: String(err) },
+        "the router refused a committed spec; it serves the previous one until the next apply",
+      );
+      throw err;
+    }
+  }
 
   #currentOf(name: string): { state: ServiceState | undefined; rollout: Rollout | undefined } {
     const state = this.#store.getService(name);
     const rollout = state?.rolloutId ? this.#store.getRollout(state.rolloutId) : undefined;
     return { state, rollout };
-  }
-
-  async #applyChange(change: SpecChange, actor: Actor): Promise<void> {
-    const spec = this.#specOrThrow(change.service);
-    const now = this.#clock.now();
-    switch (change.kind) {
-      case "create": {
-        const state: ServiceState = {
-          name: spec.name,
-          traffic: spec.strategy ? stableOnly(trafficFromSpec(spec)) : trafficFromSpec(spec),
-          rolloutId: null,
-          previousStable: null,
-          updatedAt: now,
-        };
-        this.#store.recordVersion(spec.name, spec.stable.version, spec.stable.targets, now);
-        this.#commitService(state, {
-          type: "service.created",
-          actor,
-          reason: change.summary,
-          data: { stable: spec.stable.version },
-        });
-        await this.#router.apply(spec.name, state.traffic);
-        if (spec.strategy && spec.canary) {
-          await this.#startRollout(spec, spec.canary, actor);
-          await this.#drive(spec.name);
-        }
-        return;
-      }
-      case "deploy":
-        await this.#startRollout(spec, change.canary, actor);
-        await this.#drive(spec.name);
-        return;
-      case "abort": {
-        const r = this.rollout(spec.name);
-        const t = r && abortCommand(r, now, actor, change.summary);
-        if (t) await this.#commitAndApply(t, actor);
-        return;
-      }
-      case "traffic": {
-        const state = this.service(spec.name);
-        const traffic = change.traffic as TrafficState;
-        this.#store.recordVersion(spec.name, traffic.stable.version, traffic.stable.targets, now);
-        this.#commitService(
-          { ...state, traffic, updatedAt: now },
-          { type: "traffic.set", actor, reason: change.summary, data: {} },
-        );
-        await this.#router.apply(spec.name, traffic);
-        return;
-      }
-      case "config":
-      case "remove":
-        // The router took the new configuration in configure() above.
-        return;
-    }
   }
 
   async #startRollout(
@@ -350,25 +476,53 @@ export class Controller {
     actor: Actor,
     retryOf?: string,
   ): Promise<Rollout> {
+    const now = this.#clock.now();
+    const start = this.#rolloutStart(
+      this.#store,
+      spec,
+      canary,
+      actor,
+      now,
+      this.#templates,
+      retryOf,
+    );
+    for (const t of start.transitions) await this.#commitAndApply(t, actor);
+    return start.rollout;
+  }
+
+  /**
+   * The transitions that start a rollout of `canary`: the active rollout superseded (if any),
+   * then the new one at its first step. Reads through `tx`, so within a spec's transaction it
+   * sees the service that transaction created; records the canary's version there too.
+   */
+  #rolloutStart(
+    tx: StoreTx,
+    spec: Service,
+    canary: Version,
+    actor: Actor,
+    now: number,
+    templates: readonly AnalysisTemplate[],
+    retryOf?: string,
+  ): { transitions: Transition[]; rollout: Rollout } {
     if (spec.strategy === undefined) {
       throw new CommandError(
         "AVIARY_NO_STRATEGY",
         `${spec.name} has no strategy in its spec: add strategy.steps to roll out new versions`,
       );
     }
-    const state = this.service(spec.name);
+    const state = tx.getService(spec.name) ?? this.#throwUnknown(spec.name);
     if (canary.version === state.traffic.stable.version) {
       throw new CommandError(
         "AVIARY_SAME_VERSION",
         `${canary.version} is already the stable version of ${spec.name}`,
       );
     }
-    const now = this.#clock.now();
-    const current = state.rolloutId ? this.#store.getRollout(state.rolloutId) : undefined;
+    const transitions: Transition[] = [];
+    const current = state.rolloutId ? tx.getRollout(state.rolloutId) : undefined;
     if (current && !isTerminal(current)) {
-      if (sameVersion(current.canary, canary)) return current;
+      if (sameVersion(current.canary, canary)) return { transitions, rollout: current };
       const superseded = abortCommand(current, now, actor, `superseded by ${canary.version}`);
-      if (superseded) await this.#commitAndApply(superseded, actor);
+      if (superseded) transitions.push(superseded);
     }
     const base: Rollout = {
       id: newId(now),
@@ -382,7 +536,7 @@ export class Controller {
       progressSince: now,
       pausedAt: null,
       traffic: { stable: state.traffic.stable, canary, weight: 0, headerRoutes: [], mirror: null },
-      strategy: resolveStrategy(spec.strategy, this.#templates),
+      strategy: resolveStrategy(spec.strategy, templates),
       gates: { passed: [], waiting: null },
       createdAt: now,
       updatedAt: now,
@@ -392,17 +546,17 @@ export class Controller {
     const rollout = enterStep(base, 0, now);
     const what = retryOf ? `retry of rollout ${retryOf}` : "rollout";
     const reason = `${what} of ${canary.version} started by ${actor} (stable ${state.traffic.stable.version}); ${rollout.reason}`;
-    this.#store.recordVersion(spec.name, canary.version, canary.targets, now);
+    tx.recordVersion(spec.name, canary.version, canary.targets, now);
     const data = {
       stable: state.traffic.stable.version,
       canary: canary.version,
       ...(retryOf ? { retryOf } : {}),
     };
-    await this.#commitAndApply(
-      { rollout, event: { type: retryOf ? "rollout.retried" : "rollout.started", reason, data } },
-      actor,
-    );
-    return rollout;
+    transitions.push({
+      rollout,
+      event: { type: retryOf ? "rollout.retried" : "rollout.started", reason, data },
+    });
+    return { transitions, rollout };
   }
 
   #command(
@@ -423,7 +577,8 @@ export class Controller {
   /** Runs the machine for the service's rollout until it has to wait; schedules the wake-up. */
   async #drive(service: string): Promise<void> {
     for (let i = 0; i < MAX_TRANSITIONS_PER_PASS; i++) {
-      const r = this.rollout(service);
+      // A service removed from the spec has no rollout to drive (its last one was aborted).
+      const r = currentRollout(this.#store, service);
       if (r === undefined || isTerminal(r)) {
         if (r) this.#cancelTimer(r.id);
         return;
@@ -457,78 +612,93 @@ export class Controller {
 
   /** Commits a transition (rollout, service traffic, history event), then applies its traffic. */
   async #commitAndApply(t: Transition, actor: Actor): Promise<void> {
-    const r = t.rollout;
     this.#faults.beforeCommit?.();
-    const event = this.#store.transaction((tx) => {
-      tx.putRollout(r);
-      const state = tx.getService(r.service);
-      if (state === undefined) throw unknownService(r.service);
-      const promotedNow = r.phase === "Healthy" && t.event.type === "promoted";
-      tx.putService({
-        ...state,
-        traffic: r.traffic,
-        rolloutId: r.id,
-        previousStable: promotedNow ? r.stable : state.previousStable,
-        updatedAt: r.updatedAt,
-      });
-      return tx.appendEvent({
-        rolloutId: r.id,
-        service: r.service,
-        at: r.updatedAt,
-        type: t.event.type,
-        actor: t.actor ?? actor,
-        reason: t.event.reason,
-        phase: r.phase,
-        stepIndex: r.stepIndex,
-        weight: r.traffic.canary === null ? 0 : r.traffic.weight,
-        data: t.event.data ?? {},
-      });
-    });
+    const event = this.#store.transaction((tx) => this.#writeTransition(tx, t, actor));
     this.#faults.afterCommit?.();
-    // A finished rollout's analyses and gate calls stop here, whoever finished it.
-    if (isTerminal(r)) {
-      this.#analysis?.facts(r);
-      this.#gates.forget(r.id);
-      this.#tellPostRollout(r);
-    } else if (r.gates.waiting !== null) this.#gates.poll(r);
-    this.#hub?.publish({ kind: "event", event });
-    this.#log.info(
-      {
-        service: r.service,
-        rollout: r.id,
-        event: event.type,
-        phase: r.phase,
-        weight: event.weight,
-        actor: event.actor,
-      },
-      event.reason,
-    );
-    await this.#router.apply(r.service, r.traffic);
+    this.#afterCommit(event, t.rollout);
+    await this.#router.apply(t.rollout.service, t.rollout.traffic);
   }
 
-  #commitService(
-    state: ServiceState,
-    e: { type: string; actor: Actor; reason: string; data: Record<string, unknown> },
-  ): void {
-    this.#faults.beforeCommit?.();
-    const event = this.#store.transaction((tx) => {
-      tx.putService(state);
-      return tx.appendEvent({
-        rolloutId: state.rolloutId,
-        service: state.name,
-        at: state.updatedAt,
-        type: e.type,
-        actor: e.actor,
-        reason: e.reason,
-        phase: null,
-        stepIndex: null,
-        weight: state.traffic.canary === null ? 0 : state.traffic.weight,
-        data: e.data,
-      });
+  /** A transition's writes: the rollout, the service's traffic, the history event. */
+  #writeTransition(tx: StoreTx, t: Transition, actor: Actor): RolloutEvent {
+    const r = t.rollout;
+    tx.putRollout(r);
+    const state = tx.getService(r.service) ?? this.#throwUnknown(r.service);
+    const promotedNow = r.phase === "Healthy" && t.event.type === "promoted";
+    tx.putService({
+      ...state,
+      traffic: r.traffic,
+      rolloutId: r.id,
+      previousStable: promotedNow ? r.stable : state.previousStable,
+      updatedAt: r.updatedAt,
     });
-    this.#faults.afterCommit?.();
+    return tx.appendEvent({
+      rolloutId: r.id,
+      service: r.service,
+      at: r.updatedAt,
+      type: t.event.type,
+      actor: t.actor ?? actor,
+      reason: t.event.reason,
+      phase: r.phase,
+      stepIndex: r.stepIndex,
+      weight: r.traffic.canary === null ? 0 : r.traffic.weight,
+      data: t.event.data ?? {},
+    });
+  }
+
+  /** What follows a committed event: a finished rollout's analyses and gates stop, the event is told and logged. */
+  #afterCommit(event: RolloutEvent, r: Rollout | undefined): void {
+    if (r !== undefined) {
+      // A finished rollout's analyses, gate calls and timers stop here, whoever finished it.
+      if (isTerminal(r)) {
+        this.#analysis?.facts(r);
+        this.#gates.forget(r.id);
+        this.#cancelTimer(r.id);
+        this.#tellPostRollout(r);
+      } else if (r.gates.waiting !== null) this.#gates.poll(r);
+    }
     this.#hub?.publish({ kind: "event", event });
-    this.#log.info({ service: state.name, event: event.type, actor: e.actor }, e.reason);
+    if (r !== undefined)
+      this.#log.info(
+        {
+          service: r.service,
+          rollout: r.id,
+          event: event.type,
+          phase: r.phase,
+          weight: event.weight,
+          actor: event.actor,
+        },
+        event.reason,
+      );
+    else
+      this.#log.info(
+        { service: event.service, event: event.type, actor: event.actor },
+        event.reason,
+      );
+  }
+
+  #commitService(state: ServiceState, e: ServiceEventInput): void {
+    this.#faults.beforeCommit?.();
+    const event = this.#store.transaction((tx) => this.#writeService(tx, state, e));
+    this.#faults.afterCommit?.();
+    this.#afterCommit(event, undefined);
+  }
+
+  /** A service's new state and the history event that says why. */
+  #writeService(tx: StoreTx, state: ServiceState, e: ServiceEventInput): RolloutEvent {
+    tx.putService(state);
+    return tx.appendEvent({
+      rolloutId: state.rolloutId,
+      service: state.name,
+      at: state.updatedAt,
+      type: e.type,
+      actor: e.actor,
+      reason: e.reason,
+      phase: null,
+      stepIndex: null,
+      weight: state.traffic.canary === null ? 0 : state.traffic.weight,
+      data: e.data,
+    });
   }
 
   /** A gate hook answered: open the gate, roll back, or give up on a pre-rollout hook. */
@@ -629,14 +799,31 @@ export class Controller {
 
   /** Queues work for one service behind whatever is already running for it. */
   #serial<T>(service: string, work: () => Promise<T>): Promise<T> {
-    const prev = this.#queues.get(service) ?? Promise.resolve();
-    const run = prev.then(work, work);
+    return this.#serialAll([service], work);
+  }
+
+  /** Queues work behind whatever is already running for any of `services`; they wait for it in turn. */
+  #serialAll<T>(services: readonly string[], work: () => Promise<T>): Promise<T> {
+    const run = Promise.allSettled(services.map((s) => this.#queues.get(s))).then(work);
     const settled = run.catch(() => undefined);
-    this.#queues.set(service, settled);
+    for (const service of services) this.#queues.set(service, settled);
     void settled.then(() => {
-      if (this.#queues.get(service) === settled) this.#queues.delete(service);
+      for (const service of services)
+        if (this.#queues.get(service) === settled) this.#queues.delete(service);
     });
     return run;
+  }
+
+  /** Drives a rollout a spec started; a step that fails is logged and retried on the next tick, the spec stays applied. */
+  async #driveOrLog(service: string): Promise<void> {
+    try {
+      await this.#drive(service);
+    } catch (err) {
+      this.#log.error(
+        { service, err: String(err) },
+        "rollout step failed; will retry on the next tick",
+      );
+    }
   }
 
   #kick(service: string): void {
@@ -666,9 +853,25 @@ export class Controller {
   }
 
   #specOrThrow(name: string): Service {
-    const spec = this.#specs.get(name);
-    if (spec === undefined) throw unknownService(name);
-    return spec;
+    return this.#specs.get(name) ?? this.#throwUnknown(name);
+  }
+
+  #throwUnknown(name: string): never {
+    throw this.#unknown(name);
+  }
+
+  /** A service that was never there, or one removed from the spec whose history stays. */
+  #unknown(name: string): AviaryError {
+    if (this.#hasHistory(name))
+      return new AviaryError(
+        "AVIARY_UNKNOWN_SERVICE",
+        `${name} was removed from the spec; its history stays (aviary history ${name})`,
+      );
+    return new AviaryError("AVIARY_UNKNOWN_SERVICE", `no service named ${name}`);
+  }
+
+  #hasHistory(name: string): boolean {
+    return this.#store.eventsOf(name, { limit: 1 }).length > 0;
   }
 }
 
@@ -685,6 +888,15 @@ function noAnalysisEngine(r: Rollout): AnalysisFacts {
   };
 }
 
-function unknownService(name: string): AviaryError {
-  return new AviaryError("AVIARY_UNKNOWN_SERVICE", `no service named ${name}`);
+interface ServiceEventInput {
+  type: string;
+  actor: Actor;
+  reason: string;
+  data: Record<string, unknown>;
+}
+
+/** The service's current (or last) rollout as `tx` sees it; none for an unknown service. */
+function currentRollout(tx: StoreTx, service: string): Rollout | undefined {
+  const id = tx.getService(service)?.rolloutId;
+  return id ? tx.getRollout(id) : undefined;
 }

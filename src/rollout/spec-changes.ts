@@ -21,10 +21,15 @@ export type SpecChange =
 
 type Current = (name: string) => { state: ServiceState | undefined; rollout: Rollout | undefined };
 
+/**
+ * `stored` names every service the store holds: one the new spec leaves out is removed, whether
+ * it left since the last apply or while Aviary was stopped.
+ */
 export function planSpecChanges(
   services: readonly Service[],
   previous: ReadonlyMap<string, Service>,
   current: Current,
+  stored: Iterable<string>,
 ): SpecChange[] {
   const changes: SpecChange[] = [];
   for (const svc of services) {
@@ -76,14 +81,19 @@ export function planSpecChanges(
         });
     }
   }
-  for (const name of previous.keys()) {
-    if (!services.some((s) => s.name === name)) {
-      changes.push({
-        kind: "remove",
-        service: name,
-        summary: `${name} is no longer in the spec: the router stops serving it (its history stays)`,
-      });
-    }
+  const named = new Set(services.map((s) => s.name));
+  for (const name of [...new Set(stored)].sort()) {
+    if (named.has(name)) continue;
+    const { rollout } = current(name);
+    const active =
+      rollout !== undefined && !TERMINAL_PHASES.has(rollout.phase)
+        ? `its rollout of ${rollout.canary.version} is aborted, `
+        : "";
+    changes.push({
+      kind: "remove",
+      service: name,
+      summary: `${name} is no longer in the spec: ${active}the router stops serving it (its history stays)`,
+    });
   }
   return changes;
 }

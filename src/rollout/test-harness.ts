@@ -16,7 +16,7 @@ import { openSqliteStore } from "../store/sqlite/sqlite-store.js";
 import type { Store } from "../store/store.js";
 import { ManualClock } from "../util/clock.js";
 import { silentLogger } from "../util/log.js";
-import { Controller } from "./controller.js";
+import { Controller, type ControllerOptions } from "./controller.js";
 import type { GateCaller } from "./gate-poller.js";
 import type { RolloutEvent } from "./types.js";
 
@@ -72,7 +72,14 @@ export const settle = () => new Promise((r) => setImmediate(r));
 
 export async function harness(
   services: ServiceInput[],
-  opts: { file?: string; clock?: ManualClock; tickMs?: number; gateCaller?: GateCaller } = {},
+  opts: {
+    file?: string;
+    clock?: ManualClock;
+    tickMs?: number;
+    gateCaller?: GateCaller;
+    faults?: ControllerOptions["faults"];
+    validate?: ControllerOptions["validate"];
+  } = {},
 ): Promise<Harness> {
   const file = opts.file ?? join(mkdtempSync(join(tmpdir(), "aviary-ctl-")), "aviary.db");
   const clock = opts.clock ?? new ManualClock(Date.UTC(2026, 0, 1));
@@ -91,6 +98,8 @@ export async function harness(
     tickMs: opts.tickMs ?? 1_000,
     hub,
     ...(opts.gateCaller ? { gateCaller: opts.gateCaller } : {}),
+    ...(opts.faults ? { faults: opts.faults } : {}),
+    ...(opts.validate ? { validate: opts.validate } : {}),
   });
   await controller.start(Spec.parse({ services }).services);
   const h: Harness = {

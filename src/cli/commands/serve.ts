@@ -1,7 +1,8 @@
 import type { Command } from "commander";
+import { AviaryError } from "../../errors.js";
 import { loadSpecFile, SpecError } from "../../spec/load.js";
 import { formatListenAddress } from "../../util/address.js";
-import { createLogger } from "../../util/log.js";
+import { createLogger, type Logger } from "../../util/log.js";
 import { EXIT } from "../exit.js";
 
 interface ServeOptions {
@@ -37,6 +38,7 @@ export function registerServe(program: Command): void {
     )
     .action(async (opts: ServeOptions) => {
       const log = createLogger();
+      installProcessPolicy(log);
       const spec = await loadSpecFile(opts.config);
       // Loaded here, not at the top: every other verb would pay for the whole server at start.
       const { startAviary } = await import("../../server.js");
@@ -48,26 +50,34 @@ export function registerServe(program: Command): void {
         ...(opts.listen ? { listen: opts.listen } : {}),
         ...(opts.admin ? { admin: opts.admin } : {}),
       });
-      process.on("SIGHUP", () => {
-        loadSpecFile(opts.config).then(
-          async (next) => {
-            const changes = await aviary.reload(next);
-            log.info(
-              {
-                services: next.services.length,
-                changes: changes.map((c) => `${c.service}: ${c.summary}`),
-              },
-              "spec reloaded",
-            );
-          },
-          (err: unknown) => {
-            // A broken edit must not take down a running router: keep serving the last good spec.
-            const detail = err instanceof SpecError ? err.problems : String(err);
-            log.error({ problems: detail }, "spec reload refused; still serving the previous spec");
-          },
-        );
-      });
       let stopping = false;
+      // One reload at a time: SIGHUPs that arrive during a reload make one more after it, which
+      // reads the file as it is then. A reload that fails for any reason (a broken edit, a file
+      // caught mid-rewrite, a spec the controller refuses) changes nothing: the controller
+      // applies a spec all or nothing, and the previous one keeps being served.
+      const reload = serialized(async () => {
+        if (stopping) return;
+        try {
+          const next = await loadSpecFile(opts.config);
+          const changes = await aviary.reload(next);
+          log.info(
+            {
+              services: next.services.length,
+              changes: changes.map((c) => `${c.service}: ${c.summary}`),
+            },
+            "spec reloaded",
+          );
+        } catch (err) {
+          const reason = err instanceof Error ? err.message : String(err);
+          const code = err instanceof AviaryError ? err.code : undefined;
+          const problems = err instanceof SpecError ? { problems: err.problems } : {};
+          log.error(
+            { file: opts.config, code, reason, ...problems },
+            "spec reload refused; still serving the previous spec",
+          );
+        }
+      });
+      process.on("SIGHUP", reload);
       const stop = (signal: string) => {
         if (stopping) {
           process.exit(EXIT.failed);
@@ -94,7 +104,76 @@ export function registerServe(program: Command): void {
         },
         "aviary serving",
       );
+      faultUnhandledRejection();
     });
+}
+
+/**
+ * What happens to an error nothing caught, for the life of `aviary serve`.
+ *
+ * A rejected promise nobody handles is logged at error (`"msg":"unhandled rejection"`) and the
+ * process keeps serving. Node would exit instead, but here that turns one lost side effect
+ * into every request failing: state is changed only by synchronous SQLite transactions, each
+ * committed whole before its effect, and the router swaps an immutable plan, so a promise
+ * chain that rejected halfway (a reload, a notification, a gate call) leaves no half-written
+ * state behind — only work that did not happen, which the log line makes visible. Tests fail
+ * when that line appears (see test/fixtures.ts), so each one found is a bug to fix, not a
+ * behaviour to rely on.
+ *
+ * A synchronous exception that reached the event loop is different: it unwound out of some
+ * callback (a socket's, a timer's) partway, and what that callback had half-updated in memory
+ * (connection counts, pools, a controller queue) cannot be known. It is logged at fatal and
+ * the process exits 1 for its supervisor to restart it; everything resumes from the store,
+ * as after any crash (test/crash-resume.test.ts).
+ */
+function installProcessPolicy(log: Logger): void {
+  process.on("unhandledRejection", (reason) => {
+    log.error({ err: errorFields(reason) }, "unhandled rejection");
+  });
+  process.on("uncaughtException", (err, origin) => {
+    // pino writes to stderr synchronously: the line is out before the exit.
+    log.fatal({ err: errorFields(err), origin }, "uncaught exception; exiting");
+    process.exit(EXIT.failed);
+  });
+}
+
+function errorFields(err: unknown): Record<string, unknown> {
+  if (!(err instanceof Error)) return { message: String(err) };
+  return {
+    name: err.name,
+    message: err.message,
+    ...(err instanceof AviaryError ? { code: err.code } : {}),
+    stack: err.stack,
+  };
+}
+
+/** `run` once at a time; calls during a run make one more run after it, however many there were. */
+function serialized(run: () => Promise<void>): () => void {
+  let running = false;
+  let again = false;
+  const loop = async () => {
+    running = true;
+    do {
+      again = false;
+      await run();
+    } while (again);
+    running = false;
+  };
+  return () => {
+    if (running) again = true;
+    else void loop();
+  };
+}
+
+/**
+ * Test-only: AVIARY_FAULT_UNHANDLED_REJECTION=1 rejects a promise nobody handles once the
+ * server is up, so a test can see the process-level policy log it and keep serving.
+ */
+function faultUnhandledRejection(): void {
+  if (process.env.AVIARY_FAULT_UNHANDLED_REJECTION !== "1") return;
+  setImmediate(() => {
+    void Promise.reject(new Error("deliberate rejection (AVIARY_FAULT_UNHANDLED_REJECTION)"));
+  });
 }
 
 /**

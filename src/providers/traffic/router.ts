@@ -13,8 +13,17 @@ import type { Service } from "../../spec/schema.js";
 export interface TrafficRouter {
   /** The provider's name, for logs and history. */
   readonly type: string;
-  /** Takes the services' routing configuration from the spec (how each is reached, its own routes). */
-  configure(services: readonly Service[]): Promise<void>;
+  /**
+   * Serves exactly `services` from now on, in one step: each as its spec says it is reached
+   * (match, its own routes), with the traffic `traffic` names for it. A service left out of
+   * `services` is no longer served and its traffic is forgotten; one left out of `traffic`
+   * keeps the traffic it had, or starts from its spec. On a throw, the router keeps serving
+   * what it served before, unchanged.
+   */
+  configure(
+    services: readonly Service[],
+    traffic: ReadonlyMap<string, TrafficState>,
+  ): Promise<void>;
   /** Makes the data plane serve `state` for `service`. */
   apply(service: string, state: TrafficState): Promise<void>;
   /** True once the data plane serves `state`; undefined when this router cannot tell. */

@@ -20,7 +20,7 @@ export class EmbeddedTrafficRouter implements TrafficRouter {
   readonly #router: Router;
   readonly #clock: Clock;
   #base: Service[] = [];
-  readonly #traffic = new Map<string, TrafficState>();
+  #traffic = new Map<string, TrafficState>();
   /** The last service composed for each name, reused while its spec and traffic are the same objects, so the router recompiles only what changed. */
   readonly #composed = new Map<
     string,
@@ -32,15 +32,19 @@ export class EmbeddedTrafficRouter implements TrafficRouter {
     this.#clock = clock;
   }
 
-  /** Replaces the services' spec (match, stickiness, routes...); the traffic states stay. */
-  async configure(services: readonly Service[]): Promise<void> {
-    this.#base = [...services];
-    this.#push();
+  /** Replaces the services' spec (match, stickiness, routes...) and their traffic in one swap. */
+  async configure(
+    services: readonly Service[],
+    traffic: ReadonlyMap<string, TrafficState>,
+  ): Promise<void> {
+    const names = new Set(services.map((s) => s.name));
+    const next = new Map([...this.#traffic].filter(([name]) => names.has(name)));
+    for (const [name, state] of traffic) if (names.has(name)) next.set(name, state);
+    this.#swap([...services], next);
   }
 
   async apply(service: string, state: TrafficState): Promise<void> {
-    this.#traffic.set(service, state);
-    this.#push();
+    this.#swap(this.#base, new Map(this.#traffic).set(service, state));
   }
 
   async verify(service: string, state: TrafficState): Promise<boolean | undefined> {
@@ -60,20 +64,31 @@ export class EmbeddedTrafficRouter implements TrafficRouter {
     return plan.canary.targets.targets.some((t) => t.isAvailable(now));
   }
 
-  #push(): void {
+  /**
+   * Serves `base` under `traffic`, remembering both only once the router took them: should it
+   * throw, what this remembers stays what the router serves.
+   */
+  #swap(base: Service[], traffic: Map<string, TrafficState>): void {
+    this.#router.apply(this.#compose(base, traffic));
+    this.#base = base;
+    this.#traffic = traffic;
+    for (const name of this.#composed.keys())
+      if (!base.some((s) => s.name === name)) this.#composed.delete(name);
+  }
+
+  #compose(base: readonly Service[], traffic: ReadonlyMap<string, TrafficState>): Service[] {
     // A service the controller has not spoken for yet serves its spec, minus any canary a
     // strategy is about to roll out.
     const initial = (s: Service) =>
       s.strategy ? stableOnly(trafficFromSpec(s)) : trafficFromSpec(s);
-    const services = this.#base.map((base) => {
-      const traffic = this.#traffic.get(base.name);
-      const cached = this.#composed.get(base.name);
-      if (cached !== undefined && cached.base === base && cached.traffic === traffic)
+    return base.map((spec) => {
+      const state = traffic.get(spec.name);
+      const cached = this.#composed.get(spec.name);
+      if (cached !== undefined && cached.base === spec && cached.traffic === state)
         return cached.service;
-      const service = withTraffic(base, traffic ?? initial(base));
-      this.#composed.set(base.name, { base, traffic, service });
+      const service = withTraffic(spec, state ?? initial(spec));
+      this.#composed.set(spec.name, { base: spec, traffic: state, service });
       return service;
     });
-    this.#router.apply(services);
   }
 }

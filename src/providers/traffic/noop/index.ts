@@ -17,14 +17,23 @@ export class NoopTrafficRouter implements TrafficRouter {
   readonly states = new Map<string, TrafficState>();
   /** Every apply, in order. */
   applied = 0;
+  /** Every configure, in order. */
+  configured = 0;
   /** What canaryAvailable answers, per service (default: undefined, i.e. unknown). */
   readonly availability = new Map<string, boolean>();
 
   /** The services last configured. */
   services: readonly Service[] = [];
 
-  async configure(services: readonly Service[]): Promise<void> {
+  async configure(
+    services: readonly Service[],
+    traffic: ReadonlyMap<string, TrafficState>,
+  ): Promise<void> {
     this.services = services;
+    for (const name of this.states.keys())
+      if (!services.some((s) => s.name === name)) this.states.delete(name);
+    for (const [name, state] of traffic) this.states.set(name, state);
+    this.configured++;
   }
 
   async apply(service: string, state: TrafficState): Promise<void> {
