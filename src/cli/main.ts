@@ -9,6 +9,7 @@
 
 import { CommanderError } from "commander";
 import { AviaryError } from "../errors.js";
+import { bindFailureMessage } from "../util/address.js";
 import { EXIT } from "./exit.js";
 import { buildProgram } from "./program.js";
 
@@ -29,6 +30,10 @@ try {
         : USAGE_CODES.has(err.code)
           ? EXIT.usage
           : EXIT.failed;
+  } else if (bindFailureMessage(err) !== undefined) {
+    // `serve` could not bind an address: one line saying which and why, not a stack.
+    process.stderr.write(`aviary: ${bindFailureMessage(err)}\n`);
+    process.exitCode = EXIT.failed;
   } else {
     process.stderr.write(`aviary: unexpected error: ${(err as Error).stack ?? String(err)}\n`);
     process.exitCode = EXIT.failed;

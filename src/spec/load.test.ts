@@ -301,6 +301,22 @@ describe("parseSpec on hostile YAML", () => {
   });
 });
 
+describe("listen and admin", () => {
+  it("refuses the same port on overlapping hosts, at admin (or at listen when admin is left out)", () => {
+    assert.match(
+      only("listen: 0.0.0.0:9000\nadmin: 127.0.0.1:9000\n"),
+      /^2:8: the admin address 127\.0\.0\.1:9000 takes the same port as the data plane's listen address 0\.0\.0\.0:9000/,
+    );
+    assert.equal(problems("listen: 127.0.0.1:9900\n")[0]!.path, "listen");
+    assert.equal(problems("listen: 0.0.0.0:1\nadmin: 0.0.0.0:1\n")[0]!.path, "admin");
+  });
+
+  it("takes port 0 twice, and the same port on different addresses", () => {
+    parseSpec("listen: 127.0.0.1:0\nadmin: 127.0.0.1:0\n");
+    parseSpec("listen: 10.0.0.1:9900\nadmin: 127.0.0.1:9900\n");
+  });
+});
+
 describe("loadSpecFile", () => {
   const dir = mkdtempSync(join(tmpdir(), "aviary-load-"));
   after(() => rmSync(dir, { recursive: true, force: true }));

@@ -9,6 +9,7 @@
  */
 
 import { z } from "zod";
+import { listenConflict } from "../util/address.js";
 import { parseCidr } from "../util/cidr.js";
 import { AnalysisTemplate } from "./analysis.js";
 import { checkAnalysisRefs, checkAnalysisTemplates } from "./analysis-checks.js";
@@ -204,6 +205,12 @@ export const Spec = z
   .superRefine((spec, ctx) => {
     checkAnalysisTemplates(spec.analysisTemplates, ctx);
     checkAnalysisRefs(spec.services, spec.analysisTemplates, ctx);
+    const clash = listenConflict(spec.listen, spec.admin);
+    if (clash !== undefined) {
+      // At `admin` when it is written; left at its default, only `listen` is in the file.
+      const at = spec.admin === "127.0.0.1:9900" ? "listen" : "admin";
+      ctx.addIssue({ code: "custom", path: [at], message: clash });
+    }
     const names = new Map<string, number>();
     const matches = new Map<string, number>();
     spec.services.forEach((s, i) => {

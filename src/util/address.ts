@@ -4,6 +4,9 @@
  * @module
  */
 
+import { isIPv6 } from "node:net";
+import { AviaryError } from "../errors.js";
+
 export interface ListenAddress {
   host: string;
   port: number;
@@ -21,4 +24,82 @@ export function parseListenAddress(text: string): ListenAddress | undefined {
 /** The inverse of {@link parseListenAddress}, used in log lines and URLs. */
 export function formatListenAddress({ host, port }: ListenAddress): string {
   return host.includes(":") ? `[${host}]:${port}` : `${host}:${port}`;
+}
+
+const ANY_V4 = "0.0.0.0";
+const LOOPBACK_NAMES = new Set(["localhost", "127.0.0.1", "::1"]);
+
+/** The host as the kernel compares it: case-insensitive names, `::` however it is written. */
+function normalHost(host: string): string {
+  const h = host.toLowerCase();
+  return h === "0:0:0:0:0:0:0:0" ? "::" : h === "0:0:0:0:0:0:0:1" ? "::1" : h;
+}
+
+/**
+ * Whether binding both addresses would collide: the same port (never port 0, which picks a
+ * free one) on hosts that share an address. `::` takes the port on every address (dual stack),
+ * `0.0.0.0` on every IPv4 address and every name, and `localhost` is the loopback addresses.
+ */
+export function listenAddressesOverlap(a: ListenAddress, b: ListenAddress): boolean {
+  if (a.port === 0 || b.port === 0 || a.port !== b.port) return false;
+  const x = normalHost(a.host);
+  const y = normalHost(b.host);
+  if (x === y || x === "::" || y === "::") return true;
+  if (x === ANY_V4) return !isIPv6(y);
+  if (y === ANY_V4) return !isIPv6(x);
+  const loopback = (h: string) => LOOPBACK_NAMES.has(h) || /^127\./.test(h);
+  return (x === "localhost" && loopback(y)) || (y === "localhost" && loopback(x));
+}
+
+/**
+ * Why the data plane and the admin server cannot both bind these addresses, or undefined when
+ * they can. Said once here for the spec's `listen`/`admin` and for `serve --listen/--admin`.
+ */
+export function listenConflict(listen: string, admin: string): string | undefined {
+  const l = parseListenAddress(listen);
+  const a = parseListenAddress(admin);
+  if (l === undefined || a === undefined || !listenAddressesOverlap(l, a)) return undefined;
+  return `the admin address ${admin} takes the same port as the data plane's listen address ${listen}; give them different ports`;
+}
+
+/** What each address this process set out to bind is for, so a bind failure can say which. */
+const purposes = new Map<string, string>();
+
+/**
+ * Checks that the data plane and the admin server can both bind their addresses (throws an
+ * AVIARY_USAGE error naming both when not), and notes which is which for
+ * {@link bindFailureMessage}.
+ */
+export function checkListenAddresses(listen: ListenAddress, admin: ListenAddress): void {
+  const clash = listenConflict(formatListenAddress(listen), formatListenAddress(admin));
+  if (clash !== undefined) throw new AviaryError("AVIARY_USAGE", clash);
+  purposes.set(formatListenAddress(listen), "the data plane (listen)");
+  purposes.set(formatListenAddress(admin), "the admin server (admin)");
+}
+
+const BIND_REASONS: Record<string, string> = {
+  EADDRINUSE: "another process (another aviary?) already listens there",
+  EACCES: "permission denied (ports below 1024 need privileges)",
+  EADDRNOTAVAIL: "no interface of this machine has that address",
+};
+
+/**
+ * One line for an error of `listen()` (EADDRINUSE, EACCES, ...): the address, which listener
+ * it was for, and why. Undefined for any other error.
+ */
+export function bindFailureMessage(err: unknown): string | undefined {
+  const e = err as { syscall?: unknown; code?: unknown; address?: unknown; port?: unknown };
+  if (typeof err !== "object" || err === null || e.syscall !== "listen") return undefined;
+  const code = typeof e.code === "string" ? e.code : "an error";
+  const where =
+    typeof e.address === "string" && typeof e.port === "number"
+      ? formatListenAddress({ host: e.address, port: e.port })
+      : undefined;
+  // The kernel reports the address it tried: a name (`localhost`) comes back resolved, so
+  // fall back to the port when only one listener asked for it.
+  const byPort = [...purposes].filter(([k]) => k.endsWith(`:${e.port}`));
+  const purpose =
+    (where === undefined ? undefined : purposes.get(where)) ??
+    (byPort.length === 1 ? byPort[0]?.[1] : undefined);
+  return `cannot listen on ${where ?? "the address"}${purpose ? ` for ${purpose}` : ""}: ${BIND_REASONS[code] ?? code} (${code})`;
 }
