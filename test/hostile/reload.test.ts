@@ -352,4 +352,39 @@ ${opts.shop === false ? "" : shop}${opts.web === false ? "" : webService}`;
     assert.deepEqual(await listed(), ["shop", "web"]);
     assert.ok(alive());
   });
+
+  it("an uncaught exception is logged at fatal and the process exits 1; a restart serves again from the store", async () => {
+    const file = join(dir, "fault-exception.yaml");
+    writeFileSync(file, spec());
+    const dataDir = join(dir, "data-exception");
+    serve = await spawnServe(
+      file,
+      dataDir,
+      { AVIARY_TOKEN: TOKEN, AVIARY_FAULT_UNCAUGHT_EXCEPTION: "1" },
+      { escapedAllowed: true },
+    );
+    const child = serve.child;
+    const exited = new Promise<number | null>((resolve) => {
+      if (child.exitCode !== null) resolve(child.exitCode);
+      else child.once("exit", (code) => resolve(code));
+    });
+    const line = await serve.log.waitFor(
+      (e) => e.msg === "uncaught exception; exiting",
+      "uncaught exception",
+    );
+    assert.equal(line.level, 60);
+    assert.match(
+      JSON.stringify(line.err),
+      /deliberate exception \(AVIARY_FAULT_UNCAUGHT_EXCEPTION\)/,
+    );
+    assert.equal(await exited, 1);
+
+    serve = await spawnServe(file, dataDir, { AVIARY_TOKEN: TOKEN });
+    assert.deepEqual(await served(), BOTH);
+    assert.equal(
+      ((await api("GET", "/api/v1/services/shop")).body.rollout as { phase: string }).phase,
+      "Paused",
+      "the rollout resumed where it stood",
+    );
+  });
 });

@@ -104,7 +104,7 @@ export function registerServe(program: Command): void {
         },
         "aviary serving",
       );
-      faultUnhandledRejection();
+      escapeFaults();
     });
 }
 
@@ -166,14 +166,19 @@ function serialized(run: () => Promise<void>): () => void {
 }
 
 /**
- * Test-only: AVIARY_FAULT_UNHANDLED_REJECTION=1 rejects a promise nobody handles once the
- * server is up, so a test can see the process-level policy log it and keep serving.
+ * Test-only, so tests can watch the process-level policy at work once the server is up:
+ * AVIARY_FAULT_UNHANDLED_REJECTION=1 rejects a promise nobody handles (logged, serving goes
+ * on); AVIARY_FAULT_UNCAUGHT_EXCEPTION=1 throws from a callback (logged, exit 1).
  */
-function faultUnhandledRejection(): void {
-  if (process.env.AVIARY_FAULT_UNHANDLED_REJECTION !== "1") return;
-  setImmediate(() => {
-    void Promise.reject(new Error("deliberate rejection (AVIARY_FAULT_UNHANDLED_REJECTION)"));
-  });
+function escapeFaults(): void {
+  if (process.env.AVIARY_FAULT_UNHANDLED_REJECTION === "1")
+    setImmediate(() => {
+      void Promise.reject(new Error("deliberate rejection (AVIARY_FAULT_UNHANDLED_REJECTION)"));
+    });
+  if (process.env.AVIARY_FAULT_UNCAUGHT_EXCEPTION === "1")
+    setImmediate(() => {
+      throw new Error("deliberate exception (AVIARY_FAULT_UNCAUGHT_EXCEPTION)");
+    });
 }
 
 /**

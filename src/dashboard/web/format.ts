@@ -119,6 +119,7 @@ const EVENT_NAMES: Record<string, string> = {
   "mirror.removed": "Mirror removed",
   "traffic.set": "Traffic set",
   "service.created": "Service created",
+  "service.removed": "Service removed",
   paused: "Paused",
   resumed: "Resumed",
   promoted: "Promoted",

@@ -85,6 +85,8 @@ function headline(event: RolloutEvent, announced: string): string {
       return "mirroring stopped";
     case "service.created":
       return "service created";
+    case "service.removed":
+      return "service removed from the spec";
     case "traffic.set":
       return "traffic changed";
     default:
