@@ -753,7 +753,8 @@ export class Controller {
       const attempt = (n: number): void => {
         if (this.#stopped) return;
         const controller = new AbortController();
-        caller(gate, payloadFor(r, gate), controller.signal)
+        Promise.resolve()
+          .then(() => caller(gate, payloadFor(r, gate), controller.signal))
           .catch((err: unknown) => ({ open: false, status: null, message: String(err) }))
           .then((answer) => {
             if (!answer.open && n < gate.retries && !this.#stopped) {
@@ -767,7 +768,14 @@ export class Controller {
               reason: `post-rollout gate ${gate.name} ${answer.open ? "was told" : `failed after ${n + 1} attempts`} (${said})`,
               data: { gate: gate.name, status: answer.status, ok: answer.open },
             });
-          });
+          })
+          // Recording the outcome can fail (the store): say so rather than leave it unhandled.
+          .catch((err: unknown) =>
+            this.#log.error(
+              { service: r.service, gate: gate.name, err: String(err) },
+              "could not record a post-rollout gate's outcome",
+            ),
+          );
       };
       attempt(0);
     }
