@@ -78,6 +78,11 @@ export function allowedText(s: JsonSchema): string {
   if (s.const !== undefined) parts.push(`only ${code(JSON.stringify(s.const))}`);
   const range = rangeText(s);
   if (range) parts.push(range);
+  // Durations carry their bounds as text (`x-aviary-min`/`x-aviary-max`, see durationWithin).
+  const [dMin, dMax] = [s["x-aviary-min"], s["x-aviary-max"]];
+  if (typeof dMin === "string" && typeof dMax === "string")
+    parts.push(`${code(dMin)} to ${code(dMax)}`);
+  else if (typeof dMax === "string") parts.push(`at most ${code(dMax)}`);
   if (typeof s.minLength === "number")
     parts.push(s.minLength === 1 ? "not empty" : `at least ${s.minLength} characters`);
   if (typeof s.maxLength === "number") parts.push(`at most ${s.maxLength} characters`);

@@ -7,7 +7,10 @@
  */
 
 import { z } from "zod";
-import { Duration } from "./schema-parts.js";
+import { durationWithin } from "./schema-parts.js";
+
+/** One HTTP call to a metrics backend: minutes at most, or the measurement is late anyway. */
+const REQUEST_TIMEOUT = durationWithin("5m");
 
 const Url = z.string().refine(
   (s) => {
@@ -55,13 +58,17 @@ export const ProviderConfig = z
               .describe(
                 "PromQL measuring the stable baseline (same variables); without it there is no baseline.",
               ),
-            step: Duration.optional().describe(
-              "With a step, a range query over the window gives a series per arm; without, an instant query at the window's end.",
-            ),
+            step: durationWithin("24h")
+              .optional()
+              .describe(
+                "With a step, a range query over the window gives a series per arm; without, an instant query at the window's end.",
+              ),
             headers: Headers.default({}).describe(
               "Extra request headers (e.g. Authorization for a hosted Prometheus).",
             ),
-            timeout: Duration.default("10s").describe("A query that takes longer is an Error."),
+            timeout: REQUEST_TIMEOUT.default("10s").describe(
+              "A query that takes longer is an Error.",
+            ),
           })
           .describe(
             "PromQL over Prometheus's HTTP API. `query` measures the canary; `stableQuery` the baseline.",
@@ -81,7 +88,9 @@ export const ProviderConfig = z
               "The document for the stable baseline; without it there is no baseline.",
             ),
             headers: Headers.default({}).describe("Extra request headers."),
-            timeout: Duration.default("10s").describe("A request that takes longer is an Error."),
+            timeout: REQUEST_TIMEOUT.default("10s").describe(
+              "A request that takes longer is an Error.",
+            ),
           })
           .describe("GET a JSON document and pick a number by a JSON path (`$.data.value`)."),
       }),
@@ -261,9 +270,9 @@ export const JudgeConfig = z
               .describe(
                 "Rare events: the canary also passes early when an anytime-valid upper bound on its own event share is within the stable share × (1 + margin) plus these absolute points (0.002 = 0.2 points) — with almost no errors on either side a ratio cannot be shown.",
               ),
-            minBakeTime: Duration.default("5m").describe(
-              "Before this, no early pass (failures are still caught at once).",
-            ),
+            minBakeTime: durationWithin("30d")
+              .default("5m")
+              .describe("Before this, no early pass (failures are still caught at once)."),
             slowThresholdMs: z
               .number()
               .positive()
@@ -293,7 +302,7 @@ export const AnalysisMetric = z
         message: "expected a metric name (letters, digits, . _ -)",
       })
       .describe("The metric's name, unique in its template (letters, digits, . _ -)."),
-    interval: Duration.default("10s").describe("Time between measurements."),
+    interval: durationWithin("24h", "100ms").default("10s").describe("Time between measurements."),
     count: z
       .int()
       .min(0)
@@ -301,7 +310,9 @@ export const AnalysisMetric = z
       .describe(
         "Measurements to take; 0 means until the run is stopped (background) or the judge decides.",
       ),
-    initialDelay: Duration.default("0s").describe("Wait before the first measurement."),
+    initialDelay: durationWithin("30d")
+      .default("0s")
+      .describe("Wait before the first measurement."),
     failureLimit: z
       .int()
       .min(0)

@@ -301,6 +301,44 @@ describe("parseSpec on hostile YAML", () => {
   });
 });
 
+describe("duration bounds", () => {
+  const paused = (d: string) =>
+    `${minimal}    canary: { version: v2, targets: [http://127.0.0.1:9002] }\n    strategy: { steps: [{ setWeight: 10 }, { pause: { duration: ${d} } }] }\n`;
+
+  it("takes a pause of days, weeks and up to a year", () => {
+    for (const d of ["30d", "90d", "365d", "24d20h31m24s"]) parseSpec(paused(d));
+  });
+
+  it("refuses a pause over a year, and absurd numbers, naming the bound", () => {
+    const [p] = problems(paused("366d"));
+    assert.deepEqual(
+      [p!.path, p!.message],
+      [
+        "services[0].strategy.steps[1].pause.duration",
+        "366d is longer than 365d, the most allowed here",
+      ],
+    );
+    assert.match(problems(paused(`${"9".repeat(400)}d`))[0]!.message, /longer than 365d/);
+  });
+
+  it("bounds every duration: timeouts of calls in minutes, periods from below too", () => {
+    const found = problems(`${minimal}    timeouts: { connect: 1h }
+    healthCheck: { interval: 0ms }
+metrics: { window: 500ms }
+controller: { tick: 0s }
+`);
+    assert.deepEqual(
+      found.map((p) => `${p.path}: ${p.message}`),
+      [
+        "services[0].timeouts.connect: 1h is longer than 5m, the most allowed here",
+        "services[0].healthCheck.interval: 0ms is shorter than 10ms, the least allowed here",
+        "metrics.window: 500ms is shorter than 1s, the least allowed here",
+        "controller.tick: 0s is shorter than 10ms, the least allowed here",
+      ],
+    );
+  });
+});
+
 describe("listen and admin", () => {
   it("refuses the same port on overlapping hosts, at admin (or at listen when admin is left out)", () => {
     assert.match(

@@ -10,7 +10,10 @@
  */
 
 import { z } from "zod";
-import { Duration, Name } from "./schema-parts.js";
+import { durationWithin, Name } from "./schema-parts.js";
+
+/** One outgoing HTTP call (a webhook, a gate hook): minutes at most. */
+const CALL_TIMEOUT = durationWithin("5m");
 
 export const SecretRef = z
   .strictObject({
@@ -75,7 +78,7 @@ export const Notification = z
       .describe("Which events to send; all of them when left out."),
     services: z.array(Name).min(1).optional().describe("Only these services; all when left out."),
     secret: SecretRef.optional().describe("HMAC-SHA256 key for the X-Aviary-Signature header."),
-    timeout: Duration.default("5s").describe("One attempt that takes longer has failed."),
+    timeout: CALL_TIMEOUT.default("5s").describe("One attempt that takes longer has failed."),
     retries: z
       .int()
       .min(0)
@@ -111,10 +114,10 @@ export const Gate = z
     type: z.enum(GATE_TYPES).describe("Where the gate holds the rollout (see above)."),
     ...Endpoint,
     secret: SecretRef.optional().describe("Signs the gate's requests like notifications."),
-    timeout: Duration.default("10s").describe("How long one call may take."),
-    interval: Duration.default("10s").describe(
-      "How often a waiting gate (or a rollback gate) asks its hook again.",
-    ),
+    timeout: CALL_TIMEOUT.default("10s").describe("How long one call may take."),
+    interval: durationWithin("24h", "100ms")
+      .default("10s")
+      .describe("How often a waiting gate (or a rollback gate) asks its hook again."),
     retries: z
       .int()
       .min(0)

@@ -14,16 +14,50 @@ import { parseListenAddress } from "../util/address.js";
 import { parseDuration } from "../util/duration.js";
 import { linearRegexProblem } from "../util/linear-regex.js";
 
-/** A duration such as `500ms`, `10s`, `2m` or `1h30m`; kept as text, read with `parseDuration`. */
-export const Duration = z
-  .string({ error: "expected a duration with a unit, such as 500ms, 10s, 2m or 1h30m" })
-  .refine((s) => parseDuration(s) !== undefined, {
-    message: "expected a duration such as 500ms, 10s, 2m or 1h30m",
-  })
-  .meta({
-    description: "A duration: a number and a unit (ms, s, m, h, d), e.g. 500ms, 10s, 1h30m.",
-    "x-aviary-type": "duration",
-  });
+/**
+ * A duration from `min` to `max` (both written as durations); kept as text, read with
+ * `parseDuration`. Every duration has a bound: it keeps each deadline computed from a spec a
+ * real date and each timer finite (the clock chains timers past Node's 24.8 days), and turns a
+ * slip of the keyboard (`pause: 300d` for `300s`) into an error naming the field. The bounds
+ * are `x-aviary-min`/`x-aviary-max` in the JSON Schema and the spec reference.
+ */
+export function durationWithin(max: string, min?: string) {
+  const maxMs = parseDuration(max) as number;
+  const minMs = min === undefined ? 0 : (parseDuration(min) as number);
+  return z
+    .string({ error: "expected a duration with a unit, such as 500ms, 10s, 2m or 1h30m" })
+    .superRefine((s, ctx) => {
+      const ms = parseDuration(s);
+      if (ms === undefined) {
+        ctx.addIssue({
+          code: "custom",
+          message: "expected a duration such as 500ms, 10s, 2m or 1h30m",
+        });
+      } else if (ms > maxMs) {
+        ctx.addIssue({
+          code: "custom",
+          message: `${s} is longer than ${max}, the most allowed here`,
+        });
+      } else if (ms < minMs) {
+        ctx.addIssue({
+          code: "custom",
+          message: `${s} is shorter than ${min}, the least allowed here`,
+        });
+      }
+    })
+    .meta({
+      description: "A duration: a number and a unit (ms, s, m, h, d), e.g. 500ms, 10s, 1h30m.",
+      "x-aviary-type": "duration",
+      "x-aviary-max": max,
+      ...(min === undefined ? {} : { "x-aviary-min": min }),
+    });
+}
+
+/**
+ * A duration of at most 400 days: the longest anything in a spec lasts (a cookie's Max-Age,
+ * which browsers cap at 400 days). Fields with a tighter sense use {@link durationWithin}.
+ */
+export const Duration = durationWithin("400d");
 
 export const ListenAddress = z
   .string()
@@ -234,8 +268,10 @@ export const HealthCheck = z
       .startsWith("/")
       .default("/healthz")
       .describe("The path each target is asked with a GET; a 2xx or 3xx answer passes."),
-    interval: Duration.default("10s").describe("Time between two checks of a target."),
-    timeout: Duration.default("2s").describe("A check that takes longer has failed."),
+    interval: durationWithin("1h", "10ms")
+      .default("10s")
+      .describe("Time between two checks of a target."),
+    timeout: durationWithin("5m").default("2s").describe("A check that takes longer has failed."),
     unhealthyThreshold: z
       .int()
       .min(1)
@@ -258,23 +294,23 @@ export const OutlierDetection = z
       .default(5)
       .describe("Connect errors and timeouts in a row before ejection; 0 turns ejection off."),
     countServerErrors: z.boolean().default(false).describe("Also count 5xx responses as failures."),
-    baseEjectionTime: Duration.default("30s").describe(
-      "First ejection lasts this long; each repeat doubles it, up to maxEjectionTime.",
-    ),
-    maxEjectionTime: Duration.default("5m").describe("The longest an ejection lasts."),
+    baseEjectionTime: durationWithin("24h")
+      .default("30s")
+      .describe("First ejection lasts this long; each repeat doubles it, up to maxEjectionTime."),
+    maxEjectionTime: durationWithin("24h").default("5m").describe("The longest an ejection lasts."),
   })
   .describe("Passive outlier detection, as Envoy's: eject a target after consecutive failures.");
 export type OutlierDetection = z.infer<typeof OutlierDetection>;
 
 export const Timeouts = z
   .strictObject({
-    connect: Duration.default("5s").describe("TCP (and TLS) connect to a target."),
-    response: Duration.default("30s").describe(
-      "From sending the request until the response headers arrive; 504 after it.",
-    ),
-    idle: Duration.default("60s").describe(
-      "Largest gap between two response body chunks; 0ms turns it off.",
-    ),
+    connect: durationWithin("5m").default("5s").describe("TCP (and TLS) connect to a target."),
+    response: durationWithin("1h")
+      .default("30s")
+      .describe("From sending the request until the response headers arrive; 504 after it."),
+    idle: durationWithin("1h")
+      .default("60s")
+      .describe("Largest gap between two response body chunks; 0ms turns it off."),
   })
   .describe("How long the router waits for a target.");
 export type Timeouts = z.infer<typeof Timeouts>;

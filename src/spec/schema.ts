@@ -16,6 +16,7 @@ import { checkAnalysisRefs, checkAnalysisTemplates } from "./analysis-checks.js"
 import { AuthSettings, Notification } from "./notify.js";
 import {
   Duration,
+  durationWithin,
   HealthCheck,
   ListenAddress,
   Mirror,
@@ -106,9 +107,9 @@ export const ProxySettings = z
       .max(1_048_576)
       .default(16_384)
       .describe("Largest request head accepted, in bytes; larger ones get 431."),
-    keepAliveTimeout: Duration.default("65s").describe(
-      "How long an idle client keep-alive connection stays open.",
-    ),
+    keepAliveTimeout: durationWithin("1h")
+      .default("65s")
+      .describe("How long an idle client keep-alive connection stays open."),
     connectionsPerTarget: z
       .int()
       .min(1)
@@ -143,9 +144,9 @@ export const ProxySettings = z
       .min(0)
       .default(1_048_576)
       .describe("Request bodies up to this size are mirrored; larger ones are not copied."),
-    drainTimeout: Duration.default("30s").describe(
-      "How long shutdown waits for in-flight requests before closing them.",
-    ),
+    drainTimeout: durationWithin("1h")
+      .default("30s")
+      .describe("How long shutdown waits for in-flight requests before closing them."),
     trustedProxies: z
       .array(
         z.string().refine((s) => parseCidr(s) !== undefined, {
@@ -162,18 +163,21 @@ export type ProxySettings = z.infer<typeof ProxySettings>;
 
 export const ControllerSettings = z
   .strictObject({
-    tick: Duration.default("1s").describe(
-      "How often every active rollout is re-checked (targets down, deadlines); timed steps fire on their own.",
-    ),
+    tick: durationWithin("1m", "10ms")
+      .default("1s")
+      .describe(
+        "How often every active rollout is re-checked (targets down, deadlines); timed steps fire on their own.",
+      ),
   })
   .describe("The rollout controller. Read at start: a change needs a restart.");
 export type ControllerSettings = z.infer<typeof ControllerSettings>;
 
 export const MetricsSettings = z
   .strictObject({
-    window: Duration.default("15m").describe(
-      "How much per-second history the router keeps for queries.",
-    ),
+    // One slot per second per version is kept: a day is already 86,400 of them.
+    window: durationWithin("24h", "1s")
+      .default("15m")
+      .describe("How much per-second history the router keeps for queries."),
   })
   .describe("The router's per-version metrics. Read at start: a change needs a restart.");
 export type MetricsSettings = z.infer<typeof MetricsSettings>;

@@ -8,7 +8,14 @@
 
 import { z } from "zod";
 import { Gate } from "./notify.js";
-import { Duration, Mirror, RequestMatch } from "./schema-parts.js";
+import { durationWithin, Mirror, RequestMatch } from "./schema-parts.js";
+
+/**
+ * How long a rollout waits on purpose (a pause, the promotion hold, blue/green's preview): up
+ * to a year. A canary may bake through a month-end or quarter-end cycle; past a year it is a
+ * slip of the keyboard (`300d` for `300s`), not a plan.
+ */
+const PACE = durationWithin("365d");
 
 const Weight = z.number().min(0).max(100);
 
@@ -40,7 +47,7 @@ export const Step = z
       z.strictObject({
         pause: z
           .strictObject({
-            duration: Duration.optional().describe(
+            duration: PACE.optional().describe(
               "How long to wait; without it, the rollout waits for `aviary promote`.",
             ),
           })
@@ -80,7 +87,7 @@ export const BlueGreen = z
     preview: RequestMatch.describe(
       "Requests matching this see the new version before the switch (e.g. a preview header).",
     ),
-    autoPromotionAfter: Duration.optional().describe(
+    autoPromotionAfter: PACE.optional().describe(
       "Switch automatically this long after the preview starts; without it, wait for promote.",
     ),
     prePromotionAnalysis: AnalysisRef.optional().describe(
@@ -108,15 +115,19 @@ export const Strategy = z
     })
       .optional()
       .describe("An analysis running alongside the steps from `startingStep` on; failure aborts."),
-    progressDeadline: Duration.default("10m").describe(
-      "A step that cannot complete within this time (e.g. canary targets unavailable) aborts the rollout. Pauses and analyses do not count against it.",
-    ),
+    // A watchdog for a step that cannot complete (targets down): pauses, gates and analyses
+    // do not count against it, so a month is already far more than any step needs.
+    progressDeadline: durationWithin("30d")
+      .default("10m")
+      .describe(
+        "A step that cannot complete within this time (e.g. canary targets unavailable) aborts the rollout. Pauses and analyses do not count against it.",
+      ),
     maxWeight: Weight.default(100).describe(
       "The highest weight a step may set; promotion moves the rest of the traffic at once.",
     ),
     promotion: z
       .strictObject({
-        hold: Duration.default("0s").describe(
+        hold: PACE.default("0s").describe(
           "How long the canary must hold 100 % of traffic before it becomes stable.",
         ),
         auto: z
