@@ -157,14 +157,25 @@ export function forwardRequestHeaders(
 /** One RFC 7239 element for the hop from the client to Aviary: `for=…;host=…;proto=…`. */
 function forwardedElement(client: string, host: string | undefined, proto: string): string {
   // An IPv6 node is bracketed and quoted (§6); "unknown" and IPv4 are tokens.
-  const node = client.includes(":") ? `"[${client}]"` : client;
+  const node = client.indexOf(":") === -1 ? client : `"[${client}]"`;
   if (host === undefined) return `for=${node};proto=${proto}`;
-  return `for=${node};host=${TOKEN.test(host) ? host : quoted(host)};proto=${proto}`;
+  return `for=${node};host=${isToken(host) ? host : quoted(host)};proto=${proto}`;
 }
 
-const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+/** RFC 9110 tchar, by character code below 128. */
+const TCHAR = new Uint8Array(128);
+for (const c of "!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")
+  TCHAR[c.charCodeAt(0)] = 1;
+
+/** Whether `value` is an RFC 9110 token; a loop, as this runs per request. */
+function isToken(value: string): boolean {
+  if (value.length === 0) return false;
+  for (let i = 0; i < value.length; i++) if (TCHAR[value.charCodeAt(i)] !== 1) return false;
+  return true;
+}
 
 function quoted(value: string): string {
+  if (value.indexOf('"') === -1 && value.indexOf("\\") === -1) return `"${value}"`;
   return `"${value.replace(/["\\]/g, "\\$&")}"`;
 }
 

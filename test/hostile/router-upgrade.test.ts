@@ -274,6 +274,35 @@ describe("upgrades: the version and the failures", () => {
     assert.deepEqual([...seen].sort(), ["canary", "stable"]);
   });
 
+  it("sets the sticky cookie it minted on the 101, and the user's next requests follow it", async () => {
+    const sticky = await startRouter([
+      {
+        name: "app",
+        match: { pathPrefix: "/" },
+        stable: { version: "v1", targets: [stable.url] },
+        canary: { version: "v2", targets: [canary.url] },
+        weight: 50,
+        stickiness: { cookie: "uid", setCookie: true },
+      },
+    ]);
+    try {
+      for (let i = 0; i < 8; i++) {
+        const c = await open(sticky.port);
+        c.socket.write(upgradeHead("/ws/echo"));
+        await until(() => c.read().includes("\r\n\r\n"));
+        c.socket.destroy();
+        const head = c.read();
+        const uid = /\r\nset-cookie: uid=([^;]+);/i.exec(head)?.[1];
+        assert.ok(uid, "the 101 carries the minted cookie");
+        const upgradedTo = /\r\nx-upstream: (\w+)\r\n/.exec(head)?.[1];
+        const res = await request(`${sticky.url}/page`, { headers: { cookie: `uid=${uid}` } });
+        assert.equal(await res.body.text(), upgradedTo);
+      }
+    } finally {
+      await sticky.close();
+    }
+  });
+
   it("keeps an open tunnel past the response timeout, which covers only the handshake", async () => {
     const quick = await startRouter([
       {
