@@ -10,6 +10,7 @@
  */
 
 import { z } from "zod";
+import { normalizePath } from "../dataplane/path.js";
 import { parseListenAddress } from "../util/address.js";
 import { parseDuration } from "../util/duration.js";
 import { linearRegexProblem } from "../util/linear-regex.js";
@@ -328,6 +329,19 @@ export const ServiceMatch = z
     pathPrefix: z
       .string()
       .startsWith("/")
+      // Requests are matched normalised, so a prefix written otherwise would never match.
+      .superRefine((prefix, ctx) => {
+        if (!prefix.startsWith("/")) return;
+        const normalized = normalizePath(prefix);
+        if (normalized === prefix) return;
+        ctx.addIssue({
+          code: "custom",
+          message:
+            normalized === undefined
+              ? "not a valid path: a % must start an escape such as %2F; no \\ or #"
+              : `request paths are matched normalised, so this prefix would never match: write ${normalized}`,
+        });
+      })
       .optional()
       .describe(
         "Paths starting with this at a segment boundary: /checkout matches /checkout, /checkout/pay and /checkout?x=1, not /checkouts. Matched against the normalised path (dot segments removed, slashes merged), which is also what the upstream receives.",

@@ -8,6 +8,7 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import {
   rawExchange,
+  services,
   startRouter,
   startUpstream,
   type TestRouter,
@@ -106,5 +107,28 @@ describe("paths are normalised before the prefix match and forwarded as matched"
       assert.deepEqual(await send(target), { status: 400 }, target);
     }
     assert.equal(shop.received.length + rest.received.length, before);
+  });
+});
+
+describe("a pathPrefix is written as the paths it is matched against", () => {
+  const service = (pathPrefix: string) => [
+    {
+      name: "a",
+      match: { pathPrefix },
+      stable: { version: "v1", targets: ["http://127.0.0.1:1"] },
+    },
+  ];
+
+  it("refuses a prefix no normalised path could match, naming the one to write", () => {
+    assert.throws(() => services(service("/api//v1")), /write \/api\/v1/);
+    assert.throws(() => services(service("/shop/../admin")), /write \/admin/);
+    assert.throws(() => services(service("/%61pi")), /write \/api/);
+    assert.throws(() => services(service("/a%2fb")), /write \/a%2Fb/);
+    assert.throws(() => services(service("/a%zz")), /not a valid path/);
+  });
+
+  it("accepts prefixes already normalised, with or without a trailing slash", () => {
+    for (const p of ["/", "/api", "/api/", "/a%2Fb", "/.well-known"])
+      assert.equal(services(service(p))[0]?.match.pathPrefix, p);
   });
 });
