@@ -347,6 +347,7 @@ describe("listen and admin", () => {
     );
     assert.equal(problems("listen: 127.0.0.1:9900\n")[0]!.path, "listen");
     assert.equal(problems("listen: 0.0.0.0:1\nadmin: 0.0.0.0:1\n")[0]!.path, "admin");
+    assert.match(only("listen: 0.0.0.0:9900\nadmin: 127.0.0.1:9900\n"), /^2:8: /);
   });
 
   it("takes port 0 twice, and the same port on different addresses", () => {

@@ -132,7 +132,12 @@ async function readAtMost(file: string, limit: number): Promise<Buffer> {
 }
 
 function locateIssue(issue: z.core.$ZodIssue, root: unknown, at: At): SpecProblem {
-  const path = issue.path as PropertyKey[];
+  let path = issue.path as PropertyKey[];
+  // A rule about two fields names the one to blame (`admin`), and the other (`orAt`) when the
+  // first is not written in the file (left at its default).
+  const orAt =
+    issue.code === "custom" ? (issue.params?.orAt as PropertyKey[] | undefined) : undefined;
+  if (orAt !== undefined && nodeAt(root, path) === undefined) path = orAt;
   // An unknown key points at the key itself, not at the object holding it.
   if (issue.code === "unrecognized_keys") {
     const owner = nodeAt(root, path);

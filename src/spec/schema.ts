@@ -211,9 +211,13 @@ export const Spec = z
     checkAnalysisRefs(spec.services, spec.analysisTemplates, ctx);
     const clash = listenConflict(spec.listen, spec.admin);
     if (clash !== undefined) {
-      // At `admin` when it is written; left at its default, only `listen` is in the file.
-      const at = spec.admin === "127.0.0.1:9900" ? "listen" : "admin";
-      ctx.addIssue({ code: "custom", path: [at], message: clash });
+      // At `admin`; when admin is left at its default, only `listen` is in the file (orAt).
+      ctx.addIssue({
+        code: "custom",
+        path: ["admin"],
+        message: clash,
+        params: { orAt: ["listen"] },
+      });
     }
     const names = new Map<string, number>();
     const matches = new Map<string, number>();
