@@ -83,7 +83,10 @@ export function guardServer(
   server.on("connect", (_req: IncomingMessage, socket: Duplex) => {
     counters.requests.method++;
     socket.on("error", ignore);
-    socket.end(METHOD_NOT_ALLOWED);
+    // Destroyed once written, not merely half-closed: a client that never closes its side
+    // would otherwise keep holding a connection place.
+    socket.write(METHOD_NOT_ALLOWED);
+    (socket as Socket).destroySoon();
   });
   server.on("clientError", (err: Error & { code?: string }, socket: Duplex) => {
     const code = err.code ?? "";
