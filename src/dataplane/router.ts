@@ -17,7 +17,7 @@ import type { ListenAddress } from "../util/address.js";
 import { type Clock, systemClock, type TimerHandle } from "../util/clock.js";
 import { parseDuration } from "../util/duration.js";
 import { compilePlan } from "./compile.js";
-import { defaultMaxConnections, openFilesSoftLimit } from "./connection-cap.js";
+import { defaultMaxConnections, FD_RESERVE, openFilesSoftLimit } from "./connection-cap.js";
 import { chooseVersion, findService } from "./decide.js";
 import { Exchange, type ExchangeOwner } from "./exchange.js";
 import { forwardRequestHeaders } from "./headers.js";
@@ -88,7 +88,15 @@ export class Router implements ExchangeOwner {
     this.#mirror = new Mirrorer(opts.proxy, this.#clock);
     this.#retainRetiredMs = opts.retainRetiredMs ?? 15 * 60_000;
     this.#plan = this.#compile([]);
-    this.#maxConnections = opts.proxy.maxConnections ?? defaultMaxConnections(openFilesSoftLimit());
+    const openFiles = openFilesSoftLimit();
+    this.#maxConnections = opts.proxy.maxConnections ?? defaultMaxConnections(openFiles);
+    // An explicit cap the descriptors cannot back: said once, at start, not discovered at EMFILE.
+    const explicit = opts.proxy.maxConnections !== undefined;
+    if (explicit && openFiles !== undefined && 2 * this.#maxConnections + FD_RESERVE > openFiles)
+      this.#log.warn(
+        { maxConnections: this.#maxConnections, openFilesLimit: openFiles, reserve: FD_RESERVE },
+        "proxy.maxConnections is more than the open-files limit can hold with upstream connections and the admin API's reserve",
+      );
     this.#bodyTimeoutMs = parseDuration(opts.proxy.requestBodyTimeout) as number;
     // One timer for every upload, not one per request: a stall is noticed between
     // requestBodyTimeout and a quarter of it later.
