@@ -283,6 +283,7 @@ describe("parseSpec on hostile YAML", () => {
       "2:2: the spec is not text: control character U+0000",
     );
     assert.match(only("? [a, b]\n: 1\n"), /^1:3: YAML: a key must be a plain value/);
+    assert.match(only("? !!binary AAAA\n: 1\n"), /^1:\d+: YAML: a key must be a plain value/);
   });
 
   it("refuses nesting too deep to parse once, where it starts", () => {

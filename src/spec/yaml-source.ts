@@ -65,7 +65,14 @@ export function readSpecSource(text: string, file: string): SpecSource {
   }
   // Before parsing, so the LineCounter knows the lines when a control character is reported.
   const control = /[\x00-\x08\x0B\x0C\x0E-\x1F\x7F]/.exec(text);
-  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
+  // logLevel error: what yaml would warn about on the process (a collection as a key) is
+  // refused below with a position instead.
+  const doc = parseDocument(text, {
+    lineCounter: lines,
+    prettyErrors: false,
+    uniqueKeys: true,
+    logLevel: "error",
+  });
   if (control !== null) {
     const code = control[0].charCodeAt(0).toString(16).toUpperCase().padStart(4, "0");
     refuse(control.index, `the spec is not text: control character U+${code}`);
@@ -160,7 +167,12 @@ function checkNodes(doc: Document.Parsed, at: At): SpecProblem[] {
       for (const item of node.items) size += walk(item);
       open.delete(node);
     } else if (isPair(node)) {
-      if (node.key !== null && !isScalar(node.key)) {
+      // A tagged scalar can hold an object too (`!!binary`, `!!timestamp`): not a key either.
+      const key = node.key;
+      if (
+        key !== null &&
+        !(isScalar(key) && (key.value === null || typeof key.value !== "object"))
+      ) {
         add(node.key, "YAML: a key must be a plain value, not a list, mapping or alias");
       } else size += walk(node.key);
       size += walk(node.value);
