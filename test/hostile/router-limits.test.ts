@@ -135,6 +135,52 @@ describe("a stalled upload", () => {
   }
 });
 
+describe("an upload that is slow but not stalled", () => {
+  const cleanup: Array<() => Promise<void>> = [];
+  after(async () => {
+    for (const c of cleanup.reverse()) await c();
+  });
+
+  it("is not cut while bytes keep arriving, nor while the upstream is the one not reading", async () => {
+    // The upstream ignores the body for 2.5 s (longer than the 1 s timeout), then reads it all.
+    const up = await startUpstream("v1");
+    up.server.prependListener("request", (req) => {
+      req.pause();
+      setTimeout(() => req.resume(), 2_500);
+    });
+    cleanup.push(() => up.close());
+    const router = await startRouter(
+      [{ name: "app", match: { pathPrefix: "/" }, stable: { version: "v1", targets: [up.url] } }],
+      { proxy: { requestBodyTimeout: "1s" } },
+    );
+    cleanup.push(() => router.close());
+
+    // Back-pressure from the upstream: a body far larger than the socket buffers.
+    const big = Buffer.alloc(32 * 1024 * 1024, 97);
+    const res = await request(`${router.url}/big`, { method: "POST", body: big });
+    assert.equal(res.statusCode, 200);
+    assert.equal(((await res.body.json()) as { bodyBytes: number }).bodyBytes, big.length);
+
+    // A client that sends a byte every 300 ms for 2.4 s is slow, never idle for 1 s.
+    const client = await open(router.port);
+    const answer = readUntilClose(client);
+    client.write(
+      "POST /drip HTTP/1.1\r\nHost: app\r\nContent-Length: 8\r\nConnection: close\r\n\r\n",
+    );
+    for (let i = 0; i < 8; i++) {
+      await new Promise((r) => setTimeout(r, 300));
+      client.write("x");
+    }
+    const raw = await answer;
+    assert.match(raw, /^HTTP\/1\.1 200 /, raw);
+    const text = await router.metrics.prometheus.metrics();
+    assert.equal(
+      sample(text, "aviary_router_rejected_requests_total", '{reason="body_timeout"}'),
+      0,
+    );
+  });
+});
+
 describe("a target whose connections are all held by slow uploads", () => {
   const cleanup: Array<() => Promise<void>> = [];
   after(async () => {
