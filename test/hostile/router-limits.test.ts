@@ -241,6 +241,58 @@ describe("a target whose connections are all held by slow uploads", () => {
   });
 });
 
+describe("a canary whose connections are all taken", () => {
+  const cleanup: Array<() => Promise<void>> = [];
+  after(async () => {
+    for (const c of cleanup.reverse()) await c();
+  });
+
+  it("sends its users to stable instead of answering 503", async () => {
+    const stable = await startUpstream("stable");
+    const canary = await startUpstream("canary");
+    cleanup.push(
+      () => stable.close(),
+      () => canary.close(),
+    );
+    const router = await startRouter(
+      [
+        {
+          name: "app",
+          match: { pathPrefix: "/" },
+          stable: { version: "v1", targets: [stable.url] },
+          canary: { version: "v2", targets: [canary.url] },
+          weight: 0,
+          routes: [{ match: { headers: { "x-canary": { exact: "yes" } } }, to: "canary" }],
+        },
+      ],
+      { proxy: { connectionsPerTarget: 1, queuePerTarget: 0 } },
+    );
+    cleanup.push(() => router.close());
+
+    // One slow upload holds the canary's only connection.
+    const uploader = await open(router.port);
+    uploader.write(
+      "POST /slow HTTP/1.1\r\nHost: app\r\nx-canary: yes\r\nContent-Length: 100000\r\n\r\nx",
+    );
+    const drip = setInterval(() => uploader.write("x"), 100);
+    try {
+      const target = router.router.plan.services[0]?.canary?.targets.targets[0];
+      await until(() => target?.active === 1, "the upload holds the canary");
+      const res = await within(
+        request(`${router.url}/next`, { headers: { "x-canary": "yes" } }),
+        10_000,
+        "no answer",
+      );
+      assert.equal(res.statusCode, 200);
+      assert.equal(res.headers["x-upstream"], "stable");
+      await res.body.dump();
+    } finally {
+      clearInterval(drip);
+      uploader.destroy();
+    }
+  });
+});
+
 describe("connections past proxy.maxConnections", () => {
   let api: TestAdmin;
   let up: Awaited<ReturnType<typeof startUpstream>>;
