@@ -24,7 +24,7 @@ import { EmbeddedTrafficRouter } from "./providers/traffic/embedded/index.js";
 import { Controller } from "./rollout/controller.js";
 import type { SpecChange } from "./rollout/spec-changes.js";
 import type { Service, Spec } from "./spec/schema.js";
-import { openSqliteStore } from "./store/sqlite/sqlite-store.js";
+import { openSqliteStore, type SqliteStoreOptions } from "./store/sqlite/sqlite-store.js";
 import type { Store } from "./store/store.js";
 import { type ListenAddress, parseListenAddress } from "./util/address.js";
 import { type Clock, systemClock } from "./util/clock.js";
@@ -45,6 +45,10 @@ export interface AviaryOptions {
   faults?: { beforeCommit?: () => void; afterCommit?: () => void };
   /** Event stream limits of the admin server (tests lower them). */
   streams?: AdminOptions["streams"];
+  /** The admin server's connection cap and request-head timeout (tests lower them). */
+  adminLimits?: Pick<AdminOptions, "maxConnections" | "headersTimeoutMs">;
+  /** Store options: initStore (`serve --init-store`), a shorter busy timeout (tests). */
+  store?: Pick<SqliteStoreOptions, "initStore" | "busyTimeoutMs">;
 }
 
 export interface RunningAviary {
@@ -87,7 +91,10 @@ export async function startAviary(opts: AviaryOptions): Promise<RunningAviary> {
   // (the crash-and-resume tests SIGKILL it), and the commit does not stall the data plane's
   // event loop on an fsync. A power cut may lose the last transitions, but it also restarts the
   // embedded router, which then serves what the store says: the two stay consistent.
-  const store = openSqliteStore(join(opts.dataDir, "aviary.db"), { synchronous: "normal" });
+  const store = openSqliteStore(join(opts.dataDir, "aviary.db"), {
+    synchronous: "normal",
+    ...opts.store,
+  });
   const metrics = new MetricsRegistry({
     windowMs: parseDuration(opts.spec.metrics.window) as number,
     clock,
@@ -130,6 +137,7 @@ export async function startAviary(opts: AviaryOptions): Promise<RunningAviary> {
     clock,
     log: opts.log,
     ...(opts.streams ? { streams: opts.streams } : {}),
+    ...opts.adminLimits,
   });
 
   // Secrets of notifications are read now: a missing one stops the start, naming it. Those of

@@ -7,6 +7,7 @@ import { mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { request } from "undici";
+import type { AdminOptions } from "../src/api/server.js";
 import { type RunningAviary, startAviary } from "../src/server.js";
 import { Spec, type SpecInput } from "../src/spec/schema.js";
 import { formatListenAddress } from "../src/util/address.js";
@@ -45,7 +46,7 @@ export interface StartOptions {
   clock?: Clock;
   log?: Logger;
   dataDir?: string;
-  streams?: { maxStreams?: number; heartbeatMs?: number; maxBufferedBytes?: number };
+  streams?: AdminOptions["streams"];
 }
 
 export async function startAdmin(opts: StartOptions = {}): Promise<TestAdmin> {

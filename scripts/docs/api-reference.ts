@@ -54,7 +54,8 @@ const CODES: Record<string, string | { meaning: string; from: unknown }> = {
     from: { code: "FST_ERR_CTP_BODY_TOO_LARGE" },
   },
   AVIARY_UNSUPPORTED_MEDIA_TYPE: {
-    meaning: "The body is not sent as `application/json`.",
+    meaning:
+      "The body is not sent as `application/json` (or `application/*+json`) in UTF-8, or has no Content-Type.",
     from: { code: "FST_ERR_CTP_INVALID_MEDIA_TYPE" },
   },
   AVIARY_URI_TOO_LONG: {
@@ -76,6 +77,8 @@ const CODES: Record<string, string | { meaning: string; from: unknown }> = {
   AVIARY_STORE_STALE_WRITE: "A concurrent change to the same rollout won; read it again and retry.",
   AVIARY_TOO_MANY_STREAMS:
     "100 event streams are open already, or the server is shutting down; retry later.",
+  AVIARY_TOO_MANY_STREAMS_FOR_TOKEN:
+    "The token (or, under `auth.anonymousRead`, the address) holds 10 event streams already: close one first.",
   AVIARY_INTERNAL: {
     meaning:
       "An unexpected failure. `detail` says only to see the server log, which has the error.",
@@ -95,6 +98,7 @@ const NOT_API_CODES: Record<string, string> = {
   AVIARY_TOKENS_LOCKED: "the tokens file, edited by the CLI",
   AVIARY_STORE_OPEN: "opening the database, before the API listens",
   AVIARY_STORE_SCHEMA_TOO_NEW: "opening the database, before the API listens",
+  AVIARY_STORE_NOT_AVIARY: "opening the database, before the API listens",
   AVIARY_STORE_UNKNOWN_RUN: "an internal consistency check of the analysis runner",
   AVIARY_SPEC_UNREADABLE: "reading a spec file from disk; the API takes the spec's text",
 };

@@ -9,6 +9,7 @@
 import { z } from "zod";
 import { AviaryError } from "../errors.js";
 import type { Controller } from "../rollout/controller.js";
+import type { HealthReporting } from "../store/health.js";
 import type { Store } from "../store/store.js";
 import { type ApiRoute, route } from "./route-table.js";
 
@@ -16,7 +17,9 @@ import { type ApiRoute, route } from "./route-table.js";
 export type ApiStore = Pick<
   Store,
   "rolloutsOf" | "getRollout" | "eventsAfter" | "eventsOf" | "analysisRunsOf" | "measurementsOf"
->;
+> &
+  // For /healthz: a store that reports its health (the SQLite one does).
+  Partial<HealthReporting>;
 
 const Rollouts = z.strictObject({
   service: z.string().min(1).max(200).meta({ description: "The service whose rollouts to list." }),

@@ -9,6 +9,7 @@ import { STATUS_CODES } from "node:http";
 import type { FastifyError, FastifyReply, FastifyRequest } from "fastify";
 import { AviaryError } from "../errors.js";
 import { SpecError } from "../spec/load.js";
+import { ACCEPTED_BODY } from "./body.js";
 
 const STATUS_BY_CODE: Record<string, number> = {
   AVIARY_UNKNOWN_SERVICE: 404,
@@ -21,6 +22,7 @@ const STATUS_BY_CODE: Record<string, number> = {
   AVIARY_FORBIDDEN: 403,
   AVIARY_STORE_STALE_WRITE: 409,
   AVIARY_TOO_MANY_STREAMS: 503,
+  AVIARY_TOO_MANY_STREAMS_FOR_TOKEN: 429,
   AVIARY_UNSUPPORTED_MEDIA_TYPE: 415,
 };
 
@@ -57,10 +59,11 @@ const FRAMEWORK_PROBLEMS: Record<string, { status: number; code: string; detail:
     code: "AVIARY_BAD_REQUEST",
     detail: "body: empty, but Content-Type says application/json",
   },
+  // Any body whose Content-Type is not JSON, or that has none (see body.ts).
   FST_ERR_CTP_INVALID_MEDIA_TYPE: {
     status: 415,
     code: "AVIARY_UNSUPPORTED_MEDIA_TYPE",
-    detail: "send the body as application/json",
+    detail: `the admin API takes a request body as ${ACCEPTED_BODY} only: send Content-Type: application/json`,
   },
 };
 

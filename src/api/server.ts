@@ -12,11 +12,14 @@ import { defaultDashboardDir, registerDashboard } from "../dashboard/routes.js";
 import type { MetricsRegistry } from "../dataplane/metrics/registry.js";
 import type { EventHub } from "../events/hub.js";
 import type { Controller } from "../rollout/controller.js";
+import type { StoreHealth } from "../store/health.js";
 import type { ListenAddress } from "../util/address.js";
 import type { Clock } from "../util/clock.js";
 import type { Logger } from "../util/log.js";
 import { VERSION } from "../version.js";
 import { type AccessConfig, identityOf, installAuth } from "./auth.js";
+import { installJsonBody } from "./body.js";
+import { DEFAULT_MAX_CONNECTIONS, limitConnections } from "./connections.js";
 import { type ApiStore, historyRoutes } from "./history-routes.js";
 import { metricsRoutes } from "./metrics-routes.js";
 import { openApiDocument } from "./openapi.js";
@@ -39,7 +42,16 @@ export interface AdminOptions {
   clock: Clock;
   log: Logger;
   /** Event stream limits (tests lower them). */
-  streams?: { maxStreams?: number; heartbeatMs?: number; maxBufferedBytes?: number };
+  streams?: {
+    maxStreams?: number;
+    maxStreamsPerToken?: number;
+    heartbeatMs?: number;
+    maxBufferedBytes?: number;
+  };
+  /** Connections the admin server holds at once; default 1024 (tests lower it). */
+  maxConnections?: number;
+  /** How long a request head may take to arrive; default 10 s (tests lower it). */
+  headersTimeoutMs?: number;
 }
 
 /** A route as Fastify registered it, whatever registered it. */
@@ -80,8 +92,17 @@ export function adminRoutes(opts: AdminOptions, streams: EventStreams): ApiRoute
       summary: "Health probe",
       tags: ["operations"],
       role: "public",
-      response: { description: '`{ status: "ok", version }`' },
-      handler: () => ({ status: "ok", version: VERSION }),
+      description:
+        "200 `ok` while the store writes; 503 `degraded` once a store write failed (a busy lock past the timeout, a full disk, a read-only file), with what failed and since when, until a write goes through again.",
+      response: {
+        description:
+          '`{ status: "ok", version, checks: { store: { ok: true } } }`; when degraded, a 503 with `status: "degraded"` and `store: { ok: false, error, since }`',
+      },
+      handler: ({ reply }) => {
+        const store: StoreHealth = opts.store.health?.() ?? { ok: true };
+        if (!store.ok) reply.code(503);
+        return { status: store.ok ? "ok" : "degraded", version: VERSION, checks: { store } };
+      },
     }),
     route({
       method: "GET",
@@ -112,6 +133,9 @@ export function adminRoutes(opts: AdminOptions, streams: EventStreams): ApiRoute
   return table;
 }
 
+/** See the `http` options below. */
+export const HEADERS_TIMEOUT_MS = 10_000;
+
 export function createAdminServer(opts: AdminOptions): FastifyInstance {
   const app = Fastify({
     // Requests are not logged one by one (warn and above only): the access log of an admin API
@@ -127,10 +151,25 @@ export function createAdminServer(opts: AdminOptions): FastifyInstance {
     // The whole request (head and body) must arrive within this: no slow-loris clients.
     requestTimeout: 30_000,
     keepAliveTimeout: 5_000,
+    http: {
+      // A request head (the request line and headers, a few hundred bytes from a CLI or a
+      // browser) must arrive within 10 s of its first byte, or of the connection when none
+      // came: an idle or half-sent connection gives its slot back quickly.
+      headersTimeout: opts.headersTimeoutMs ?? HEADERS_TIMEOUT_MS,
+      // How often Node looks for requests past those timeouts (its default, 30 s, would let a
+      // half-sent request live up to 40 s instead of 10).
+      connectionsCheckingInterval: 1_000,
+    },
     routerOptions: { maxParamLength: 200 },
     // A malformed or overlong path is refused before routing: as problem+json too.
     frameworkErrors: errorHandler,
   });
+  limitConnections(
+    app.server,
+    opts.maxConnections ?? DEFAULT_MAX_CONNECTIONS,
+    opts.metrics.prometheus,
+  );
+  installJsonBody(app);
   const routes: RegisteredRoute[] = [];
   registered.set(app, routes);
   app.addHook("onRoute", (r) => {

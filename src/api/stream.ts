@@ -9,7 +9,8 @@
  * missed and nothing comes twice. Measurements are not stored as a sequence and are not
  * replayed.
  *
- * Bounded in every direction: at most 100 streams (503 beyond), a client whose unsent data
+ * Bounded in every direction: at most 100 streams (503 beyond) and 10 per token (429 beyond: one
+ * token, say a read-only one handed to a dashboard, cannot hold every slot), a client whose unsent data
  * passes 1 MiB is dropped rather than buffered without end (it reconnects and replays), and
  * the server closing ends every stream so `close()` never waits on one. A comment line every
  * 15 s (on the injectable clock) keeps proxies and the socket timeout from cutting an idle
@@ -25,6 +26,7 @@ import type { EventHub, HubMessage } from "../events/hub.js";
 import type { Controller } from "../rollout/controller.js";
 import type { Clock, TimerHandle } from "../util/clock.js";
 import type { Logger } from "../util/log.js";
+import { identityOf } from "./auth.js";
 import type { ApiStore } from "./history-routes.js";
 import { type ApiRoute, parse, route } from "./route-table.js";
 
@@ -35,6 +37,11 @@ export interface EventStreamsOptions {
   log: Logger;
   /** Default 100. */
   maxStreams?: number;
+  /**
+   * Streams one caller may hold, default 10: a dashboard tab opens one or two. A caller is a
+   * token (the operator token too), or under auth.anonymousRead an address without one.
+   */
+  maxStreamsPerToken?: number;
   /** Default 15 s. */
   heartbeatMs?: number;
   /** Unsent bytes past which a client is dropped; default 1 MiB. */
@@ -50,11 +57,14 @@ const MAX_PENDING = 10_000;
 export class EventStreams {
   readonly #opts: Required<EventStreamsOptions>;
   readonly #open = new Set<Stream>();
+  /** Open streams per caller (see {@link StreamFilter.caller}). */
+  readonly #perCaller = new Map<string, number>();
   #closing = false;
 
   constructor(opts: EventStreamsOptions) {
     this.#opts = {
       maxStreams: 100,
+      maxStreamsPerToken: 10,
       heartbeatMs: 15_000,
       maxBufferedBytes: 1_048_576,
       ...opts,
@@ -66,9 +76,18 @@ export class EventStreams {
   }
 
   /** Takes over the reply and streams; throws (before taking over) when it cannot. */
-  open(req: FastifyRequest, reply: FastifyReply, filter: StreamFilter): void {
+  open(req: FastifyRequest, reply: FastifyReply, filter: StreamFilter, caller: Caller): void {
     if (this.#closing)
       throw new AviaryError("AVIARY_TOO_MANY_STREAMS", "the server is shutting down");
+    const held = this.#perCaller.get(caller.key) ?? 0;
+    // The caller's own limit first: a caller over it is told to close its streams, not that
+    // the server is full.
+    if (held >= this.#opts.maxStreamsPerToken) {
+      throw new AviaryError(
+        "AVIARY_TOO_MANY_STREAMS_FOR_TOKEN",
+        `${caller.label} has ${held} event streams open, the most one token may hold (${this.#opts.maxStreamsPerToken}); close one first`,
+      );
+    }
     if (this.#open.size >= this.#opts.maxStreams) {
       throw new AviaryError(
         "AVIARY_TOO_MANY_STREAMS",
@@ -76,8 +95,14 @@ export class EventStreams {
       );
     }
     reply.hijack();
-    const stream = new Stream(req, reply, filter, this.#opts, () => this.#open.delete(stream));
+    const stream = new Stream(req, reply, filter, this.#opts, () => {
+      this.#open.delete(stream);
+      const left = (this.#perCaller.get(caller.key) ?? 1) - 1;
+      if (left > 0) this.#perCaller.set(caller.key, left);
+      else this.#perCaller.delete(caller.key);
+    });
     this.#open.add(stream);
+    this.#perCaller.set(caller.key, held + 1);
     stream.start();
   }
 
@@ -86,6 +111,22 @@ export class EventStreams {
     this.#closing = true;
     for (const s of [...this.#open]) s.end();
   }
+}
+
+/** Who holds a stream, for the per-token limit. */
+export interface Caller {
+  /** `token:<name>`, or `anonymous:<address>` under auth.anonymousRead. */
+  key: string;
+  /** How a refusal names it: "the token 'grafana'". */
+  label: string;
+}
+
+/** The caller of a request the auth hook let through. */
+export function callerOf(req: FastifyRequest): Caller {
+  const who = identityOf(req);
+  if (who !== undefined) return { key: `token:${who.name}`, label: `the token '${who.name}'` };
+  // Anonymous reads have no token to count by: each address gets its own allowance.
+  return { key: `anonymous:${req.ip}`, label: `anonymous reads from ${req.ip}` };
 }
 
 export interface StreamFilter {
@@ -267,7 +308,7 @@ export function streamRoutes(controller: Controller, streams: EventStreams): Api
       url: "/api/v1/stream",
       summary: "Event stream",
       description:
-        "Server-Sent Events: `rollout-event` (id = seq, data = RolloutEvent) for every committed history event and `measurement` (data = { service, rolloutId, runId, measurement }) for every analysis measurement. Send Last-Event-ID (or ?after=) to replay the stored events after that seq first. A comment every 15 s keeps it alive; at most 100 streams at once (503 beyond).",
+        "Server-Sent Events: `rollout-event` (id = seq, data = RolloutEvent) for every committed history event and `measurement` (data = { service, rolloutId, runId, measurement }) for every analysis measurement. Send Last-Event-ID (or ?after=) to replay the stored events after that seq first. A comment every 15 s keeps it alive; at most 100 streams at once (503 beyond), and 10 per token (429 beyond).",
       tags: ["history"],
       role: "read-only",
       query: StreamQuery,
@@ -279,7 +320,7 @@ export function streamRoutes(controller: Controller, streams: EventStreams): Api
           header === undefined || header === ""
             ? query.after
             : parse(LastEventId, header, "headers.last-event-id");
-        streams.open(req, reply, { service: query.service, after });
+        streams.open(req, reply, { service: query.service, after }, callerOf(req));
         return reply;
       },
     }),

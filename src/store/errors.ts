@@ -77,3 +77,20 @@ export class UnknownAnalysisRunError extends AviaryError {
     this.name = "UnknownAnalysisRunError";
   }
 }
+
+/**
+ * The database file exists but holds no Aviary store: it is empty (0 bytes), not a SQLite
+ * database, or a SQLite database without Aviary's schema. Refused without writing: starting a
+ * fresh store over it would silently lose the history and restart every rollout, and a file
+ * that is someone else's is not Aviary's to change. `initStore` (`aviary serve --init-store`)
+ * starts a fresh store over an empty file or adds Aviary's tables to a foreign SQLite file.
+ */
+export class StoreNotAviaryError extends AviaryError {
+  constructor(where: string, what: string, remedy: string) {
+    super(
+      "AVIARY_STORE_NOT_AVIARY",
+      `${where} ${what}: refusing to start a fresh store over it (history would be lost and rollouts restarted); ${remedy}`,
+    );
+    this.name = "StoreNotAviaryError";
+  }
+}

@@ -10,6 +10,7 @@ interface ServeOptions {
   listen?: string;
   admin?: string;
   dataDir: string;
+  initStore?: boolean;
 }
 
 export function registerServe(program: Command): void {
@@ -32,6 +33,10 @@ export function registerServe(program: Command): void {
       "where Aviary keeps its state: the SQLite store and the operator token",
       ".aviary",
     )
+    .option(
+      "--init-store",
+      "start a fresh store in an aviary.db that exists but is empty, or add Aviary's tables to a SQLite file without them (refused otherwise)",
+    )
     .addHelpText(
       "after",
       "\nExample:\n  aviary serve -c examples/aviary.yaml --listen 127.0.0.1:8080",
@@ -49,6 +54,7 @@ export function registerServe(program: Command): void {
         faults: crashHooks(),
         ...(opts.listen ? { listen: opts.listen } : {}),
         ...(opts.admin ? { admin: opts.admin } : {}),
+        ...(opts.initStore ? { store: { initStore: true } } : {}),
       });
       let stopping = false;
       // One reload at a time: SIGHUPs that arrive during a reload make one more after it, which

@@ -9,7 +9,12 @@ import { fileURLToPath, pathToFileURL } from "node:url";
 import Database from "better-sqlite3";
 import { runStoreConformance } from "../conformance.js";
 import { anEvent, aRollout, aService, T0 } from "../conformance-fixtures.js";
-import { SchemaTooNewError, StaleWriteError, StoreOpenError } from "../errors.js";
+import {
+  SchemaTooNewError,
+  StaleWriteError,
+  StoreNotAviaryError,
+  StoreOpenError,
+} from "../errors.js";
 import { MIGRATIONS, SCHEMA_VERSION } from "./migrations.js";
 import { openSqliteStore } from "./sqlite-store.js";
 import { SQL } from "./sqlite-tx.js";
@@ -124,9 +129,9 @@ describe("SQLite store", () => {
     const garbage = join(dir, "garbage.db");
     writeFileSync(garbage, "this is not a database\n".repeat(200));
     const err2 = catchError(() => openSqliteStore(garbage));
-    assert.ok(err2 instanceof StoreOpenError, String(err2));
+    assert.ok(err2 instanceof StoreNotAviaryError, String(err2));
     assert.ok(err2.message.includes(garbage), err2.message);
-    assert.match(err2.message, /not a database/);
+    assert.match(err2.message, /not a SQLite database/);
   });
 
   it("refuses a stale write made from another connection to the same file", () => {
