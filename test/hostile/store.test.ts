@@ -91,7 +91,9 @@ function modeOf(file: string): string {
   return (statSync(file).mode & 0o777).toString(8).padStart(4, "0");
 }
 
-describe("files Aviary writes are its own (0600, the data directory 0700)", { timeout: 60_000 }, () => {
+describe("files Aviary writes are its own (0600, the data directory 0700)", {
+  timeout: 60_000,
+}, () => {
   it("after a real serve start and stop, and a token create", async () => {
     const dataDir = join(root, "modes", "data");
     const s = await serve(dataDir);
