@@ -247,7 +247,7 @@ function openStream(admin: Admin, token: string): Promise<{ status: number; clos
   return new Promise((resolve, reject) => {
     const req = get(
       `${admin.base}/api/v1/stream`,
-      { headers: { authorization: `Bearer ${token}` }, agent: false },
+      { headers: token === "" ? {} : { authorization: `Bearer ${token}` }, agent: false },
       (res: IncomingMessage) => {
         res.resume();
         resolve({ status: res.statusCode ?? 0, close: () => req.destroy() });
@@ -303,6 +303,27 @@ describe("event streams: a limit per token besides the global one", { timeout: 2
       return s.status === 200;
     });
     for (const s of [...mine, ...op]) s.close();
+  });
+
+  it("counts anonymous reads (auth.anonymousRead) per client address", async () => {
+    const open = await start(
+      { streams: { maxStreams: 5, maxStreamsPerToken: 1 } },
+      { auth: { anonymousRead: true } },
+    );
+    try {
+      const first = await openStream(open, "");
+      assert.equal(first.status, 200);
+      const a = await send(open, "GET", "/api/v1/stream", { authorization: "" });
+      assert.equal(a.status, 429);
+      assert.match(a.json.detail, /anonymous reads from 127\.0\.0\.1 has 1 event streams open/);
+      // A token is counted as itself, not as the address it comes from.
+      const reader = await openStream(open, READER_TOKEN);
+      assert.equal(reader.status, 200);
+      first.close();
+      reader.close();
+    } finally {
+      await open.close();
+    }
   });
 
   it("answers 503 past the global limit, 429 first for a token already at its own", async () => {
