@@ -26,7 +26,7 @@ import type { SpecChange } from "./rollout/spec-changes.js";
 import type { Service, Spec } from "./spec/schema.js";
 import { openSqliteStore, type SqliteStoreOptions } from "./store/sqlite/sqlite-store.js";
 import type { Store } from "./store/store.js";
-import { type ListenAddress, parseListenAddress } from "./util/address.js";
+import { checkListenAddresses, type ListenAddress, parseListenAddress } from "./util/address.js";
 import { type Clock, systemClock } from "./util/clock.js";
 import { parseDuration } from "./util/duration.js";
 import type { Logger } from "./util/log.js";
@@ -76,6 +76,7 @@ export async function startAviary(opts: AviaryOptions): Promise<RunningAviary> {
   const adminAt = parseListenAddress(opts.admin ?? opts.spec.admin);
   if (listen === undefined) throw new Error(`invalid listen address ${opts.listen}`);
   if (adminAt === undefined) throw new Error(`invalid admin address ${opts.admin}`);
+  checkListenAddresses(listen, adminAt);
 
   mkdirSync(opts.dataDir, { recursive: true, mode: 0o700 });
   // Tokens first: a tokens file with a bad line stops the start, naming file:line, before
