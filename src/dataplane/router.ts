@@ -71,6 +71,8 @@ export class Router implements ExchangeOwner {
   #draining = false;
   #drained: (() => void) | undefined;
   readonly #rejections = new RejectionCounters();
+  /** Client sockets of upgraded connections (WebSockets), open until either side closes. */
+  readonly #tunnels = new Set<Socket>();
   #connections = 0;
   readonly #maxConnections: number;
   /** Exchanges whose body is being streamed upstream, watched for stalls by one sweep timer. */
@@ -149,7 +151,11 @@ export class Router implements ExchangeOwner {
       });
     });
     this.#server.on("upgrade", (req: IncomingMessage, socket: Socket, head: Buffer) => {
-      proxyUpgrade(req, socket, head, this.#plan, this.#clock);
+      // An upgraded socket leaves the HTTP server's bookkeeping (closeAllConnections does not
+      // see it) but still holds server.close() open: kept here so a drain can end it.
+      this.#tunnels.add(socket);
+      socket.once("close", () => this.#tunnels.delete(socket));
+      proxyUpgrade(req, socket, head, this.#plan, this.#clock, this.#rejections);
     });
   }
 
@@ -239,6 +245,8 @@ export class Router implements ExchangeOwner {
       });
     }
     this.#server.closeAllConnections();
+    // Open tunnels (WebSockets) have no request to finish: they end with the drain.
+    for (const socket of this.#tunnels) socket.destroy();
     await closed;
     this.#health.stop();
     clearInterval(this.#sweep);

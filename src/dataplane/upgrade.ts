@@ -26,6 +26,7 @@ import { chooseVersion, findService } from "./decide.js";
 import { forwardRequestHeaders, relayResponseHeaders, VIA } from "./headers.js";
 import { normalizeRequestUrl } from "./path.js";
 import type { RouterPlan, ServicePlan } from "./plan.js";
+import type { RejectionCounters } from "./rejections.js";
 
 export function proxyUpgrade(
   req: IncomingMessage,
@@ -33,11 +34,18 @@ export function proxyUpgrade(
   head: Buffer,
   plan: RouterPlan,
   clock: Clock,
+  rejections: RejectionCounters,
 ): void {
   const started = performance.now();
   client.on("error", () => client.destroy());
+  // Refusals are the client's doing, counted with the router's other refusals, never as a
+  // version's answer.
+  const refuse = (body: string) => {
+    rejections.requests.bad_request++;
+    writeRawResponse(client, 400, body);
+  };
   if (!normalizeRequestUrl(req)) {
-    writeRawResponse(client, 400, "the request path is malformed\n");
+    refuse("the request path is malformed\n");
     return;
   }
   const captured: Array<string | undefined> = new Array(plan.slots.size);
@@ -53,10 +61,17 @@ export function proxyUpgrade(
   };
   const headers = forwardRequestHeaders(req.rawHeaders, ctx, plan.trustedProxy);
   if (ctx.hasBody) {
-    writeRawResponse(client, 400, "an upgrade request cannot carry a body\n");
+    refuse("an upgrade request cannot carry a body\n");
     return;
   }
-  const svc = findService(plan, captured[plan.hostSlot], ctx.url);
+  // Node's parser requires Host of an HTTP/1.1 request but not of an upgrade; a second Host is
+  // ambiguous (the header pass joins repeats with ", ", which no valid Host contains).
+  const host = captured[plan.hostSlot];
+  if (host === undefined ? req.httpVersionMinor === 1 : host.indexOf(",") !== -1) {
+    refuse("an HTTP/1.1 request needs exactly one Host header\n");
+    return;
+  }
+  const svc = findService(plan, host, ctx.url);
   if (svc === undefined) {
     writeRawResponse(client, 404, "no service matches this request\n");
     return;
@@ -152,7 +167,10 @@ const REASONS: Record<number, string> = {
 };
 
 function writeRawResponse(socket: Socket, status: number, body: string): void {
-  socket.end(
+  socket.write(
     `HTTP/1.1 ${status} ${REASONS[status]}\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(body)}\r\nvia: ${VIA}\r\nconnection: close\r\n\r\n${body}`,
   );
+  // Destroyed once written, not merely half-closed: a client that never closes its side would
+  // otherwise keep holding a connection place.
+  socket.destroySoon();
 }

@@ -198,6 +198,24 @@ describe("upgrades: one upstream connection each, no body", () => {
     assert.equal(upstream.connections.length, first);
   });
 
+  it("refuses an HTTP/1.1 upgrade without Host, or with two, and counts each as the router's refusal", async () => {
+    const first = upstream.connections.length;
+    const refusedBefore = router.router.rejections.requests.bad_request;
+    for (const head of [
+      upgradeHead("/ws/echo").replace("Host: app.example\r\n", ""),
+      upgradeHead("/ws/echo", "Host: other.example\r\n"),
+    ]) {
+      const c = await open(router.port);
+      c.socket.write(head);
+      await until(() => c.read().includes("\r\n\r\n"));
+      assert.match(c.read(), /^HTTP\/1\.1 400 Bad Request\r\n/);
+      assert.match(c.read(), /exactly one Host/);
+      c.socket.destroy();
+    }
+    assert.equal(upstream.connections.length, first, "nothing reached the upstream");
+    assert.equal(router.router.rejections.requests.bad_request, refusedBefore + 2);
+  });
+
   it("accepts Content-Length: 0 and pipes two users' tunnels on separate connections", async () => {
     const first = upstream.connections.length;
     const users = [];
@@ -301,6 +319,18 @@ describe("upgrades: the version and the failures", () => {
     } finally {
       await sticky.close();
     }
+  });
+
+  it("ends open tunnels when the router drains, instead of waiting on them for ever", async () => {
+    const draining = await startRouter([
+      { name: "app", match: { pathPrefix: "/" }, stable: { version: "v1", targets: [stable.url] } },
+    ]);
+    const c = await open(draining.port);
+    c.socket.write(upgradeHead("/ws/echo"));
+    await until(() => c.read().includes("\r\n\r\n"));
+    assert.match(c.read(), /^HTTP\/1\.1 101 /);
+    // An open WebSocket kept server.close() from ever calling back: close() never resolved.
+    await Promise.all([draining.close(), once(c.socket, "close")]);
   });
 
   it("keeps an open tunnel past the response timeout, which covers only the handshake", async () => {
