@@ -27,7 +27,9 @@ if (files.length === 0) {
 }
 const result = spawnSync(
   process.execPath,
-  ["--import", "tsx", "--test", "--test-reporter=spec", ...files],
+  // A test that hangs (a regression that blocks a process for ever) fails after this instead of
+  // holding the run until CI's own limit; the slowest suite (the demo) takes about 90 s.
+  ["--import", "tsx", "--test", "--test-reporter=spec", "--test-timeout=240000", ...files],
   { stdio: "inherit" },
 );
 process.exit(result.status ?? 1);
