@@ -132,6 +132,13 @@ services:
     const interval = cli("get", "web", "--watch", "--interval", "soon");
     assert.equal(interval.status, 2);
     assert.match(interval.stderr, /expected a duration such as 1s or 500ms/);
+    // A longer interval would arm a timer past Node's limit, which fires after 1 ms instead.
+    const huge = cli("get", "web", "--watch", "--interval", "30d");
+    assert.equal(huge.status, 2);
+    assert.match(
+      huge.stderr,
+      /--interval <duration>' argument '30d' is invalid\. must be at most 1h/,
+    );
     const stray = cli("get", "web", "--exit-on-finish");
     assert.equal(stray.status, 2);
     assert.match(stray.stderr, /--exit-on-finish works only with --watch/);

@@ -8,7 +8,7 @@
 
 import { type Command, InvalidArgumentError, Option } from "commander";
 import { stringify } from "yaml";
-import { parseDuration } from "../util/duration.js";
+import { formatDuration, parseDuration } from "../util/duration.js";
 import { ApiClient } from "./client.js";
 import { type ClientOptions, DEFAULT_SERVER, resolveConnection } from "./config.js";
 
@@ -70,17 +70,24 @@ export function printData(format: OutputFormat, value: unknown): boolean {
 /** `--interval`: how often a following verb reads the server (at least 100 ms). */
 export function intervalOption(what: string): Option {
   return new Option("--interval <duration>", `${what}: how often to read the server`)
-    .argParser(durationArg(100))
+    .argParser(durationArg(100, 3_600_000))
     .default(1_000, "1s");
 }
 
-/** Parses a duration option (`500ms`, `2s`, `1m`); a bare number means seconds. */
-export function durationArg(min: number): (text: string) => number {
+/** The longest delay one Node timer can wait; a longer one fires after 1 ms instead. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/**
+ * Parses a duration option (`500ms`, `2s`, `1m`); a bare number means seconds. `max` keeps a
+ * value that arms a timer within what one timer can wait (about 24.8 days).
+ */
+export function durationArg(min: number, max = MAX_TIMER_MS): (text: string) => number {
   return (text) => {
     const ms = /^\d+(\.\d+)?$/.test(text) ? Number(text) * 1000 : parseDuration(text);
     if (ms === undefined)
       throw new InvalidArgumentError("expected a duration such as 1s or 500ms.");
     if (ms < min) throw new InvalidArgumentError(`must be at least ${min}ms.`);
+    if (ms > max) throw new InvalidArgumentError(`must be at most ${formatDuration(max)}.`);
     return ms;
   };
 }
