@@ -327,6 +327,7 @@ describe("duration bounds", () => {
     healthCheck: { interval: 0ms }
 metrics: { window: 500ms }
 controller: { tick: 0s }
+proxy: { requestBodyTimeout: 10m }
 `);
     assert.deepEqual(
       found.map((p) => `${p.path}: ${p.message}`),
@@ -335,6 +336,7 @@ controller: { tick: 0s }
         "services[0].healthCheck.interval: 0ms is shorter than 10ms, the least allowed here",
         "metrics.window: 500ms is shorter than 1s, the least allowed here",
         "controller.tick: 0s is shorter than 10ms, the least allowed here",
+        "proxy.requestBodyTimeout: 10m is longer than 5m, the most allowed here",
       ],
     );
   });

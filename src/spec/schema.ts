@@ -15,7 +15,6 @@ import { AnalysisTemplate } from "./analysis.js";
 import { checkAnalysisRefs, checkAnalysisTemplates } from "./analysis-checks.js";
 import { AuthSettings, Notification } from "./notify.js";
 import {
-  Duration,
   durationWithin,
   HealthCheck,
   ListenAddress,
@@ -131,9 +130,12 @@ export const ProxySettings = z
       .describe(
         "Client connections the router holds open at most; further ones are closed at accept and counted in `aviary_router_connections_refused_total`. Default: half of what the open-files limit leaves after a reserve of 256 (admin API, store, health checks), at most 16384.",
       ),
-    requestBodyTimeout: Duration.default("30s").describe(
-      "How long a client's upload may stall (no byte of the request body arriving) before Aviary stops the upstream request and answers 408. Never counted against the target.",
-    ),
+    // Node's own request timeout (5 minutes) ends any upload before a longer stall could count.
+    requestBodyTimeout: durationWithin("5m", "100ms")
+      .default("30s")
+      .describe(
+        "How long a client's upload may stall (no byte of the request body arriving) before Aviary stops the upstream request and answers 408. Never counted against the target.",
+      ),
     mirrorConcurrency: z
       .int()
       .min(1)
