@@ -2,7 +2,7 @@
  * `npm run bench:proxy`: Aviary's router against the upstream directly, nginx, fastify
  * reply-from and node-http-proxy, all doing the same sticky 90/10 split on `x-user-id` over
  * two upstream processes, measured in one run with interleaved rounds (see bench/README.md
- * and /work/shared/research/anchors-dataplane.md Part A for the protocol).
+ * and shared/research/anchors-dataplane.md Part A for the protocol).
  *
  * @module
  */
