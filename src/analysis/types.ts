@@ -20,6 +20,12 @@ export interface ArmObservation {
   /** Errors in the window (5xx and failed requests), when the provider counts them. */
   errors?: number;
   /**
+   * A counts-mode metric's numerator in the window (errors, slow requests, orders...), with
+   * `requests` as its denominator (requests, sessions...): what the sequential judge tests as a
+   * rate when the numbers come from Prometheus or another source instead of the router.
+   */
+  events?: number;
+  /**
    * Requests slower than each edge (ms), when the provider can count them: `slow[i]` is the
    * number of requests in the window with latency > `slowEdgesMs[i]` (edges are given by the
    * judge in the measurement context, so they are fixed before the data is seen).
