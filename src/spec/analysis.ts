@@ -262,6 +262,12 @@ export const JudgeConfig = z
               .describe(
                 "Relative margin tolerated before a difference counts (0.1 = canary may be 10 % worse).",
               ),
+            direction: z
+              .enum(["increase", "decrease"])
+              .default("increase")
+              .describe(
+                "Which change fails the canary: `increase` (errors, slow requests: a higher rate is worse) or `decrease` (a business rate that must not fall, such as orders per session; the canary fails when its rate is below stable × (1 − margin)).",
+              ),
             absoluteMargin: z
               .number()
               .min(0)

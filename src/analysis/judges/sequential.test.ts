@@ -3,10 +3,10 @@ import { describe, it } from "node:test";
 import { DDSketch } from "@datadog/sketches-js";
 import { Rng, seedOf } from "../stats/random.js";
 import type { Observation, Verdict } from "../types.js";
-import { createSequentialJudge, type SequentialConfig } from "./sequential.js";
+import { createSequentialJudge, type SequentialInput } from "./sequential.js";
 
 // absoluteMargin 0: these cases test the ratio test alone; the rare-event pass has its own case.
-const CONFIG: SequentialConfig = { alpha: 0.01, margin: 0.1, absoluteMargin: 0, minBakeTime: "5m" };
+const CONFIG: SequentialInput = { alpha: 0.01, margin: 0.1, absoluteMargin: 0, minBakeTime: "5m" };
 const STEP = 10_000;
 
 function obs(
@@ -35,7 +35,7 @@ interface SimOptions {
 }
 
 /** One simulated run: the interval at which the judge failed, or -1. */
-function simulate(rng: Rng, config: SequentialConfig, o: SimOptions): number {
+function simulate(rng: Rng, config: SequentialInput, o: SimOptions): number {
   const judge = createSequentialJudge(config, "errors");
   for (let t = 0; t < o.intervals; t++) {
     const n = rng.poisson(o.requestsPerInterval);
@@ -439,5 +439,81 @@ describe("sequential judge with rare events", () => {
       );
       assert.notEqual(v.message.includes("within stable"), true, v.message);
     }
+  });
+});
+
+describe("sequential judge on counts-mode events", () => {
+  const events = (t: number, canary: [number, number], stable: [number, number]): Observation => ({
+    from: t * STEP,
+    to: (t + 1) * STEP,
+    canary: { value: null, requests: canary[0], events: canary[1] },
+    stable: { value: null, requests: stable[0], events: stable[1] },
+  });
+
+  it("tests the numerator over the denominator and names the events by the label", () => {
+    const judge = createSequentialJudge(CONFIG, "events", { label: "checkout-failures" });
+    let v: Verdict | undefined;
+    for (let t = 0; t < 30 && v?.phase !== "Failed"; t++)
+      v = judge.judge(events(t, [500, 25], [500, 5]), (t + 1) * STEP);
+    assert.equal(v?.phase, "Failed");
+    assert.match(v?.message ?? "", /^canary checkout-failures \d+\/\d+ .* vs stable/);
+  });
+
+  it("is an Error naming the missing numerator", () => {
+    const judge = createSequentialJudge(CONFIG, "events", { label: "orders" });
+    const v = judge.judge(
+      {
+        from: 0,
+        to: STEP,
+        canary: { value: null, requests: 10, errors: 1 },
+        stable: { value: null, requests: 10, events: 1 },
+      },
+      STEP,
+    );
+    assert.equal(v.phase, "Error");
+    assert.match(v.message, /did not count canary orders/);
+  });
+
+  it("with direction decrease fails a canary that converts less, and never one that converts more", () => {
+    const down = { ...CONFIG, direction: "decrease" as const };
+    const fewer = createSequentialJudge(down, "events", { label: "orders" });
+    const more = createSequentialJudge(down, "events", { label: "orders" });
+    let vFewer: Verdict | undefined;
+    let vMore: Verdict | undefined;
+    for (let t = 0; t < 60; t++) {
+      // Stable converts 10 % of sessions; one canary 5 %, the other 20 %.
+      vFewer = fewer.judge(events(t, [200, 10], [800, 80]), (t + 1) * STEP);
+      vMore = more.judge(events(t, [200, 40], [800, 80]), (t + 1) * STEP);
+      assert.notEqual(vMore.phase, "Failed", vMore.message);
+    }
+    assert.equal(vFewer?.phase, "Failed");
+    assert.equal(vMore?.evidence.decision, "pass", vMore?.message);
+    assert.match(vMore?.message ?? "", /rate ratio ≥ [\d.]+ .* > 0\.9 = 1 − margin, pass/);
+  });
+
+  it("keeps its false-rollback guarantee for a decrease (A/A)", () => {
+    const rng = new Rng(seedOf("decrease A/A"));
+    let failed = 0;
+    const runs = 300;
+    for (let r = 0; r < runs; r++) {
+      const judge = createSequentialJudge(
+        { ...CONFIG, margin: 0, direction: "decrease" },
+        "events",
+      );
+      for (let t = 0; t < 60; t++) {
+        const nB = rng.poisson(100);
+        const nA = rng.poisson(400);
+        const v = judge.judge(
+          events(t, [nB, rng.binomial(nB, 0.1)], [nA, rng.binomial(nA, 0.1)]),
+          (t + 1) * STEP,
+        );
+        if (v.phase === "Failed") {
+          failed++;
+          break;
+        }
+      }
+    }
+    // α = 1 %: 300 runs would show ≤ 9 failures with probability > 99.9 %.
+    assert.ok(failed <= 9, `${failed}/${runs} A/A runs rolled back`);
   });
 });

@@ -36,13 +36,21 @@
  * @module
  */
 
-import type { JudgeConfig } from "../../spec/analysis.js";
+import type { z } from "zod";
+import { JudgeConfig } from "../../spec/analysis.js";
 import { formatDuration, parseDuration } from "../../util/duration.js";
 import { bernoulliLowerBound, bernoulliUpperBound } from "../stats/bernoulli-bound.js";
 import { RateRatioEProcess, standardGrid } from "../stats/rate-ratio.js";
 import type { ArmObservation, Judge, Observation, Verdict } from "../types.js";
 
 export type SequentialConfig = Extract<JudgeConfig, { sequential: unknown }>["sequential"];
+/** The settings as written in a spec: every field with a default may be left out. */
+export type SequentialInput = NonNullable<
+  Exclude<
+    z.input<typeof JudgeConfig>,
+    { threshold: unknown } | { relative: unknown } | { mannWhitney: unknown }
+  >["sequential"]
+>;
 
 /** No early pass before the canary has served this many requests in the run. */
 export const MIN_PASS_CANARY_REQUESTS = 500;
@@ -58,9 +66,11 @@ interface ArmTotals {
   events: number;
 }
 
+export type SequentialKind = "errors" | "latency" | "events";
+
 interface SequentialState {
   v: 1;
-  kind: "errors" | "latency";
+  kind: SequentialKind;
   delta0: number;
   gridSize: number;
   /** Accumulated log-likelihood ratios per grid point. */
@@ -87,28 +97,46 @@ type Decision = "fail" | "pass" | "continue";
 export interface SequentialOptions {
   /** Standard deviation of the normal prior on the log rate ratio (default {@link PRIOR_SCALE}). */
   priorScale?: number;
+  /** What the events of an "events" judge are, for messages (the metric's name: "orders"). */
+  label?: string;
 }
 
 export function createSequentialJudge(
-  config: SequentialConfig,
-  kind: "errors" | "latency",
+  input: SequentialInput,
+  kind: SequentialKind,
   options: SequentialOptions = {},
 ): Judge {
-  const alpha = config.alpha;
+  // Parsed here too, so callers that build settings in code get the spec's defaults and checks.
+  const config = (JudgeConfig.parse({ sequential: input }) as { sequential: SequentialConfig })
+    .sequential;
+  const alpha = config.alpha ?? 0.01;
+  const direction = config.direction ?? "increase";
+  const up = direction === "increase";
   const margin = config.margin;
   const absoluteMargin = config.absoluteMargin;
   const bake = parseDuration(config.minBakeTime);
   if (!(alpha > 0 && alpha < 1))
     throw new RangeError(`sequential alpha must be in (0, 1), got ${alpha}`);
-  if (!(margin >= 0 && Number.isFinite(margin)))
-    throw new RangeError(`sequential margin must be ≥ 0, got ${margin}`);
+  if (!(margin >= 0 && Number.isFinite(margin) && (up || margin < 1)))
+    throw new RangeError(`sequential margin must be ≥ 0 (and < 1 for a decrease), got ${margin}`);
   if (bake === undefined)
     throw new RangeError(`sequential minBakeTime is not a duration: ${config.minBakeTime}`);
   const minBakeMs = bake;
-  const delta0 = Math.log1p(margin);
-  const grid = standardGrid({ delta0, priorScale: options.priorScale ?? PRIOR_SCALE });
+  // The null: canary rate ≤ (1 + margin) × stable's, or for a decrease ≥ (1 − margin) × stable's.
+  const bound = up ? 1 + margin : 1 - margin;
+  const delta0 = Math.log(bound);
+  const grid = standardGrid({
+    delta0,
+    direction,
+    priorScale: options.priorScale ?? PRIOR_SCALE,
+  });
   const logThreshold = Math.log(1 / alpha);
-  const what = kind === "errors" ? "errors" : "slow requests";
+  const what =
+    kind === "errors"
+      ? "errors"
+      : kind === "latency"
+        ? "slow requests"
+        : (options.label ?? "events");
 
   let process = new RateRatioEProcess(grid);
   let st: SequentialState = fresh();
@@ -132,7 +160,7 @@ export function createSequentialJudge(
   }
 
   const describeCounts = (): string => {
-    const label = kind === "errors" ? "errors" : `slow requests (> ${st.slowEdgeMs} ms)`;
+    const label = kind === "latency" ? `slow requests (> ${st.slowEdgeMs} ms)` : what;
     return `canary ${label} ${st.canary.events}/${st.canary.requests} (${pct(st.canary)}) vs stable ${st.stable.events}/${st.stable.requests} (${pct(st.stable)})`;
   };
 
@@ -205,16 +233,26 @@ export function createSequentialJudge(
     const enough =
       st.canary.requests >= MIN_PASS_CANARY_REQUESTS &&
       st.canary.events + st.stable.events >= MIN_PASS_EVENTS;
-    const bounded = ratioUpper !== null && ratioUpper < 1 + margin;
-    // With too few events for a ratio, bound the canary's own share in absolute terms.
-    const canaryShareUpper = bernoulliUpperBound(st.canary.events, st.canary.requests, alpha);
+    const bounded = up ? ratioUpper !== null && ratioUpper < bound : ratioLower > bound;
+    // With too few events for a ratio, bound the canary's own share in absolute terms, against
+    // the stable share's bound on the other side, so a lucky stable arm cannot wave a bad canary
+    // through.
+    const canaryShareBound = (up ? bernoulliUpperBound : bernoulliLowerBound)(
+      st.canary.events,
+      st.canary.requests,
+      alpha,
+    );
     const stableShare = st.stable.requests > 0 ? st.stable.events / st.stable.requests : 0;
-    // Compared with a lower bound on the stable share, so a lucky stable arm cannot wave a bad
-    // canary through.
-    const stableShareLower = bernoulliLowerBound(st.stable.events, st.stable.requests, alpha);
+    const stableShareBound = (up ? bernoulliLowerBound : bernoulliUpperBound)(
+      st.stable.events,
+      st.stable.requests,
+      alpha,
+    );
     const absolutelyBounded =
       st.canary.requests >= MIN_PASS_CANARY_REQUESTS &&
-      canaryShareUpper <= stableShareLower * (1 + margin) + absoluteMargin;
+      (up
+        ? canaryShareBound <= stableShareBound * bound + absoluteMargin
+        : canaryShareBound >= stableShareBound * bound - absoluteMargin);
 
     let decision: Decision;
     if (st.failedAt !== null) decision = "fail";
@@ -232,9 +270,15 @@ export function createSequentialJudge(
     evidence.pValue = Math.min(1, Math.exp(-st.maxLogE));
     evidence.ratioLower = ratioLower;
     evidence.ratioUpper = ratioUpper;
-    evidence.canaryShareUpper = canaryShareUpper;
+    if (up) {
+      evidence.canaryShareUpper = canaryShareBound;
+      evidence.stableShareLower = stableShareBound;
+    } else {
+      evidence.direction = direction;
+      evidence.canaryShareLower = canaryShareBound;
+      evidence.stableShareUpper = stableShareBound;
+    }
     evidence.stableShare = stableShare;
-    evidence.stableShareLower = stableShareLower;
     evidence.bakedMs = bakedMs;
     evidence.minBakeMs = minBakeMs;
     if (!informative) evidence.noTraffic = true;
@@ -242,7 +286,11 @@ export function createSequentialJudge(
 
     const counts = describeCounts();
     const e = `e-value ${num(eValue)}`;
-    const bound = `rate ratio ≤ ${ratioUpper === null ? "∞" : num(ratioUpper)}`;
+    const ratioBound = up
+      ? `rate ratio ≤ ${ratioUpper === null ? "∞" : num(ratioUpper)}`
+      : `rate ratio ≥ ${num(ratioLower)}`;
+    const beyond = up ? `< ${num(bound)} = 1 + margin` : `> ${num(bound)} = 1 − margin`;
+    const notYet = up ? `not yet below ${num(bound)}` : `not yet above ${num(bound)}`;
     let message: string;
     if (decision === "fail") {
       message =
@@ -252,16 +300,18 @@ export function createSequentialJudge(
     } else if (decision === "pass") {
       message =
         bounded && enough
-          ? `${counts} over ${formatDuration(bakedMs)}: ${bound} (${confidence(alpha)} confidence sequence) < ${num(1 + margin)} = 1 + margin, pass`
-          : `${counts} over ${formatDuration(bakedMs)}: canary share ≤ ${share(canaryShareUpper)} (${confidence(alpha)} bound) within stable ≥ ${share(stableShareLower)} × ${num(1 + margin)} + ${share(absoluteMargin)}, pass`;
+          ? `${counts} over ${formatDuration(bakedMs)}: ${ratioBound} (${confidence(alpha)} confidence sequence) ${beyond}, pass`
+          : up
+            ? `${counts} over ${formatDuration(bakedMs)}: canary share ≤ ${share(canaryShareBound)} (${confidence(alpha)} bound) within stable ≥ ${share(stableShareBound)} × ${num(bound)} + ${share(absoluteMargin)}, pass`
+            : `${counts} over ${formatDuration(bakedMs)}: canary share ≥ ${share(canaryShareBound)} (${confidence(alpha)} bound) within stable ≤ ${share(stableShareBound)} × ${num(bound)} − ${share(absoluteMargin)}, pass`;
     } else {
       const why = !informative
         ? noTrafficReason(canary.requests, stable.requests)
         : !bounded
-          ? `${bound}, not yet below ${num(1 + margin)}`
+          ? `${ratioBound}, ${notYet}`
           : !baked
-            ? `${bound} < ${num(1 + margin)}, but no early pass before ${formatDuration(minBakeMs)}`
-            : `${bound} < ${num(1 + margin)}, but no early pass before ${MIN_PASS_CANARY_REQUESTS} canary requests and ${MIN_PASS_EVENTS} ${what}`;
+            ? `${ratioBound} ${beyond}, but no early pass before ${formatDuration(minBakeMs)}`
+            : `${ratioBound} ${beyond}, but no early pass before ${MIN_PASS_CANARY_REQUESTS} canary requests and ${MIN_PASS_EVENTS} ${what}`;
       message = `${counts}: ${e} < ${num(1 / alpha)} = 1/α; ${why}; keep watching`;
     }
     return {
@@ -317,6 +367,10 @@ export function createSequentialJudge(
       events = arm.errors;
       if (events === undefined)
         return `the provider did not count ${name} errors; the sequential judge needs error counts`;
+    } else if (kind === "events") {
+      events = arm.events;
+      if (events === undefined)
+        return `the provider did not count ${name} ${what}; the sequential judge needs the counts mode's events`;
     } else {
       events = arm.slow?.[0];
       if (events === undefined) {
@@ -364,7 +418,7 @@ function parseState(saved: unknown): SequentialState {
   if (typeof saved !== "object" || saved === null) return bad("not an object");
   const s = saved as Record<string, unknown>;
   if (s.v !== 1) bad(`unknown version ${String(s.v)}`);
-  if (s.kind !== "errors" && s.kind !== "latency") bad("kind");
+  if (s.kind !== "errors" && s.kind !== "latency" && s.kind !== "events") bad("kind");
   if (!Array.isArray(s.L)) bad("L");
   const isNum = (x: unknown): x is number => typeof x === "number" && Number.isFinite(x);
   const isNumOrNull = (x: unknown) => x === null || isNum(x);

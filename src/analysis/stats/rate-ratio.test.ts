@@ -24,7 +24,13 @@ function betaMatchingGrid(delta0: number, w: number, a: number, b: number): Rate
     fail[g] = (a - 1) * Math.log(t) + (b - 1) * Math.log(1 - t) + Math.log(t * (1 - t));
   }
   const normalised = normalise(fail);
-  return { delta0, deltas, failLogPrior: normalised, twoSidedLogPrior: normalised };
+  return {
+    delta0,
+    direction: "increase",
+    deltas,
+    failLogPrior: normalised,
+    twoSidedLogPrior: normalised,
+  };
 }
 
 describe("RateRatioEProcess", () => {
@@ -78,6 +84,7 @@ describe("RateRatioEProcess", () => {
     const deltas = Float64Array.of(d);
     const grid: RateRatioGrid = {
       delta0,
+      direction: "increase",
       deltas,
       failLogPrior: Float64Array.of(0),
       twoSidedLogPrior: Float64Array.of(0),

@@ -41,10 +41,17 @@ export interface RateRatioGridOptions {
   step?: number;
   /** Standard deviation of the normal prior on δ (default 1), truncated to δ > δ₀ for the test. */
   priorScale?: number;
+  /**
+   * Which side fails: "increase" (default) tests "ratio ≤ e^δ₀" with the prior on δ > δ₀ (errors,
+   * slow requests); "decrease" tests "ratio ≥ e^δ₀" with the prior on δ < δ₀ (a rate that must
+   * not fall: orders per session).
+   */
+  direction?: "increase" | "decrease";
 }
 
 export interface RateRatioGrid {
   delta0: number;
+  direction: "increase" | "decrease";
   /** Grid points, increasing. */
   deltas: Float64Array;
   /** log π_g of the test's prior; −∞ for points at or below δ₀; log-sums to 0. */
@@ -56,11 +63,15 @@ export interface RateRatioGrid {
 /** The standard grid: δ from −maxDelta to maxDelta, normal priors of scale `priorScale`. */
 export function standardGrid(options: RateRatioGridOptions): RateRatioGrid {
   const { delta0 } = options;
+  const direction = options.direction ?? "increase";
   const maxDelta = options.maxDelta ?? Math.log(20);
   const step = options.step ?? 0.03;
   const scale = options.priorScale ?? 1;
-  if (!(Number.isFinite(delta0) && delta0 >= 0 && delta0 < maxDelta)) {
-    throw new RangeError(`δ₀ must be in [0, ${maxDelta}), got ${delta0}`);
+  const inRange =
+    direction === "increase" ? delta0 >= 0 && delta0 < maxDelta : delta0 <= 0 && delta0 > -maxDelta;
+  if (!(Number.isFinite(delta0) && inRange)) {
+    const range = direction === "increase" ? `[0, ${maxDelta})` : `(${-maxDelta}, 0]`;
+    throw new RangeError(`δ₀ must be in ${range} for direction ${direction}, got ${delta0}`);
   }
   if (!(step > 0 && scale > 0)) throw new RangeError("grid step and prior scale must be > 0");
   const n = Math.floor((2 * maxDelta) / step + 1e-9) + 1;
@@ -71,10 +82,17 @@ export function standardGrid(options: RateRatioGridOptions): RateRatioGrid {
   const two = new Float64Array(n);
   for (let g = 0; g < n; g++) {
     const d = deltas[g] as number;
-    fail[g] = d > delta0 ? logDensity(d) : Number.NEGATIVE_INFINITY;
+    const failing = direction === "increase" ? d > delta0 : d < delta0;
+    fail[g] = failing ? logDensity(d) : Number.NEGATIVE_INFINITY;
     two[g] = logDensity(d);
   }
-  return { delta0, deltas, failLogPrior: normalise(fail), twoSidedLogPrior: normalise(two) };
+  return {
+    delta0,
+    direction,
+    deltas,
+    failLogPrior: normalise(fail),
+    twoSidedLogPrior: normalise(two),
+  };
 }
 
 /** Shifts log-weights so they log-sum to 0. */
@@ -98,8 +116,9 @@ export class RateRatioEProcess {
   readonly #expm1: Float64Array;
   readonly #gap: Float64Array;
   readonly #expm1Delta0: number;
-  /** The test's prior is −∞ below this index. */
+  /** The test's prior is −∞ outside [#failFrom, #failTo). */
   readonly #failFrom: number;
+  readonly #failTo: number;
   /** Memos of logE and the confidence sequence, cleared whenever L changes. */
   #logE: number | undefined;
   #cs: { alpha: number; bounds: DeltaBounds } | undefined;
@@ -115,7 +134,9 @@ export class RateRatioEProcess {
     this.#gap = grid.deltas.map((d) => d - grid.delta0);
     this.#expm1Delta0 = Math.expm1(grid.delta0);
     const first = grid.failLogPrior.findIndex((w) => w > Number.NEGATIVE_INFINITY);
+    const last = grid.failLogPrior.findLastIndex((w) => w > Number.NEGATIVE_INFINITY);
     this.#failFrom = first < 0 ? n : first;
+    this.#failTo = last + 1;
   }
 
   /**
@@ -124,12 +145,14 @@ export class RateRatioEProcess {
    * time from Prometheus). An interval with no events, or with a share of 0 or 1, carries no
    * information about the ratio and changes nothing.
    */
-  update(eA: number, eB: number, rho: number): void {
+  update(eA: number, eB: number, rho: number, weight = 1): void {
     if (!(eA >= 0 && eB >= 0 && Number.isFinite(eA) && Number.isFinite(eB))) {
       throw new RangeError(`event counts must be finite and ≥ 0, got ${eA} and ${eB}`);
     }
     if (!(rho >= 0 && rho <= 1))
       throw new RangeError(`the canary share must be in [0, 1], got ${rho}`);
+    if (!(weight > 0 && weight <= 1))
+      throw new RangeError(`weight must be in (0, 1], got ${weight}`);
     const n = eA + eB;
     if (n === 0 || rho === 0 || rho === 1) return;
     this.#logE = undefined;
@@ -140,13 +163,13 @@ export class RateRatioEProcess {
     const em1 = this.#expm1;
     for (let g = 0; g < L.length; g++) {
       (L[g] as number) +=
-        eB * (gap[g] as number) - n * (Math.log1p(rho * (em1[g] as number)) - logD0);
+        weight * (eB * (gap[g] as number) - n * (Math.log1p(rho * (em1[g] as number)) - logD0));
     }
   }
 
-  /** log E_t, the log e-value against "ratio ≤ e^δ₀". 0 before any event. */
+  /** log E_t, the log e-value against "ratio ≤ e^δ₀" ("≥" for a decrease). 0 before any event. */
   logE(): number {
-    this.#logE ??= logSumExp(this.grid.failLogPrior, this.#L, this.#failFrom);
+    this.#logE ??= logSumExp(this.grid.failLogPrior, this.#L, this.#failFrom, this.#failTo);
     return this.#logE;
   }
 
