@@ -192,24 +192,28 @@ export function printTargets(
 ): void {
   out("");
   out("Targets (printed, never enforced):");
-  // 1. A/A calibration without arm-specific noise.
-  for (const scenario of ["A/A", "A/A harsh"]) {
+  // 1. A/A: false rollbacks ≤ α in every cell of every family. The full run judges each cell by
+  // the Wilson upper bound of its estimate (the estimate alone could hide a rate above α); the
+  // quick run, with too few runs for a tight bound, by the point estimate.
+  const aaScenarios = SCENARIOS.filter((x) => x.kind === "aa").map((x) => x.name);
+  for (const scenario of aaScenarios) {
     for (const judge of SEQ) {
       const rows = results.filter((r) => r.scenario === scenario && r.judge === judge);
       if (rows.length === 0) continue;
-      const worst = rows.reduce((a, b) =>
-        (b.falseRollbackRate ?? 0) > (a.falseRollbackRate ?? 0) ? b : a,
-      );
-      const over = rows.filter((r) => (r.falseRollbackRate ?? 0) > alpha);
-      const overCI = rows.filter((r) => (r.falseRollbackCI?.[0] ?? 0) > alpha);
-      const head =
-        scenario === "A/A"
-          ? `${SHORT[judge]} false rollbacks ≤ α = ${pct(alpha, 0)} in every A/A cell`
-          : `${SHORT[judge]} false rollbacks in harsh A/A cells (reported)`;
+      const bounded = rows.every((r) => r.runs >= 1000);
+      const figure = (r: CellResult) =>
+        bounded ? (r.falseRollbackCI?.[1] ?? 1) : (r.falseRollbackRate ?? 0);
+      const worst = rows.reduce((a, b) => (figure(b) > figure(a) ? b : a));
+      const over = rows.filter((r) => figure(r) > alpha);
       out(
-        `  ${head}: worst ${pct(worst.falseRollbackRate ?? 0)} (CI ${pct(worst.falseRollbackCI?.[0] ?? 0)}–${pct(worst.falseRollbackCI?.[1] ?? 0)}) at ${worst.rps} rps, ${worst.weight}%, base ${pct(worst.baseErrorRate, 1)}; ` +
-          `${over.length}/${rows.length} cells above α (${overCI.length} with the whole CI above)${scenario === "A/A" ? (overCI.length === 0 ? " → met" : " → MISSED") : ""}`,
+        `  ${SHORT[judge]} ${scenario}: false rollbacks ≤ α = ${pct(alpha, 0)} (${bounded ? "Wilson upper bound" : "point estimate"}) in every cell: worst ${pct(worst.falseRollbackRate ?? 0)} (CI ${pct(worst.falseRollbackCI?.[0] ?? 0)}–${pct(worst.falseRollbackCI?.[1] ?? 0)}) at ${worst.rps} rps, ${worst.weight}%, base ${pct(worst.baseErrorRate, 1)}; ` +
+          `${over.length}/${rows.length} cells above → ${over.length === 0 ? "met" : "MISSED"}`,
       );
+      for (const r of over) {
+        out(
+          `    over: ${r.rps} rps ${r.weight}% base ${pct(r.baseErrorRate, 1)}: ${pct(r.falseRollbackRate ?? 0)} (CI ${pct(r.falseRollbackCI?.[0] ?? 0)}–${pct(r.falseRollbackCI?.[1] ?? 0)})`,
+        );
+      }
     }
   }
   // 2. Headline: 100 rps, 5 %, 1 %, ×2 → median ≤ 6 min.
@@ -225,6 +229,29 @@ export function printTargets(
     const ok = head.medianDetectSeconds !== null && head.medianDetectSeconds <= 360;
     out(
       `  seq-err at 100 rps, 5 % canary, 1 % errors, ×2: median ≤ 6m → ${duration(head.medianDetectSeconds)} (p90 ${duration(head.p90DetectSeconds)}, power ${head.power?.toFixed(3)}) → ${ok ? "met" : "MISSED"}`,
+    );
+  }
+  // 2b. Late onset: ×2 errors starting at 20 min, 100 rps, 5 %: median ≤ 6 min after the onset.
+  const late = results.find(
+    (r) =>
+      r.judge === SEQ[0] &&
+      r.scenario === "errors ×2 @20m" &&
+      r.rps === 100 &&
+      r.weight === 5 &&
+      r.baseErrorRate === 0.01,
+  );
+  if (late !== undefined) {
+    const ok = late.medianDetectSeconds !== null && late.medianDetectSeconds <= 360;
+    out(
+      `  seq-err ×2 from 20 min on, 100 rps, 5 %, 1 %: median ≤ 6m after the onset → ${duration(late.medianDetectSeconds)} (p90 ${duration(late.p90DetectSeconds)}, power ${late.power?.toFixed(3)}, rolled back before the onset ${pct(late.falseRollbackRate ?? 0)}) → ${ok ? "met" : "MISSED"}`,
+    );
+  }
+  // 2c. A cold canary that stays slow is still rolled back (its A/A twin is in 1.).
+  for (const r of results.filter(
+    (x) => x.judge === SEQ[1] && x.scenario === "latency ×1.5 cold",
+  )) {
+    out(
+      `  seq-lat cold then ×1.5 at ${r.rps} rps ${r.weight}%: power ${r.power?.toFixed(3)}, median ${duration(r.medianDetectSeconds)}`,
     );
   }
   // 3. ×5 at ≥ 100 rps: ≤ 60 s and faster than every peer.

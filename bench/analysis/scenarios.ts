@@ -30,9 +30,81 @@ export interface Scenario {
   /** When the canary turns bad, seconds from the start. */
   onsetSec: number;
   armNoiseCv: number;
+  /**
+   * The fleet families below are optional, so the scenarios that predate them draw exactly the
+   * same numbers; their own randomness comes from a separate stream (`#fleet`).
+   *
+   * One bad pod among the stable arm's `pods`: while it is bad (it switches on and off, staying
+   * `burstSec` on average) its requests fail `errorFactor` times as often and take
+   * `latencyFactor` times as long. Each interval the balancer sends it a binomial share of the
+   * stable requests. The canary runs on its own, healthy pods.
+   */
+  badPod?: { pods: number; errorFactor: number; latencyFactor: number; burstSec: number };
+  /** The canary is cold for its first `sec` seconds: every request `latencyFactor` times slower. */
+  cold?: { sec: number; latencyFactor: number };
+  /** The traffic level doubles and halves: rate × 2^sin(2π t / periodSec). */
+  diurnalPeriodSec?: number;
+  /**
+   * The canary's weight follows these steps, one per `stageSec` (the last one stays); such a
+   * scenario runs only at the grid's first weight, which its cells carry in their key.
+   */
+  weightSteps?: { weights: number[]; stageSec: number };
 }
 
 const none = { type: "none" } as const;
+
+/** The fleet families' parameters (see the docs' benchmark section for why these). */
+const BAD_POD = { pods: 10, errorFactor: 5, latencyFactor: 2, burstSec: 120 };
+const COLD = { sec: 60, latencyFactor: 2 };
+const DIURNAL_SEC = 1800;
+const STEPS = { weights: [0.05, 0.1, 0.25, 0.5], stageSec: 300 };
+
+function aa(name: string, extra: Partial<Scenario>): Scenario {
+  return { name, kind: "aa", errorMultiplier: 1, latency: none, onsetSec: 0, armNoiseCv: 0, ...extra };
+}
+
+function errors(name: string, multiplier: number, extra: Partial<Scenario>): Scenario {
+  return {
+    name,
+    kind: "errors",
+    errorMultiplier: multiplier,
+    latency: none,
+    onsetSec: 0,
+    armNoiseCv: 0,
+    ...extra,
+  };
+}
+
+function slower(name: string, factor: number, extra: Partial<Scenario>): Scenario {
+  return {
+    name,
+    kind: "latency",
+    errorMultiplier: 1,
+    latency: { type: "median", factor },
+    onsetSec: 0,
+    armNoiseCv: 0,
+    ...extra,
+  };
+}
+
+/** The families of real fleets (issue: decisions that stay right on real fleets). */
+export const FLEET_SCENARIOS: readonly Scenario[] = [
+  aa("A/A noise 0.1", { armNoiseCv: 0.1 }),
+  aa("A/A noise 0.2", { armNoiseCv: 0.2 }),
+  aa("A/A noise 0.4", { armNoiseCv: 0.4 }),
+  errors("errors ×2 noise 0.2", 2, { armNoiseCv: 0.2 }),
+  slower("latency ×1.5 noise 0.2", 1.5, { armNoiseCv: 0.2 }),
+  aa("A/A bad pod", { badPod: BAD_POD }),
+  errors("errors ×2 bad pod", 2, { badPod: BAD_POD }),
+  slower("latency ×1.5 bad pod", 1.5, { badPod: BAD_POD }),
+  aa("A/A cold", { cold: COLD }),
+  slower("latency ×1.5 cold", 1.5, { cold: COLD }),
+  aa("A/A diurnal", { diurnalPeriodSec: DIURNAL_SEC }),
+  errors("errors ×2 diurnal", 2, { diurnalPeriodSec: DIURNAL_SEC }),
+  aa("A/A steps", { weightSteps: STEPS }),
+  errors("errors ×2 steps", 2, { weightSteps: STEPS }),
+  slower("latency ×1.5 @20m", 1.5, { onsetSec: 1200 }),
+];
 
 export const SCENARIOS: readonly Scenario[] = [
   { name: "A/A", kind: "aa", errorMultiplier: 1, latency: none, onsetSec: 0, armNoiseCv: 0 },
@@ -108,6 +180,7 @@ export const SCENARIOS: readonly Scenario[] = [
     onsetSec: 0,
     armNoiseCv: 0,
   },
+  ...FLEET_SCENARIOS,
 ];
 
 export function scenarioNamed(name: string): Scenario {
@@ -149,20 +222,34 @@ export const QUICK_GRID: Grid = {
   rps: [10, 100, 1000],
   weights: [0.05, 0.5],
   baseErrorRates: [0.01],
-  scenarios: ["A/A", "A/A harsh", "errors ×2", "errors ×5", "errors ×2 @20m", "latency ×1.5"],
+  scenarios: [
+    "A/A",
+    "A/A harsh",
+    "errors ×2",
+    "errors ×5",
+    "errors ×2 @20m",
+    "latency ×1.5",
+    "A/A noise 0.4",
+    "A/A bad pod",
+    "A/A cold",
+    "latency ×1.5 cold",
+    "A/A diurnal",
+    "A/A steps",
+  ],
   latencyBaseErrorRates: [0.01],
 };
 
 export function cellsOf(grid: Grid): Cell[] {
   const cells: Cell[] = [];
   for (const scenario of grid.scenarios) {
-    const kind = scenarioNamed(scenario).kind;
+    const { kind, weightSteps } = scenarioNamed(scenario);
+    const weights = weightSteps === undefined ? grid.weights : grid.weights.slice(0, 1);
     const bases =
       kind === "latency"
         ? grid.baseErrorRates.filter((b) => grid.latencyBaseErrorRates.includes(b))
         : grid.baseErrorRates;
     for (const rps of grid.rps) {
-      for (const weight of grid.weights) {
+      for (const weight of weights) {
         for (const baseErrorRate of bases) cells.push({ rps, weight, baseErrorRate, scenario });
       }
     }

@@ -18,7 +18,13 @@
 
 import { Rng, seedOf } from "../../src/analysis/stats/random.js";
 import type { IntervalData, JudgeSpec } from "./judges.js";
-import { BASE_LATENCY, LatencyTable, scaled, tailSlowed } from "./latency.js";
+import {
+  BASE_LATENCY,
+  LatencyTable,
+  type LognormalPart,
+  scaled,
+  tailSlowed,
+} from "./latency.js";
 import {
   type Cell,
   cellKey,
@@ -39,20 +45,33 @@ export interface Outcome {
 
 const tables = new Map<string, LatencyTable>();
 
-function tableFor(s: Scenario | undefined): LatencyTable {
-  const key = s === undefined ? "base" : JSON.stringify(s.latency);
+function cached(key: string, parts: () => readonly LognormalPart[]): LatencyTable {
   let t = tables.get(key);
   if (t === undefined) {
-    const parts =
-      s === undefined || s.latency.type === "none"
-        ? BASE_LATENCY
-        : s.latency.type === "median"
-          ? scaled(BASE_LATENCY, s.latency.factor)
-          : tailSlowed(BASE_LATENCY, s.latency.share, s.latency.factor);
-    t = new LatencyTable(parts);
+    t = new LatencyTable(parts());
     tables.set(key, t);
   }
   return t;
+}
+
+function tableFor(s: Scenario | undefined): LatencyTable {
+  const key = s === undefined ? "base" : JSON.stringify(s.latency);
+  return cached(key, () =>
+    s === undefined || s.latency.type === "none"
+      ? BASE_LATENCY
+      : s.latency.type === "median"
+        ? scaled(BASE_LATENCY, s.latency.factor)
+        : tailSlowed(BASE_LATENCY, s.latency.share, s.latency.factor),
+  );
+}
+
+/** The stable fleet while its bad pod is bad: a mixture with that pod's share slowed. */
+function badPodTable(pods: number, factor: number): LatencyTable {
+  return cached(`badPod|${pods}|${factor}`, () => tailSlowed(BASE_LATENCY, 1 / pods, factor));
+}
+
+function coldTable(factor: number): LatencyTable {
+  return cached(`cold|${factor}`, () => scaled(BASE_LATENCY, factor));
 }
 
 /** Runs judges `specs` (already filtered to the scenario) on run number `run` of `cell`. */
@@ -68,16 +87,38 @@ export function simulateRun(cell: Cell, run: number, specs: readonly JudgeSpec[]
   const onsetInterval = Math.round(scenario.onsetSec / INTERVAL_SEC);
   let open = specs.length;
   const lambda = cell.rps * INTERVAL_SEC;
+  // The fleet families draw from their own stream, so the older scenarios keep their numbers.
+  const fleet = new Rng(seedOf(`${key}#fleet`));
+  const { badPod, cold, diurnalPeriodSec, weightSteps } = scenario;
+  let podBad = badPod !== undefined && fleet.next() < 0.5;
+  const switchChance = badPod === undefined ? 0 : INTERVAL_SEC / badPod.burstSec;
 
   for (let i = 0; i < INTERVALS && open > 0; i++) {
     const active = i >= onsetInterval;
-    const n = rng.poisson(lambda);
-    const nB = rng.binomial(n, cell.weight);
+    const t = i * INTERVAL_SEC;
+    const level =
+      diurnalPeriodSec === undefined ? 1 : 2 ** Math.sin((2 * Math.PI * t) / diurnalPeriodSec);
+    const weight =
+      weightSteps === undefined
+        ? cell.weight
+        : (weightSteps.weights[
+            Math.min(weightSteps.weights.length - 1, Math.floor(t / weightSteps.stageSec))
+          ] as number);
+    const n = rng.poisson(lambda * level);
+    const nB = rng.binomial(n, weight);
     const nA = n - nB;
     const shock = rng.shock(SHARED_SHOCK_CV);
     const armA = rng.shock(scenario.armNoiseCv);
     const armB = rng.shock(scenario.armNoiseCv);
-    const pA = Math.min(1, cell.baseErrorRate * shock * armA);
+    let stableFactor = 1;
+    if (badPod !== undefined) {
+      if (fleet.next() < switchChance) podBad = !podBad;
+      if (podBad && nA > 0) {
+        const share = fleet.binomial(nA, 1 / badPod.pods) / nA;
+        stableFactor = 1 + (badPod.errorFactor - 1) * share;
+      }
+    }
+    const pA = Math.min(1, cell.baseErrorRate * shock * armA * stableFactor);
     const pB = Math.min(
       1,
       cell.baseErrorRate * (active ? scenario.errorMultiplier : 1) * shock * armB,
@@ -86,14 +127,21 @@ export function simulateRun(cell: Cell, run: number, specs: readonly JudgeSpec[]
     const eB = rng.binomial(nB, pB);
     const lnScaleA = LATENCY_SHOCK_POWER * Math.log(shock * armA);
     const lnScaleB = LATENCY_SHOCK_POWER * Math.log(shock * armB);
-    const canaryTable = active ? bad : base;
+    const warm = cold === undefined || t >= cold.sec;
+    const canaryTable = !warm
+      ? coldTable((cold as { latencyFactor: number }).latencyFactor)
+      : active
+        ? bad
+        : base;
+    const stableTable =
+      badPod !== undefined && podBad ? badPodTable(badPod.pods, badPod.latencyFactor) : base;
     const iv: IntervalData = {
       i,
       nA,
       nB,
       eA,
       eB,
-      stable: { n: nA, table: base, lnScale: lnScaleA },
+      stable: { n: nA, table: stableTable, lnScale: lnScaleA },
       canary: { n: nB, table: canaryTable, lnScale: lnScaleB },
     };
     let excess = 0;
