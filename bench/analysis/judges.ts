@@ -79,12 +79,22 @@ export interface AviaryOptions {
   alpha: number;
   margin: number;
   priorScale: number;
+  /** The sequential judge's `dispersion` and `restartEvery` (the defaults unless asked). */
+  dispersion: "estimate" | "binomial";
+  restartEvery: string;
 }
 
 function sequentialErrors(opts: AviaryOptions): AdapterFactory {
   return () => {
     const judge = createSequentialJudge(
-      { alpha: opts.alpha, margin: opts.margin, absoluteMargin: 0.002, minBakeTime: "5m" },
+      {
+        alpha: opts.alpha,
+        margin: opts.margin,
+        absoluteMargin: 0.002,
+        minBakeTime: "5m",
+        dispersion: opts.dispersion,
+        restartEvery: opts.restartEvery,
+      },
       "errors",
       { priorScale: opts.priorScale },
     );
@@ -105,7 +115,14 @@ function sequentialErrors(opts: AviaryOptions): AdapterFactory {
 function sequentialLatency(opts: AviaryOptions): AdapterFactory {
   return (rng) => {
     const judge = createSequentialJudge(
-      { alpha: opts.alpha, margin: opts.margin, absoluteMargin: 0.002, minBakeTime: "5m" },
+      {
+        alpha: opts.alpha,
+        margin: opts.margin,
+        absoluteMargin: 0.002,
+        minBakeTime: "5m",
+        dispersion: opts.dispersion,
+        restartEvery: opts.restartEvery,
+      },
       "latency",
       { priorScale: opts.priorScale },
     );

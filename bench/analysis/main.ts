@@ -6,6 +6,7 @@
  *
  * Usage: npm run bench:analysis [-- --quick] [-- --json] [-- --runs N] [-- --mw-runs N]
  *        [-- --workers N] [-- --alpha A] [-- --margin M] [-- --prior-scale S]
+ *        [-- --dispersion estimate|binomial] [-- --restart-every 5m|0s]
  *        [-- --rps 10,100] [-- --weights 5,50] [-- --base 1] [-- --scenarios "A/A,errors ×2"]
  *        [-- --only seq-err,flagger]
  *
@@ -60,7 +61,7 @@ function parseArgs(argv: string[]): Args {
   if (has("--help")) {
     console.log(
       "npm run bench:analysis [-- --quick] [-- --json] [-- --runs N] [-- --mw-runs N] [-- --workers N]\n" +
-        "  [-- --alpha 0.01] [-- --margin 0.1] [-- --prior-scale 1]\n" +
+        "  [-- --alpha 0.01] [-- --margin 0.1] [-- --prior-scale 1] [-- --dispersion estimate|binomial] [-- --restart-every 5m|0s]\n" +
         "  [-- --rps 10,100,1000] [-- --weights 5,25,50] [-- --base 0.1,1,5] [-- --scenarios 'A/A,errors ×2']\n" +
         `  [-- --only ${Object.values(SHORT).join(",")}]\n` +
         `scenarios: ${SCENARIOS.map((s) => s.name).join(", ")}`,
@@ -94,6 +95,8 @@ function parseArgs(argv: string[]): Args {
       alpha: num("--alpha", 0.01),
       margin: num("--margin", 0.1),
       priorScale: num("--prior-scale", 1),
+      dispersion: val("--dispersion") === "binomial" ? "binomial" : "estimate",
+      restartEvery: val("--restart-every") ?? "5m",
     },
     grid,
     only: (val("--only")?.split(",") ?? []).map((short) => {
@@ -183,7 +186,7 @@ async function main(): Promise<void> {
   const { notes } = await judgeSpecs(args.opts);
   log(
     `Decision benchmark: ${cells.length} cells × ${args.runs} runs (Mann-Whitney ${args.mwRuns}), horizon 60 min, ` +
-      `Aviary checks every 10 s, peers every 60 s; α = ${args.opts.alpha}, margin ${args.opts.margin}, prior scale ${args.opts.priorScale}; ${args.workers} worker(s)`,
+      `Aviary checks every 10 s, peers every 60 s; α = ${args.opts.alpha}, margin ${args.opts.margin}, prior scale ${args.opts.priorScale}, dispersion ${args.opts.dispersion}, restarts every ${args.opts.restartEvery}; ${args.workers} worker(s)`,
   );
   for (const n of notes) log(`note: ${n}`);
   const started = Date.now();

@@ -247,9 +247,7 @@ export function printTargets(
     );
   }
   // 2c. A cold canary that stays slow is still rolled back (its A/A twin is in 1.).
-  for (const r of results.filter(
-    (x) => x.judge === SEQ[1] && x.scenario === "latency ×1.5 cold",
-  )) {
+  for (const r of results.filter((x) => x.judge === SEQ[1] && x.scenario === "latency ×1.5 cold")) {
     out(
       `  seq-lat cold then ×1.5 at ${r.rps} rps ${r.weight}%: power ${r.power?.toFixed(3)}, median ${duration(r.medianDetectSeconds)}`,
     );

@@ -60,7 +60,15 @@ const DIURNAL_SEC = 1800;
 const STEPS = { weights: [0.05, 0.1, 0.25, 0.5], stageSec: 300 };
 
 function aa(name: string, extra: Partial<Scenario>): Scenario {
-  return { name, kind: "aa", errorMultiplier: 1, latency: none, onsetSec: 0, armNoiseCv: 0, ...extra };
+  return {
+    name,
+    kind: "aa",
+    errorMultiplier: 1,
+    latency: none,
+    onsetSec: 0,
+    armNoiseCv: 0,
+    ...extra,
+  };
 }
 
 function errors(name: string, multiplier: number, extra: Partial<Scenario>): Scenario {

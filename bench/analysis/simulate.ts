@@ -18,13 +18,7 @@
 
 import { Rng, seedOf } from "../../src/analysis/stats/random.js";
 import type { IntervalData, JudgeSpec } from "./judges.js";
-import {
-  BASE_LATENCY,
-  LatencyTable,
-  type LognormalPart,
-  scaled,
-  tailSlowed,
-} from "./latency.js";
+import { BASE_LATENCY, LatencyTable, type LognormalPart, scaled, tailSlowed } from "./latency.js";
 import {
   type Cell,
   cellKey,

@@ -258,10 +258,31 @@ export const JudgeConfig = z
             margin: z
               .number()
               .min(0)
-              .default(0.1)
+              .optional()
               .describe(
-                "Relative margin tolerated before a difference counts (0.1 = canary may be 10 % worse).",
+                "Relative margin tolerated before a difference counts (0.1 = canary may be 10 % worse). Default 0.1; 0 when `maxIncrease` or `maxRatio` states the margin instead.",
               ),
+            maxIncrease: z
+              .number()
+              .min(0)
+              .lt(1)
+              .optional()
+              .describe(
+                "The seeds' rule \"errors up by more than 2 points\" as an anytime-valid test: fails when the canary's rate exceeds stable's by more than this many absolute points (0.02 = 2 points), with the same false-rollback guarantee, instead of comparing raw rates at every check. Errors and counts-mode metrics, direction increase.",
+              ),
+            maxRatio: z
+              .number()
+              .min(1)
+              .optional()
+              .describe(
+                "The seeds' rule \"latency +50 %\" as an anytime-valid test: fails when the canary's `quantile` (p99) exceeds stable's × this (1.5 = +50 %). Counted as the canary's requests beyond this × stable's quantile against stable's beyond its quantile. Latency signals only.",
+              ),
+            quantile: z
+              .number()
+              .min(0.5)
+              .max(0.999)
+              .default(0.99)
+              .describe("The latency quantile `maxRatio` compares (0.99 = p99)."),
             direction: z
               .enum(["increase", "decrease"])
               .default("increase")
@@ -284,8 +305,38 @@ export const JudgeConfig = z
               .positive()
               .optional()
               .describe(
-                "Latency signals: a request is slow above this (ms); default: the stable p99 seen in the first interval × 1.5, fixed from then on.",
+                "Latency signals: a request is slow above this (ms); default: the stable p99 seen in the first interval × 1.5 (with `maxRatio`: the stable `quantile` itself), fixed from then on.",
               ),
+            warmup: durationWithin("1h")
+              .optional()
+              .describe(
+                "Measurements in this first stretch of the run are shown but not counted, so a canary that is slow while it warms up (caches, JIT, connection pools) is not rolled back for it; it still is if it stays slow. Default 1m for latency signals, 0s otherwise (errors are caught from the first interval).",
+              ),
+            dispersion: z
+              .enum(["estimate", "binomial"])
+              .default("estimate")
+              .describe(
+                "`estimate`: measure how much more the canary's share of events swings between intervals than chance allows (pods that differ, noisy nodes) and discount the evidence by that factor, keeping the false-rollback guarantee on real fleets. `binomial`: trust the counts as independent requests (faster on perfectly uniform fleets, many false rollbacks on real ones; see docs/analysis.md).",
+              ),
+            restartEvery: durationWithin("24h")
+              .default("5m")
+              .describe(
+                "Also start a fresh e-process every this long and mix them (weights summing to 1, so α holds), so a regression that starts late in a long run is caught about as fast as one from the start; 0s turns it off.",
+              ),
+          })
+          .refine((q) => !(q.maxIncrease !== undefined && q.maxRatio !== undefined), {
+            message:
+              "maxIncrease (a rate's points) and maxRatio (a latency quantile's ratio) are for different signals; give one",
+            path: ["maxRatio"],
+          })
+          .refine((q) => !(q.maxIncrease !== undefined && q.direction === "decrease"), {
+            message:
+              "maxIncrease bounds an increase; with direction: decrease use margin (the share the rate may fall)",
+            path: ["maxIncrease"],
+          })
+          .refine((q) => q.direction !== "decrease" || q.margin === undefined || q.margin < 1, {
+            message: "with direction: decrease the margin must be below 1 (1 would allow any fall)",
+            path: ["margin"],
           })
           .prefault({})
           .describe(

@@ -1,19 +1,32 @@
 /**
- * The sequential judge: an anytime-valid test of the canary's errors (or slow requests) against
- * the stable baseline's, checked after every interval without inflating false rollbacks
- * (research §5(c)1 and §5(c)6; the statistics are in `../stats/rate-ratio.ts`).
+ * The sequential judge: an anytime-valid test of the canary's errors (or slow requests, or a
+ * counts-mode metric's events) against the stable baseline's, checked after every interval
+ * without inflating false rollbacks (research §5(c)1 and §5(c)6; the statistics are in
+ * `../stats/`).
  *
- * - One e-process spans the whole run. Each interval adds its four counts (requests and events
- *   per arm) with that interval's canary share ρ = N_canary / (N_canary + N_stable), so weight
- *   steps (5 % → 25 % → 50 %) need no restart, and a shock common to both arms (load, a
- *   downstream outage) cancels.
- * - Fail (roll back) when the e-value E against "canary rate ≤ (1 + margin) × stable rate"
- *   reaches 1/α. Whatever the data and however often it is checked, a canary no worse than that
- *   is rolled back with probability at most α. A fail is final: later intervals are still
- *   counted and shown, but the decision stays "fail".
- * - Pass early when the confidence sequence's upper bound on the rate ratio is below 1 + margin,
+ * - Each interval adds its four counts (requests and events per arm) with that interval's canary
+ *   share ρ = N_canary / (N_canary + N_stable), so weight steps (5 % → 25 % → 50 %) need no
+ *   restart, and a shock common to both arms (load, a downstream outage) cancels
+ *   (`rate-ratio.ts`).
+ * - Real fleets vary more than independent requests would: pods differ, a node gets noisy. The
+ *   judge measures that excess from the canary's share of events between intervals (the
+ *   dispersion φ, `split-dispersion.ts`) and divides each interval's log-likelihood ratios by it
+ *   (`dispersion: estimate`, the default).
+ * - Besides the whole-run e-process, a fresh one starts every `restartEvery` and they are mixed
+ *   with weights summing to 1 (`restart-mixture.ts`), so a regression that starts late is not
+ *   buried under the healthy stretch before it.
+ * - Fail (roll back) when the mixture's e-value E against "canary rate ≤ (1 + margin) × stable
+ *   rate" reaches 1/α (for `direction: decrease`, "≥ (1 − margin) ×"). A fail is final: later
+ *   intervals are still counted and shown, but the decision stays "fail".
+ * - Pass early when the whole-run confidence sequence puts the rate ratio within the margin,
  *   after `minBakeTime` and once the canary has served {@link MIN_PASS_CANARY_REQUESTS} requests
  *   and both arms together {@link MIN_PASS_EVENTS} events. Otherwise continue.
+ * - The seeds' rules as margins: `maxIncrease` (absolute points) adds maxIncrease × N_stable
+ *   pseudo-events to the stable arm, which turns "canary ≤ stable + d" into a rate-ratio null
+ *   the same e-process tests (exact for Poisson counts: the pseudo-events are less variable than
+ *   Poisson ones); `maxRatio` (latency) counts the canary's requests beyond maxRatio × the stable
+ *   quantile against stable's beyond the quantile itself.
+ * - `warmup`: the first stretch of the run is shown but not counted (a cold canary).
  *
  * Verdicts: Failed with `decision: "fail"`; Successful with `decision: "pass"` or
  * `decision: "continue"` (a check that found nothing wrong but has not earned an early pass);
@@ -21,26 +34,24 @@
  * either arm changes nothing and says so (`decision: "continue"`, `noTraffic: true`). A window
  * that overlaps one already counted (a replay after a restart) is an Error and is not counted.
  *
- * The guarantee assumes that, given the rates, requests fail independently of which arm served
- * them. Noise that hits one arm only (one canary pod against many stable pods, retries, user
- * clustering) breaks it; the decision benchmark measures by how much (`bench/analysis`).
- *
  * Latency: a request is an event when slower than the slow edge (`slow[0]` of each arm). The
  * edge is `slowThresholdMs`, or else fixed once from the first window with stable traffic: the
- * stable sketch's p99 × 1.5, rounded to two significant digits; that window only fixes the edge
- * (`calibrating: true`), counting starts with the next one, so the edge never depends on the
- * data it is tested on. That window is Successful with `decision: "continue"`, not Inconclusive,
- * so that the runner's default `inconclusiveLimit: 0` does not end the run on its first
- * measurement; without a configured edge and without a stable sketch it is an Error.
+ * stable sketch's p99 × 1.5 (with `maxRatio`, its `quantile`), rounded to two significant
+ * digits; that window only fixes the edge (`calibrating: true`), counting starts with the next
+ * one, so the edge never depends on the data it is tested on. That window is Successful with
+ * `decision: "continue"`, not Inconclusive, so that the runner's default `inconclusiveLimit: 0`
+ * does not end the run on its first measurement; without a configured edge and without a stable
+ * sketch it is an Error.
  *
  * @module
  */
-
 import type { z } from "zod";
 import { JudgeConfig } from "../../spec/analysis.js";
 import { formatDuration, parseDuration } from "../../util/duration.js";
 import { bernoulliLowerBound, bernoulliUpperBound } from "../stats/bernoulli-bound.js";
-import { RateRatioEProcess, standardGrid } from "../stats/rate-ratio.js";
+import { standardGrid } from "../stats/rate-ratio.js";
+import { RestartMixture, type RestartMixtureState } from "../stats/restart-mixture.js";
+import { type DispersionState, SplitDispersion } from "../stats/split-dispersion.js";
 import type { ArmObservation, Judge, Observation, Verdict } from "../types.js";
 
 export type SequentialConfig = Extract<JudgeConfig, { sequential: unknown }>["sequential"];
@@ -52,6 +63,8 @@ export type SequentialInput = NonNullable<
   >["sequential"]
 >;
 
+export type SequentialKind = "errors" | "latency" | "events";
+
 /** No early pass before the canary has served this many requests in the run. */
 export const MIN_PASS_CANARY_REQUESTS = 500;
 /** No early pass before this many events (errors or slow requests, both arms) in the run. */
@@ -60,22 +73,37 @@ export const MIN_PASS_EVENTS = 10;
 export const SLOW_EDGE_P99_FACTOR = 1.5;
 /** Standard deviation of the normal prior on the log rate ratio. */
 export const PRIOR_SCALE = 1;
+/** The margin when none is given (and no maxIncrease or maxRatio states one). */
+export const DEFAULT_MARGIN = 0.1;
+/**
+ * The prior per-interval variance of the log ratio of the arms' rates (`split-dispersion.ts`):
+ * generous on purpose, until the run's own intervals show how noisy the fleet is. Slow-request
+ * shares swing far more than error rates: a latency drift of 10 % moves the share beyond a tail
+ * edge by about 60 %.
+ */
+export const PRIOR_S2 = { errors: 0.25, events: 0.25, latency: 2 } as const;
+/**
+ * With `dispersion: estimate`, each interval adds at most 1/this of log(1/α) to the evidence: a
+ * rollback takes at least this many intervals, so one freak interval cannot carry it (the
+ * drift between arms has heavy tails: a node's stall puts a hundred slow requests on one arm).
+ */
+export const INTERVALS_TO_FAIL = 3;
+/** The warm-up of latency signals when none is given: a cold canary's first minute. */
+export const DEFAULT_LATENCY_WARMUP = "1m";
 
 interface ArmTotals {
   requests: number;
   events: number;
 }
 
-export type SequentialKind = "errors" | "latency" | "events";
-
 interface SequentialState {
-  v: 1;
+  v: 2;
   kind: SequentialKind;
   delta0: number;
   gridSize: number;
-  /** Accumulated log-likelihood ratios per grid point. */
-  L: number[];
-  /** Start of the first window (epoch ms), for the bake time. */
+  mixture: RestartMixtureState;
+  dispersion: DispersionState;
+  /** Start of the first window (epoch ms), for the bake time and the warm-up. */
   startedAt: number | null;
   /** End of the last window counted (epoch ms). */
   lastTo: number | null;
@@ -110,18 +138,33 @@ export function createSequentialJudge(
   const config = (JudgeConfig.parse({ sequential: input }) as { sequential: SequentialConfig })
     .sequential;
   const alpha = config.alpha ?? 0.01;
-  const direction = config.direction ?? "increase";
+  const direction = config.direction;
   const up = direction === "increase";
-  const margin = config.margin;
+  const maxIncrease = config.maxIncrease ?? 0;
+  const maxRatio = config.maxRatio;
+  if (config.maxIncrease !== undefined && kind === "latency")
+    throw new RangeError("maxIncrease is for rates (errors, counts); for latency use maxRatio");
+  if (maxRatio !== undefined && kind !== "latency")
+    throw new RangeError("maxRatio is for latency signals; for a rate use maxIncrease or margin");
+  const margin =
+    config.margin ??
+    (config.maxIncrease !== undefined || maxRatio !== undefined ? 0 : DEFAULT_MARGIN);
   const absoluteMargin = config.absoluteMargin;
   const bake = parseDuration(config.minBakeTime);
+  const warmup = parseDuration(
+    config.warmup ?? (kind === "latency" ? DEFAULT_LATENCY_WARMUP : "0s"),
+  );
+  const restart = parseDuration(config.restartEvery);
   if (!(alpha > 0 && alpha < 1))
     throw new RangeError(`sequential alpha must be in (0, 1), got ${alpha}`);
   if (!(margin >= 0 && Number.isFinite(margin) && (up || margin < 1)))
     throw new RangeError(`sequential margin must be ≥ 0 (and < 1 for a decrease), got ${margin}`);
-  if (bake === undefined)
-    throw new RangeError(`sequential minBakeTime is not a duration: ${config.minBakeTime}`);
+  if (bake === undefined || warmup === undefined || restart === undefined)
+    throw new RangeError("sequential minBakeTime, warmup and restartEvery must be durations");
   const minBakeMs = bake;
+  const warmupMs = warmup;
+  const restartMs = restart;
+  const estimateDispersion = config.dispersion === "estimate";
   // The null: canary rate ≤ (1 + margin) × stable's, or for a decrease ≥ (1 − margin) × stable's.
   const bound = up ? 1 + margin : 1 - margin;
   const delta0 = Math.log(bound);
@@ -131,6 +174,8 @@ export function createSequentialJudge(
     priorScale: options.priorScale ?? PRIOR_SCALE,
   });
   const logThreshold = Math.log(1 / alpha);
+  // No single interval may carry more than a third of the way to a rollback (see `update`).
+  const intervalCap = estimateDispersion ? logThreshold / INTERVALS_TO_FAIL : undefined;
   const what =
     kind === "errors"
       ? "errors"
@@ -138,16 +183,18 @@ export function createSequentialJudge(
         ? "slow requests"
         : (options.label ?? "events");
 
-  let process = new RateRatioEProcess(grid);
+  let mixture = new RestartMixture(grid, restartMs);
+  let dispersion = new SplitDispersion(grid.deltas, PRIOR_S2[kind]);
   let st: SequentialState = fresh();
 
   function fresh(): SequentialState {
     return {
-      v: 1,
+      v: 2,
       kind,
       delta0,
       gridSize: grid.deltas.length,
-      L: [],
+      mixture: mixture.snapshot(),
+      dispersion: dispersion.snapshot(),
       startedAt: null,
       lastTo: null,
       slowEdgeMs: kind === "latency" ? (config.slowThresholdMs ?? null) : null,
@@ -159,8 +206,22 @@ export function createSequentialJudge(
     };
   }
 
+  /** Latency edges: [slow] or, with maxRatio, [stable's quantile, maxRatio × it]. */
+  const edges = (): number[] => {
+    const e = st.slowEdgeMs;
+    if (e === null) return [];
+    return maxRatio === undefined ? [e] : [e, roundTwoDigits(e * maxRatio)];
+  };
+
   const describeCounts = (): string => {
-    const label = kind === "latency" ? `slow requests (> ${st.slowEdgeMs} ms)` : what;
+    let label = what;
+    if (kind === "latency") {
+      const [edge, canaryEdge] = edges();
+      label =
+        canaryEdge === undefined
+          ? `slow requests (> ${edge} ms)`
+          : `requests beyond ${canaryEdge} ms (stable beyond its p${num(100 * config.quantile)} ${edge} ms)`;
+    }
     return `canary ${label} ${st.canary.events}/${st.canary.requests} (${pct(st.canary)}) vs stable ${st.stable.events}/${st.stable.requests} (${pct(st.stable)})`;
   };
 
@@ -170,6 +231,7 @@ export function createSequentialJudge(
       kind,
       alpha,
       margin,
+      bound,
       threshold: 1 / alpha,
       cumulative: {
         canary: { requests: st.canary.requests, events: st.canary.events },
@@ -177,6 +239,12 @@ export function createSequentialJudge(
       },
       intervals: st.intervals,
     };
+    if (!up) e.direction = direction;
+    if (config.maxIncrease !== undefined) e.maxIncrease = maxIncrease;
+    if (maxRatio !== undefined) {
+      e.maxRatio = maxRatio;
+      e.quantile = config.quantile;
+    }
     if (kind === "latency") e.slowEdgeMs = st.slowEdgeMs;
     return extra === undefined ? e : Object.assign(e, extra);
   };
@@ -205,27 +273,49 @@ export function createSequentialJudge(
     if (typeof canary === "string") return error(canary);
     const stable = readArm("stable", obs.stable);
     if (typeof stable === "string") return error(stable);
+    if (Number.isFinite(obs.to)) st.lastTo = obs.to;
 
+    const warmingUp =
+      warmupMs > 0 &&
+      st.startedAt !== null &&
+      Number.isFinite(obs.to) &&
+      obs.to - st.startedAt <= warmupMs;
+    if (warmingUp) return warmingUpVerdict(canary, stable);
+
+    // The events an interval of this traffic is expected to carry, from the run so far: φ is
+    // read at this, not at the interval's own events, whose number moves with the very noise
+    // being discounted (discounting the stable arm's busy intervals would tilt the test).
+    const pastRequests = st.canary.requests + st.stable.requests;
+    const pastEvents = st.canary.events + st.stable.events + maxIncrease * st.stable.requests;
+    const expectedEvents =
+      pastEvents > 0 ? ((canary.requests + stable.requests) * pastEvents) / pastRequests : null;
     st.canary.requests += canary.requests;
     st.canary.events += canary.events;
     st.stable.requests += stable.requests;
     st.stable.events += stable.events;
-    if (Number.isFinite(obs.to)) st.lastTo = obs.to;
 
     const total = canary.requests + stable.requests;
+    let phi = 1;
     const rho = total > 0 ? canary.requests / total : null;
     const interval = { canary, stable, rho };
     const informative = canary.requests > 0 && stable.requests > 0;
     if (informative) {
-      process.update(stable.events, canary.events, rho as number);
+      const r = rho as number;
+      // maxIncrease: the stable arm's events plus d × its requests (see the module comment).
+      const stableEvents = stable.events + maxIncrease * stable.requests;
+      const n = expectedEvents ?? stableEvents + canary.events;
+      // φ from the intervals before this one, so the discount is fixed before these events count.
+      phi = estimateDispersion ? dispersion.phi(n, r, mixture.whole.estimate()) : 1;
+      mixture.update(obs.from, stableEvents, canary.events, r, 1 / phi, intervalCap);
+      if (estimateDispersion) dispersion.add(stableEvents, canary.events, r);
       st.intervals++;
     }
-    const logE = process.logE();
+    const logE = mixture.logE();
     if (logE > st.maxLogE) st.maxLogE = logE;
     if (logE >= logThreshold && st.failedAt === null)
       st.failedAt = Number.isFinite(obs.to) ? obs.to : now;
 
-    const cs = process.confidenceSequence(alpha);
+    const cs = mixture.whole.confidenceSequence(alpha);
     const ratioLower = Number.isFinite(cs.lower) ? Math.exp(cs.lower) : 0;
     const ratioUpper = Number.isFinite(cs.upper) ? Math.exp(cs.upper) : null;
     const bakedMs = st.startedAt !== null && Number.isFinite(obs.to) ? obs.to - st.startedAt : 0;
@@ -233,7 +323,10 @@ export function createSequentialJudge(
     const enough =
       st.canary.requests >= MIN_PASS_CANARY_REQUESTS &&
       st.canary.events + st.stable.events >= MIN_PASS_EVENTS;
-    const bounded = up ? ratioUpper !== null && ratioUpper < bound : ratioLower > bound;
+    // With maxIncrease the ratio is against stable + d: no early pass by the ratio alone.
+    const bounded =
+      config.maxIncrease === undefined &&
+      (up ? ratioUpper !== null && ratioUpper < bound : ratioLower > bound);
     // With too few events for a ratio, bound the canary's own share in absolute terms, against
     // the stable share's bound on the other side, so a lucky stable arm cannot wave a bad canary
     // through.
@@ -248,11 +341,12 @@ export function createSequentialJudge(
       st.stable.requests,
       alpha,
     );
+    const allowance = absoluteMargin + maxIncrease;
     const absolutelyBounded =
       st.canary.requests >= MIN_PASS_CANARY_REQUESTS &&
       (up
-        ? canaryShareBound <= stableShareBound * bound + absoluteMargin
-        : canaryShareBound >= stableShareBound * bound - absoluteMargin);
+        ? canaryShareBound <= stableShareBound * bound + allowance
+        : canaryShareBound >= stableShareBound * bound - allowance);
 
     let decision: Decision;
     if (st.failedAt !== null) decision = "fail";
@@ -260,6 +354,7 @@ export function createSequentialJudge(
     else decision = "continue";
 
     const eValue = Math.exp(Math.min(logE, 700));
+    const leading = mixture.leading();
     const evidence = baseEvidence();
     evidence.decision = decision;
     evidence.interval = interval;
@@ -270,11 +365,13 @@ export function createSequentialJudge(
     evidence.pValue = Math.min(1, Math.exp(-st.maxLogE));
     evidence.ratioLower = ratioLower;
     evidence.ratioUpper = ratioUpper;
+    evidence.dispersion = phi;
+    if (estimateDispersion) evidence.driftVariance = dispersion.s2(mixture.whole.estimate());
+    if (leading.j > 0) evidence.evidenceSinceMs = leading.sinceMs;
     if (up) {
       evidence.canaryShareUpper = canaryShareBound;
       evidence.stableShareLower = stableShareBound;
     } else {
-      evidence.direction = direction;
       evidence.canaryShareLower = canaryShareBound;
       evidence.stableShareUpper = stableShareBound;
     }
@@ -285,25 +382,37 @@ export function createSequentialJudge(
     if (st.failedAt !== null) evidence.failedAt = st.failedAt;
 
     const counts = describeCounts();
-    const e = `e-value ${num(eValue)}`;
+    const noise = phi >= 1.05 ? ` (discounted for fleet noise φ ${num(phi)})` : "";
+    const since = leading.j > 0 ? `, most of it since ${formatDuration(leading.sinceMs)}` : "";
+    const e = `e-value ${num(eValue)}${noise}${since}`;
+    const nullText =
+      config.maxIncrease !== undefined
+        ? `stable + ${share(maxIncrease)}`
+        : `${num(bound)} × stable`;
     const ratioBound = up
       ? `rate ratio ≤ ${ratioUpper === null ? "∞" : num(ratioUpper)}`
       : `rate ratio ≥ ${num(ratioLower)}`;
     const beyond = up ? `< ${num(bound)} = 1 + margin` : `> ${num(bound)} = 1 − margin`;
-    const notYet = up ? `not yet below ${num(bound)}` : `not yet above ${num(bound)}`;
+    const notYet =
+      config.maxIncrease !== undefined
+        ? `not yet shown within ${nullText}`
+        : up
+          ? `not yet below ${num(bound)}`
+          : `not yet above ${num(bound)}`;
     let message: string;
     if (decision === "fail") {
+      const against = `against "canary ${up ? "≤" : "≥"} ${nullText}"`;
       message =
         logE >= logThreshold
-          ? `${counts}: ${e} ≥ ${num(1 / alpha)} = 1/α, rollback`
+          ? `${counts}: ${e} ≥ ${num(1 / alpha)} = 1/α ${against}, rollback`
           : `${counts}: the e-value reached ${num(Math.exp(Math.min(st.maxLogE, 700)))} ≥ ${num(1 / alpha)} = 1/α earlier (now ${num(eValue)}), rollback stands`;
     } else if (decision === "pass") {
       message =
         bounded && enough
           ? `${counts} over ${formatDuration(bakedMs)}: ${ratioBound} (${confidence(alpha)} confidence sequence) ${beyond}, pass`
           : up
-            ? `${counts} over ${formatDuration(bakedMs)}: canary share ≤ ${share(canaryShareBound)} (${confidence(alpha)} bound) within stable ≥ ${share(stableShareBound)} × ${num(bound)} + ${share(absoluteMargin)}, pass`
-            : `${counts} over ${formatDuration(bakedMs)}: canary share ≥ ${share(canaryShareBound)} (${confidence(alpha)} bound) within stable ≤ ${share(stableShareBound)} × ${num(bound)} − ${share(absoluteMargin)}, pass`;
+            ? `${counts} over ${formatDuration(bakedMs)}: canary share ≤ ${share(canaryShareBound)} (${confidence(alpha)} bound) within stable ≥ ${share(stableShareBound)} × ${num(bound)} + ${share(allowance)}, pass`
+            : `${counts} over ${formatDuration(bakedMs)}: canary share ≥ ${share(canaryShareBound)} (${confidence(alpha)} bound) within stable ≤ ${share(stableShareBound)} × ${num(bound)} − ${share(allowance)}, pass`;
     } else {
       const why = !informative
         ? noTrafficReason(canary.requests, stable.requests)
@@ -322,8 +431,28 @@ export function createSequentialJudge(
     };
   }
 
+  function warmingUpVerdict(canary: ArmTotals, stable: ArmTotals): Verdict {
+    const doneIn = (st.startedAt as number) + warmupMs - (st.lastTo as number);
+    const seen = `canary ${what} ${canary.events}/${canary.requests} vs stable ${stable.events}/${stable.requests} in this interval`;
+    return {
+      phase: "Successful",
+      value: null,
+      message: `warming up: the first ${formatDuration(warmupMs)} is shown, not counted (${seen}); counting starts ${doneIn > 0 ? `in ${formatDuration(doneIn)}` : "with the next measurement"}`,
+      evidence: baseEvidence({
+        decision: "continue",
+        warmingUp: true,
+        warmupMs,
+        interval: { canary, stable },
+      }),
+    };
+  }
+
   function calibrate(stableArm: ArmObservation): Verdict {
     const sketch = stableArm.sketch;
+    const q = maxRatio === undefined ? 0.99 : config.quantile;
+    const factor = maxRatio === undefined ? SLOW_EDGE_P99_FACTOR : 1;
+    const named = `p${num(100 * q)}`;
+    const rule = factor === 1 ? `stable ${named}` : `stable ${named} × ${factor}`;
     if (sketch === undefined) {
       return error(
         "no slowThresholdMs is configured and the provider gives no stable latency distribution to fix one from; set judge.sequential.slowThresholdMs",
@@ -333,30 +462,32 @@ export function createSequentialJudge(
       return {
         phase: "Successful",
         value: null,
-        message:
-          "no stable requests yet to fix the slow edge from (stable p99 × 1.5); keep watching",
+        message: `no stable requests yet to fix the slow edge from (${rule}); keep watching`,
         evidence: baseEvidence({ decision: "continue", calibrating: true, noTraffic: true }),
       };
     }
-    const p99 = sketch.getValueAtQuantile(0.99);
-    if (!(Number.isFinite(p99) && p99 > 0)) {
+    const quantile = sketch.getValueAtQuantile(q);
+    if (!(Number.isFinite(quantile) && quantile > 0)) {
       return error(
-        `the stable latency p99 is not a positive number (${p99}); cannot fix the slow edge`,
+        `the stable latency ${named} is not a positive number (${quantile}); cannot fix the slow edge`,
       );
     }
-    st.slowEdgeMs = roundTwoDigits(p99 * SLOW_EDGE_P99_FACTOR);
+    st.slowEdgeMs = roundTwoDigits(quantile * factor);
+    const canaryEdge =
+      maxRatio === undefined ? "" : `, canary's at ${edges()[1]} ms (× ${maxRatio})`;
     return {
       phase: "Successful",
       value: null,
-      message: `slow edge fixed at ${st.slowEdgeMs} ms (stable p99 ${num(p99)} ms × ${SLOW_EDGE_P99_FACTOR}); counting slow requests from the next measurement on`,
-      evidence: baseEvidence({ decision: "continue", calibrating: true, stableP99Ms: p99 }),
+      message: `slow edge fixed at ${st.slowEdgeMs} ms (stable ${named} ${num(quantile)} ms${factor === 1 ? "" : ` × ${factor}`})${canaryEdge}; counting from the next measurement on`,
+      evidence: baseEvidence({
+        decision: "continue",
+        calibrating: true,
+        stableQuantileMs: quantile,
+      }),
     };
   }
 
-  function readArm(
-    name: "canary" | "stable",
-    arm: ArmObservation,
-  ): { requests: number; events: number } | string {
+  function readArm(name: "canary" | "stable", arm: ArmObservation): ArmTotals | string {
     const requests = arm.requests;
     if (requests === undefined)
       return `the provider did not count ${name} requests; the sequential judge needs request counts`;
@@ -372,9 +503,11 @@ export function createSequentialJudge(
       if (events === undefined)
         return `the provider did not count ${name} ${what}; the sequential judge needs the counts mode's events`;
     } else {
-      events = arm.slow?.[0];
+      // With maxRatio the canary is counted beyond the wider edge, stable beyond its quantile.
+      const index = maxRatio !== undefined && name === "canary" ? 1 : 0;
+      events = arm.slow?.[index];
       if (events === undefined) {
-        return `the provider did not count ${name} requests slower than ${st.slowEdgeMs} ms; the sequential judge needs slow counts`;
+        return `the provider did not count ${name} requests slower than ${edges()[index]} ms; the sequential judge needs slow counts`;
       }
     }
     if (!(Number.isFinite(events) && events >= 0))
@@ -388,14 +521,20 @@ export function createSequentialJudge(
     type: "sequential",
     window: "interval",
     get slowEdgesMs(): readonly number[] {
-      return kind === "latency" && st.slowEdgeMs !== null ? [st.slowEdgeMs] : [];
+      return kind === "latency" ? edges() : [];
     },
     judge,
     state(): unknown {
-      return { ...st, canary: { ...st.canary }, stable: { ...st.stable }, L: process.snapshot() };
+      return {
+        ...st,
+        canary: { ...st.canary },
+        stable: { ...st.stable },
+        mixture: mixture.snapshot(),
+        dispersion: dispersion.snapshot(),
+      };
     },
     restore(saved: unknown): void {
-      const s = parseState(saved);
+      const s = parseState(saved, restartMs);
       if (s.kind !== kind)
         throw new TypeError(`sequential state is for ${s.kind}, this judge counts ${kind}`);
       if (s.delta0 !== delta0 || s.gridSize !== grid.deltas.length) {
@@ -403,23 +542,34 @@ export function createSequentialJudge(
           "sequential state was saved with a different margin or grid; it cannot be continued",
         );
       }
-      const next = new RateRatioEProcess(grid);
-      next.load(s.L);
-      process = next;
-      st = { ...s, canary: { ...s.canary }, stable: { ...s.stable }, L: [] };
+      const nextMixture = new RestartMixture(grid, restartMs);
+      const nextDispersion = new SplitDispersion(grid.deltas, PRIOR_S2[kind]);
+      try {
+        nextMixture.load(s.mixture);
+        // A version 1 state has no dispersion sums: they start afresh.
+        if (s.dispersion.sum.length > 0) nextDispersion.load(s.dispersion);
+      } catch (err) {
+        throw new TypeError(`not a sequential judge state: ${(err as Error).message}`);
+      }
+      mixture = nextMixture;
+      dispersion = nextDispersion;
+      st = { ...s, canary: { ...s.canary }, stable: { ...s.stable } };
     },
   };
 }
 
-function parseState(saved: unknown): SequentialState {
+/**
+ * Reads a saved state; a version 1 state (one whole-run e-process, from before restarts and
+ * dispersion) continues as the whole-run component, with the dispersion starting afresh.
+ */
+function parseState(saved: unknown, restartMs: number): SequentialState {
   const bad = (why: string): never => {
     throw new TypeError(`not a sequential judge state: ${why}`);
   };
   if (typeof saved !== "object" || saved === null) return bad("not an object");
   const s = saved as Record<string, unknown>;
-  if (s.v !== 1) bad(`unknown version ${String(s.v)}`);
+  if (s.v !== 1 && s.v !== 2) bad(`unknown version ${String(s.v)}`);
   if (s.kind !== "errors" && s.kind !== "latency" && s.kind !== "events") bad("kind");
-  if (!Array.isArray(s.L)) bad("L");
   const isNum = (x: unknown): x is number => typeof x === "number" && Number.isFinite(x);
   const isNumOrNull = (x: unknown) => x === null || isNum(x);
   for (const k of ["delta0", "gridSize", "intervals", "maxLogE"]) if (!isNum(s[k])) bad(k);
@@ -429,6 +579,22 @@ function parseState(saved: unknown): SequentialState {
     if (typeof arm !== "object" || arm === null || !isNum(arm.requests) || !isNum(arm.events))
       bad(k);
   }
+  if (s.v === 1) {
+    if (!Array.isArray(s.L)) bad("L");
+    const { L, ...rest } = s;
+    return {
+      ...(rest as unknown as SequentialState),
+      v: 2,
+      mixture: {
+        everyMs: restartMs,
+        origin: (s.startedAt as number | null) ?? null,
+        components: [{ j: 0, L: L as number[] }],
+      },
+      dispersion: { sum: [], weight: [], intervals: 0 },
+    };
+  }
+  if (typeof s.mixture !== "object" || s.mixture === null) bad("mixture");
+  if (typeof s.dispersion !== "object" || s.dispersion === null) bad("dispersion");
   return s as unknown as SequentialState;
 }
 

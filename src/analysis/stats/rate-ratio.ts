@@ -143,9 +143,14 @@ export class RateRatioEProcess {
    * Adds one interval: `eA` events among the baseline's requests, `eB` among the canary's, the
    * canary serving the share `rho` of the interval's requests. Counts may be fractional (rates ×
    * time from Prometheus). An interval with no events, or with a share of 0 or 1, carries no
-   * information about the ratio and changes nothing.
+   * information about the ratio and changes nothing. `weight` ≤ 1 scales the interval's
+   * log-likelihood ratios: 1/φ for counts φ times more variable than binomial, the
+   * quasi-likelihood of `split-dispersion.ts` (φ fixed before the interval's events are read).
+   * `cap` bounds what one interval can add to each log-likelihood ratio: min(factor, e^cap) has
+   * a smaller expectation than the factor, so the process stays a supermartingale under the null,
+   * and one freak interval (a pod's hiccup on one arm) cannot carry a rollback alone.
    */
-  update(eA: number, eB: number, rho: number, weight = 1): void {
+  update(eA: number, eB: number, rho: number, weight = 1, cap = Number.POSITIVE_INFINITY): void {
     if (!(eA >= 0 && eB >= 0 && Number.isFinite(eA) && Number.isFinite(eB))) {
       throw new RangeError(`event counts must be finite and ≥ 0, got ${eA} and ${eB}`);
     }
@@ -162,8 +167,9 @@ export class RateRatioEProcess {
     const gap = this.#gap;
     const em1 = this.#expm1;
     for (let g = 0; g < L.length; g++) {
-      (L[g] as number) +=
+      const l =
         weight * (eB * (gap[g] as number) - n * (Math.log1p(rho * (em1[g] as number)) - logD0));
+      (L[g] as number) += Math.min(l, cap);
     }
   }
 
@@ -171,6 +177,20 @@ export class RateRatioEProcess {
   logE(): number {
     this.#logE ??= logSumExp(this.grid.failLogPrior, this.#L, this.#failFrom, this.#failTo);
     return this.#logE;
+  }
+
+  /** The grid point with the largest likelihood: the estimate of δ (0 before any event). */
+  estimate(): number {
+    const L = this.#L;
+    let best = -1;
+    let max = 0;
+    for (let g = 0; g < L.length; g++) {
+      if ((L[g] as number) > max || best < 0) {
+        max = L[g] as number;
+        best = g;
+      }
+    }
+    return max === 0 && L.every((l) => l === 0) ? 0 : (this.grid.deltas[best] as number);
   }
 
   /**
