@@ -82,6 +82,8 @@ export interface AviaryOptions {
   /** The sequential judge's `dispersion` and `restartEvery` (the defaults unless asked). */
   dispersion: "estimate" | "binomial";
   restartEvery: string;
+  /** The judge's prior drift variance between arms, when not its default. */
+  priorS2?: { errors?: number; latency?: number };
 }
 
 function sequentialErrors(opts: AviaryOptions): AdapterFactory {
@@ -96,7 +98,10 @@ function sequentialErrors(opts: AviaryOptions): AdapterFactory {
         restartEvery: opts.restartEvery,
       },
       "errors",
-      { priorScale: opts.priorScale },
+      {
+        priorScale: opts.priorScale,
+        ...(opts.priorS2?.errors === undefined ? {} : { priorS2: opts.priorS2.errors }),
+      },
     );
     return {
       step: (iv) =>
@@ -124,7 +129,10 @@ function sequentialLatency(opts: AviaryOptions): AdapterFactory {
         restartEvery: opts.restartEvery,
       },
       "latency",
-      { priorScale: opts.priorScale },
+      {
+        priorScale: opts.priorScale,
+        ...(opts.priorS2?.latency === undefined ? {} : { priorS2: opts.priorS2.latency }),
+      },
     );
     return {
       step(iv) {

@@ -62,6 +62,7 @@ function parseArgs(argv: string[]): Args {
     console.log(
       "npm run bench:analysis [-- --quick] [-- --json] [-- --runs N] [-- --mw-runs N] [-- --workers N]\n" +
         "  [-- --alpha 0.01] [-- --margin 0.1] [-- --prior-scale 1] [-- --dispersion estimate|binomial] [-- --restart-every 5m|0s]\n" +
+        "  [-- --prior-s2-errors 0.25] [-- --prior-s2-latency 2]\n" +
         "  [-- --rps 10,100,1000] [-- --weights 5,25,50] [-- --base 0.1,1,5] [-- --scenarios 'A/A,errors ×2']\n" +
         `  [-- --only ${Object.values(SHORT).join(",")}]\n` +
         `scenarios: ${SCENARIOS.map((s) => s.name).join(", ")}`,
@@ -97,6 +98,10 @@ function parseArgs(argv: string[]): Args {
       priorScale: num("--prior-scale", 1),
       dispersion: val("--dispersion") === "binomial" ? "binomial" : "estimate",
       restartEvery: val("--restart-every") ?? "5m",
+      priorS2: {
+        ...(val("--prior-s2-errors") === undefined ? {} : { errors: num("--prior-s2-errors", 0) }),
+        ...(val("--prior-s2-latency") === undefined ? {} : { latency: num("--prior-s2-latency", 0) }),
+      },
     },
     grid,
     only: (val("--only")?.split(",") ?? []).map((short) => {

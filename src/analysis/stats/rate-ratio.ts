@@ -151,6 +151,21 @@ export class RateRatioEProcess {
    * and one freak interval (a pod's hiccup on one arm) cannot carry a rollback alone.
    */
   update(eA: number, eB: number, rho: number, weight = 1, cap = Number.POSITIVE_INFINITY): void {
+    const inc = this.increments(eA, eB, rho, weight, cap);
+    if (inc !== null) this.add(inc);
+  }
+
+  /**
+   * What {@link update} adds to each grid point for one interval, or null when the interval
+   * carries no information; shared by processes on the same grid (the restart mixture).
+   */
+  increments(
+    eA: number,
+    eB: number,
+    rho: number,
+    weight = 1,
+    cap = Number.POSITIVE_INFINITY,
+  ): Float64Array | null {
     if (!(eA >= 0 && eB >= 0 && Number.isFinite(eA) && Number.isFinite(eB))) {
       throw new RangeError(`event counts must be finite and ≥ 0, got ${eA} and ${eB}`);
     }
@@ -159,18 +174,26 @@ export class RateRatioEProcess {
     if (!(weight > 0 && weight <= 1))
       throw new RangeError(`weight must be in (0, 1], got ${weight}`);
     const n = eA + eB;
-    if (n === 0 || rho === 0 || rho === 1) return;
-    this.#logE = undefined;
-    this.#cs = undefined;
+    if (n === 0 || rho === 0 || rho === 1) return null;
     const logD0 = Math.log1p(rho * this.#expm1Delta0);
-    const L = this.#L;
     const gap = this.#gap;
     const em1 = this.#expm1;
-    for (let g = 0; g < L.length; g++) {
+    const inc = new Float64Array(gap.length);
+    for (let g = 0; g < inc.length; g++) {
       const l =
         weight * (eB * (gap[g] as number) - n * (Math.log1p(rho * (em1[g] as number)) - logD0));
-      (L[g] as number) += Math.min(l, cap);
+      inc[g] = Math.min(l, cap);
     }
+    return inc;
+  }
+
+  /** Adds increments from {@link increments} (of a process on the same grid). */
+  add(inc: Float64Array): void {
+    const L = this.#L;
+    if (inc.length !== L.length) throw new RangeError("increments are for another grid");
+    this.#logE = undefined;
+    this.#cs = undefined;
+    for (let g = 0; g < L.length; g++) (L[g] as number) += inc[g] as number;
   }
 
   /** log E_t, the log e-value against "ratio ≤ e^δ₀" ("≥" for a decrease). 0 before any event. */

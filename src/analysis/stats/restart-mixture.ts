@@ -106,7 +106,15 @@ export class RestartMixture {
         c.process = null;
       }
     }
-    for (const c of this.#components) c.process?.update(eA, eB, rho, weight, cap);
+    // One interval's increments are the same for every component: computed once.
+    const inc = (this.#components[0]?.process as RateRatioEProcess).increments(
+      eA,
+      eB,
+      rho,
+      weight,
+      cap,
+    );
+    if (inc !== null) for (const c of this.#components) c.process?.add(inc);
   }
 
   /** log Σ w_j E_j. */
