@@ -315,8 +315,9 @@ export function createSequentialJudge(
       // (φ near 1) an interval's evidence is its own and is not cut.
       // Slow-request counts drift with heavy tails (a 10 % latency swing moves a tail share by
       // half), so for latency a tighter cap holds whatever φ.
-      const cap =
-        kind === "latency"
+      const cap = !estimateDispersion
+        ? Number.POSITIVE_INFINITY
+        : kind === "latency"
           ? logThreshold / LATENCY_INTERVALS_TO_FAIL
           : phi > 1
             ? ((logThreshold / INTERVALS_TO_FAIL) * phi) / (phi - 1)
