@@ -21,7 +21,10 @@
 
 import { DDSketch } from "@datadog/sketches-js";
 import { createRelativeJudge } from "../../src/analysis/judges/relative.js";
-import { createSequentialJudge } from "../../src/analysis/judges/sequential.js";
+import {
+  createSequentialJudge,
+  type SequentialInput,
+} from "../../src/analysis/judges/sequential.js";
 import type { Rng } from "../../src/analysis/stats/random.js";
 import type { Judge, Observation } from "../../src/analysis/types.js";
 import { JudgeConfig } from "../../src/spec/analysis.js";
@@ -53,6 +56,8 @@ export interface JudgeSpec {
   kinds: readonly ScenarioKind[];
   /** Runs of the Mann-Whitney judge are capped (it re-ranks the whole series at every check). */
   capped?: boolean;
+  /** Only these scenarios (the seeds' rules are compared on a few, to keep the run short). */
+  scenarios?: readonly string[];
   make: AdapterFactory;
 }
 
@@ -86,23 +91,27 @@ export interface AviaryOptions {
   priorS2?: { errors?: number; latency?: number };
 }
 
-function sequentialErrors(opts: AviaryOptions): AdapterFactory {
+/** The sequential judge's settings in the benchmark: the spec's defaults but for the CLI's knobs. */
+function settings(opts: AviaryOptions, extra: SequentialInput = {}): SequentialInput {
+  // A rule that states its own margin (maxIncrease, maxRatio) is tested with margin 0, as in a spec.
+  const ownMargin = extra.maxIncrease !== undefined || extra.maxRatio !== undefined;
+  return {
+    alpha: opts.alpha,
+    ...(ownMargin ? {} : { margin: opts.margin }),
+    absoluteMargin: 0.002,
+    minBakeTime: "5m",
+    dispersion: opts.dispersion,
+    restartEvery: opts.restartEvery,
+    ...extra,
+  };
+}
+
+function sequentialErrors(opts: AviaryOptions, extra?: SequentialInput): AdapterFactory {
   return () => {
-    const judge = createSequentialJudge(
-      {
-        alpha: opts.alpha,
-        margin: opts.margin,
-        absoluteMargin: 0.002,
-        minBakeTime: "5m",
-        dispersion: opts.dispersion,
-        restartEvery: opts.restartEvery,
-      },
-      "errors",
-      {
-        priorScale: opts.priorScale,
-        ...(opts.priorS2?.errors === undefined ? {} : { priorS2: opts.priorS2.errors }),
-      },
-    );
+    const judge = createSequentialJudge(settings(opts, extra), "errors", {
+      priorScale: opts.priorScale,
+      ...(opts.priorS2?.errors === undefined ? {} : { priorS2: opts.priorS2.errors }),
+    });
     return {
       step: (iv) =>
         failed(
@@ -117,27 +126,16 @@ function sequentialErrors(opts: AviaryOptions): AdapterFactory {
   };
 }
 
-function sequentialLatency(opts: AviaryOptions): AdapterFactory {
+function sequentialLatency(opts: AviaryOptions, extra?: SequentialInput): AdapterFactory {
   return (rng) => {
-    const judge = createSequentialJudge(
-      {
-        alpha: opts.alpha,
-        margin: opts.margin,
-        absoluteMargin: 0.002,
-        minBakeTime: "5m",
-        dispersion: opts.dispersion,
-        restartEvery: opts.restartEvery,
-      },
-      "latency",
-      {
-        priorScale: opts.priorScale,
-        ...(opts.priorS2?.latency === undefined ? {} : { priorS2: opts.priorS2.latency }),
-      },
-    );
+    const judge = createSequentialJudge(settings(opts, extra), "latency", {
+      priorScale: opts.priorScale,
+      ...(opts.priorS2?.latency === undefined ? {} : { priorS2: opts.priorS2.latency }),
+    });
     return {
       step(iv) {
-        const edge = judge.slowEdgesMs[0];
-        if (edge === undefined) {
+        const edges = judge.slowEdgesMs;
+        if (edges.length === 0) {
           // The first window: the provider hands over the stable latency sketch; the judge fixes its edge.
           const sketch = new DDSketch();
           for (let k = 0; k < iv.nA; k++)
@@ -151,14 +149,20 @@ function sequentialLatency(opts: AviaryOptions): AdapterFactory {
             ),
           );
         }
-        const slowA = rng.binomial(iv.nA, iv.stable.table.slowerThan(edge, iv.stable.lnScale));
-        const slowB = rng.binomial(iv.nB, iv.canary.table.slowerThan(edge, iv.canary.lnScale));
+        // One draw per edge and arm; the judge reads the edges it asked for (with maxRatio, the
+        // canary beyond the wider one).
+        const slowA = edges.map((e) =>
+          rng.binomial(iv.nA, iv.stable.table.slowerThan(e, iv.stable.lnScale)),
+        );
+        const slowB = edges.map((e) =>
+          rng.binomial(iv.nB, iv.canary.table.slowerThan(e, iv.canary.lnScale)),
+        );
         return failed(
           judge,
           observation(
             iv.i,
-            { value: null, requests: iv.nB, slow: [slowB] },
-            { value: null, requests: iv.nA, slow: [slowA] },
+            { value: null, requests: iv.nB, slow: slowB },
+            { value: null, requests: iv.nA, slow: slowA },
           ),
         );
       },
@@ -313,6 +317,18 @@ function argo(): AdapterFactory {
   };
 }
 
+/** Where the seeds' rules as margins are compared with the raw rules. */
+const SEED_RULE_SCENARIOS = [
+  "A/A",
+  "A/A harsh",
+  "A/A noise 0.2",
+  "errors ×2",
+  "errors ×5",
+  "latency ×1.5",
+  "latency ×2",
+  "latency tail",
+];
+
 /** Every judge of the benchmark; the Mann-Whitney ones only when its module loads. */
 export async function judgeSpecs(
   opts: AviaryOptions,
@@ -323,6 +339,19 @@ export async function judgeSpecs(
     { name: "aviary sequential latency", kinds: ["aa", "latency"], make: sequentialLatency(opts) },
     { name: "relative +2pp (min 200)", kinds: ["aa", "errors"], make: relativeErrors() },
     { name: "relative p99 ×1.5 (min 200)", kinds: ["aa", "latency"], make: relativeLatency() },
+    // The seeds' two rules, as the raw comparisons above and as anytime-valid margins.
+    {
+      name: "aviary sequential +2pp",
+      kinds: ["aa", "errors"],
+      scenarios: SEED_RULE_SCENARIOS,
+      make: sequentialErrors(opts, { maxIncrease: 0.02 }),
+    },
+    {
+      name: "aviary sequential p99 ×1.5",
+      kinds: ["aa", "latency"],
+      scenarios: SEED_RULE_SCENARIOS,
+      make: sequentialLatency(opts, { maxRatio: 1.5 }),
+    },
   ];
   try {
     const mod = (await import("../../src/analysis/judges/mann-whitney.js")) as {

@@ -100,7 +100,9 @@ function parseArgs(argv: string[]): Args {
       restartEvery: val("--restart-every") ?? "5m",
       priorS2: {
         ...(val("--prior-s2-errors") === undefined ? {} : { errors: num("--prior-s2-errors", 0) }),
-        ...(val("--prior-s2-latency") === undefined ? {} : { latency: num("--prior-s2-latency", 0) }),
+        ...(val("--prior-s2-latency") === undefined
+          ? {}
+          : { latency: num("--prior-s2-latency", 0) }),
       },
     },
     grid,

@@ -105,6 +105,8 @@ export const SHORT: Record<string, string> = {
   "aviary sequential latency": "seq-lat",
   "relative +2pp (min 200)": "rel-err",
   "relative p99 ×1.5 (min 200)": "rel-p99",
+  "aviary sequential +2pp": "seq-2pp",
+  "aviary sequential p99 ×1.5": "seq-p99",
   "mann-whitney errors (5m)": "mw-err",
   "mann-whitney p99 (5m)": "mw-p99",
   "flagger (99 %, p99 500ms, 5 checks)": "flagger",
@@ -251,6 +253,41 @@ export function printTargets(
     out(
       `  seq-lat cold then ×1.5 at ${r.rps} rps ${r.weight}%: power ${r.power?.toFixed(3)}, median ${duration(r.medianDetectSeconds)}`,
     );
+  }
+  // 2d. The seeds' rules: the raw comparison every check against the anytime-valid margin.
+  const pairs: Array<[string, string, string]> = [
+    ["relative +2pp (min 200)", "aviary sequential +2pp", "errors ×5"],
+    ["relative p99 ×1.5 (min 200)", "aviary sequential p99 ×1.5", "latency ×2"],
+  ];
+  for (const [raw, valid, detect] of pairs) {
+    const worstAA = (judge: string) => {
+      const rows = results.filter(
+        (r) => r.judge === judge && scenarioNamed(r.scenario).kind === "aa",
+      );
+      if (rows.length === 0) return "-";
+      const w = rows.reduce((a, b) =>
+        (b.falseRollbackRate ?? 0) > (a.falseRollbackRate ?? 0) ? b : a,
+      );
+      return `${pct(w.falseRollbackRate ?? 0, 1)} (${w.scenario}, ${w.rps} rps ${w.weight}%)`;
+    };
+    const detection = (judge: string) => {
+      const r = results.find(
+        (x) =>
+          x.judge === judge &&
+          x.scenario === detect &&
+          x.rps === 100 &&
+          x.weight === 5 &&
+          x.baseErrorRate === 0.01,
+      );
+      return r === undefined
+        ? "-"
+        : `${duration(r.medianDetectSeconds)} (power ${r.power?.toFixed(2)})`;
+    };
+    if (results.some((r) => r.judge === raw || r.judge === valid)) {
+      out(
+        `  seeds' rule ${SHORT[raw]} vs ${SHORT[valid]}: worst A/A false rollbacks ${worstAA(raw)} vs ${worstAA(valid)}; ${detect} at 100 rps 5 %: ${detection(raw)} vs ${detection(valid)}`,
+      );
+    }
   }
   // 3. ×5 at ≥ 100 rps: ≤ 60 s and faster than every peer.
   const x5 = results.filter(

@@ -97,6 +97,8 @@ function slower(name: string, factor: number, extra: Partial<Scenario>): Scenari
 
 /** The families of real fleets (issue: decisions that stay right on real fleets). */
 export const FLEET_SCENARIOS: readonly Scenario[] = [
+  // Beyond the seeds' "latency +50 %": the p99 doubles (where ×1.5 sits on that rule's edge).
+  slower("latency ×2", 2, {}),
   aa("A/A noise 0.1", { armNoiseCv: 0.1 }),
   aa("A/A noise 0.2", { armNoiseCv: 0.2 }),
   aa("A/A noise 0.4", { armNoiseCv: 0.4 }),
@@ -237,6 +239,7 @@ export const QUICK_GRID: Grid = {
     "errors ×5",
     "errors ×2 @20m",
     "latency ×1.5",
+    "latency ×2",
     "A/A noise 0.4",
     "A/A bad pod",
     "A/A cold",

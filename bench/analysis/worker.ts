@@ -37,7 +37,11 @@ export function selectSpecs(specs: readonly JudgeSpec[], only: readonly string[]
 
 export function runTask(task: Task, specs: readonly JudgeSpec[]): TaskResult {
   const kind = scenarioNamed(task.cell.scenario).kind;
-  const forKind = specs.filter((s) => s.kinds.includes(kind));
+  const forKind = specs.filter(
+    (s) =>
+      s.kinds.includes(kind) &&
+      (s.scenarios === undefined || s.scenarios.includes(task.cell.scenario)),
+  );
   const byJudge: TaskResult["byJudge"] = {};
   for (const s of forKind) byJudge[s.name] = { decidedAt: [], bad: [] };
   for (let run = task.runFrom; run < task.runTo; run++) {

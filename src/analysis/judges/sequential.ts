@@ -346,19 +346,27 @@ export function createSequentialJudge(
     // With too few events for a ratio, bound the canary's own share in absolute terms, against
     // the stable share's bound on the other side, so a lucky stable arm cannot wave a bad canary
     // through.
-    const canaryShareBound = (up ? bernoulliUpperBound : bernoulliLowerBound)(
-      st.canary.events,
-      st.canary.requests,
-      alpha,
-    );
+    // (Only worked out when it can matter: the benchmark judges millions of intervals.)
+    const shareBoundsMatter = st.failedAt === null && baked;
+    const canaryShareBound = shareBoundsMatter
+      ? (up ? bernoulliUpperBound : bernoulliLowerBound)(
+          st.canary.events,
+          st.canary.requests,
+          alpha,
+        )
+      : null;
     const stableShare = st.stable.requests > 0 ? st.stable.events / st.stable.requests : 0;
-    const stableShareBound = (up ? bernoulliLowerBound : bernoulliUpperBound)(
-      st.stable.events,
-      st.stable.requests,
-      alpha,
-    );
+    const stableShareBound = shareBoundsMatter
+      ? (up ? bernoulliLowerBound : bernoulliUpperBound)(
+          st.stable.events,
+          st.stable.requests,
+          alpha,
+        )
+      : null;
     const allowance = absoluteMargin + maxIncrease;
     const absolutelyBounded =
+      canaryShareBound !== null &&
+      stableShareBound !== null &&
       st.canary.requests >= MIN_PASS_CANARY_REQUESTS &&
       (up
         ? canaryShareBound <= stableShareBound * bound + allowance
@@ -384,12 +392,9 @@ export function createSequentialJudge(
     evidence.dispersion = phi;
     if (estimateDispersion) evidence.driftVariance = dispersion.s2(mixture.whole.estimate());
     if (leading.j > 0) evidence.evidenceSinceMs = leading.sinceMs;
-    if (up) {
-      evidence.canaryShareUpper = canaryShareBound;
-      evidence.stableShareLower = stableShareBound;
-    } else {
-      evidence.canaryShareLower = canaryShareBound;
-      evidence.stableShareUpper = stableShareBound;
+    if (canaryShareBound !== null && stableShareBound !== null) {
+      evidence[up ? "canaryShareUpper" : "canaryShareLower"] = canaryShareBound;
+      evidence[up ? "stableShareLower" : "stableShareUpper"] = stableShareBound;
     }
     evidence.stableShare = stableShare;
     evidence.bakedMs = bakedMs;
@@ -427,8 +432,8 @@ export function createSequentialJudge(
         bounded && enough
           ? `${counts} over ${formatDuration(bakedMs)}: ${ratioBound} (${confidence(alpha)} confidence sequence) ${beyond}, pass`
           : up
-            ? `${counts} over ${formatDuration(bakedMs)}: canary share ≤ ${share(canaryShareBound)} (${confidence(alpha)} bound) within stable ≥ ${share(stableShareBound)} × ${num(bound)} + ${share(allowance)}, pass`
-            : `${counts} over ${formatDuration(bakedMs)}: canary share ≥ ${share(canaryShareBound)} (${confidence(alpha)} bound) within stable ≤ ${share(stableShareBound)} × ${num(bound)} − ${share(allowance)}, pass`;
+            ? `${counts} over ${formatDuration(bakedMs)}: canary share ≤ ${share(canaryShareBound as number)} (${confidence(alpha)} bound) within stable ≥ ${share(stableShareBound as number)} × ${num(bound)} + ${share(allowance)}, pass`
+            : `${counts} over ${formatDuration(bakedMs)}: canary share ≥ ${share(canaryShareBound as number)} (${confidence(alpha)} bound) within stable ≤ ${share(stableShareBound as number)} × ${num(bound)} − ${share(allowance)}, pass`;
     } else {
       const why = !informative
         ? noTrafficReason(canary.requests, stable.requests)

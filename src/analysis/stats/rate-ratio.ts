@@ -122,6 +122,9 @@ export class RateRatioEProcess {
   /** Memos of logE and the confidence sequence, cleared whenever L changes. */
   #logE: number | undefined;
   #cs: { alpha: number; bounds: DeltaBounds } | undefined;
+  #estimate: number | undefined;
+  /** Reused by {@link increments}: one interval's increments, without an allocation each time. */
+  readonly #scratch: Float64Array;
 
   constructor(grid: RateRatioGrid) {
     const n = grid.deltas.length;
@@ -130,6 +133,7 @@ export class RateRatioEProcess {
     }
     this.grid = grid;
     this.#L = new Float64Array(n);
+    this.#scratch = new Float64Array(n);
     this.#expm1 = grid.deltas.map(Math.expm1);
     this.#gap = grid.deltas.map((d) => d - grid.delta0);
     this.#expm1Delta0 = Math.expm1(grid.delta0);
@@ -157,7 +161,8 @@ export class RateRatioEProcess {
 
   /**
    * What {@link update} adds to each grid point for one interval, or null when the interval
-   * carries no information; shared by processes on the same grid (the restart mixture).
+   * carries no information; shared by processes on the same grid (the restart mixture). The
+   * array is this process's scratch space, valid until its next call.
    */
   increments(
     eA: number,
@@ -178,7 +183,7 @@ export class RateRatioEProcess {
     const logD0 = Math.log1p(rho * this.#expm1Delta0);
     const gap = this.#gap;
     const em1 = this.#expm1;
-    const inc = new Float64Array(gap.length);
+    const inc = this.#scratch;
     for (let g = 0; g < inc.length; g++) {
       const l =
         weight * (eB * (gap[g] as number) - n * (Math.log1p(rho * (em1[g] as number)) - logD0));
@@ -193,6 +198,7 @@ export class RateRatioEProcess {
     if (inc.length !== L.length) throw new RangeError("increments are for another grid");
     this.#logE = undefined;
     this.#cs = undefined;
+    this.#estimate = undefined;
     for (let g = 0; g < L.length; g++) (L[g] as number) += inc[g] as number;
   }
 
@@ -204,6 +210,11 @@ export class RateRatioEProcess {
 
   /** The grid point with the largest likelihood: the estimate of δ (0 before any event). */
   estimate(): number {
+    this.#estimate ??= this.#argmax();
+    return this.#estimate;
+  }
+
+  #argmax(): number {
     const L = this.#L;
     let best = -1;
     let max = 0;
@@ -263,6 +274,7 @@ export class RateRatioEProcess {
   load(values: readonly number[]): void {
     this.#logE = undefined;
     this.#cs = undefined;
+    this.#estimate = undefined;
     if (values.length !== this.#L.length) {
       throw new RangeError(
         `expected ${this.#L.length} log-likelihood ratios, got ${values.length}`,

@@ -40,7 +40,7 @@ export interface DispersionState {
 }
 
 /** Every how many points of the e-process's grid the dispersion keeps its sums. */
-export const DISPERSION_GRID_STRIDE = 4;
+export const DISPERSION_GRID_STRIDE = 8;
 
 export class SplitDispersion {
   readonly priorS2: number;
