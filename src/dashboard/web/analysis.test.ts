@@ -53,6 +53,41 @@ describe("analysis in words", () => {
     ]);
   });
 
+  it("reads what the judge adds on real fleets: a decrease, the drift discount, a recent start, the warm-up", () => {
+    const words = evidenceInWords({
+      kind: "events",
+      margin: 0.1,
+      bound: 0.9,
+      direction: "decrease",
+      decision: "continue",
+      ratioLower: 0.7,
+      ratioUpper: 1.2,
+      dispersion: 2.5,
+      evidenceSinceMs: 1_200_000,
+    });
+    assert.ok(
+      words.includes("canary/stable rate ratio between 0.7 and 1.2 (passes above 0.9)"),
+      words.join(" | "),
+    );
+    assert.ok(words.includes("this interval discounted 2.5× for drift between the versions"));
+    assert.ok(words.includes("most of the evidence from the e-process started at 20m"));
+    const warming = evidenceInWords({
+      kind: "latency",
+      decision: "continue",
+      warmingUp: true,
+      warmupMs: 60_000,
+    });
+    assert.ok(
+      warming.includes("warming up: the first 1m is shown, not counted"),
+      warming.join(" | "),
+    );
+    // Known fields are not repeated as `name: value`.
+    assert.ok(
+      !words.some((w) => w.startsWith("dispersion:") || w.startsWith("bound:")),
+      words.join(" | "),
+    );
+  });
+
   it("says 'slow' for a latency signal and an unbounded ratio as ∞", () => {
     const words = evidenceInWords({
       kind: "latency",

@@ -134,8 +134,19 @@ const HANDLED = new Set([
   "calibrating",
   "slowEdgeMs",
   "canaryShareUpper",
+  "canaryShareLower",
   "stableShare",
   "stableShareLower",
+  "stableShareUpper",
+  "bound",
+  "direction",
+  "dispersion",
+  "driftVariance",
+  "evidenceSinceMs",
+  "warmingUp",
+  "warmupMs",
+  "stableQuantileMs",
+  "quantile",
   "failedAt",
   "canary",
   "stable",
@@ -166,6 +177,11 @@ export function evidenceInWords(evidence: Evidence): string[] {
   const eventWord = e.kind === "latency" ? "slow" : "errors";
   if (typeof e.decision === "string") out.push(DECISIONS[e.decision] ?? `decision: ${e.decision}`);
   if (e.calibrating === true) out.push("fixing the slow threshold from stable's p99");
+  const warmup = num(e.warmupMs);
+  if (e.warmingUp === true)
+    out.push(
+      `warming up: the first ${warmup !== undefined ? formatDuration(warmup) : "stretch"} is shown, not counted`,
+    );
   if (e.noTraffic === true) out.push("no traffic on one side in this interval");
 
   const eValue = num(e.eValue);
@@ -180,10 +196,19 @@ export function evidenceInWords(evidence: Evidence): string[] {
   const hi = e.ratioUpper === null ? Number.POSITIVE_INFINITY : num(e.ratioUpper);
   if (lo !== undefined && hi !== undefined) {
     const margin = num(e.margin);
+    const decrease = e.direction === "decrease";
+    const bound =
+      num(e.bound) ?? (margin !== undefined ? (decrease ? 1 - margin : 1 + margin) : undefined);
     out.push(
-      `canary/stable rate ratio between ${valueText(lo)} and ${Number.isFinite(hi) ? valueText(hi) : "∞"}${margin !== undefined ? ` (passes below ${valueText(1 + margin)})` : ""}`,
+      `canary/stable rate ratio between ${valueText(lo)} and ${Number.isFinite(hi) ? valueText(hi) : "∞"}${bound !== undefined ? ` (passes ${decrease ? "above" : "below"} ${valueText(bound)})` : ""}`,
     );
   }
+  const phi = num(e.dispersion);
+  if (phi !== undefined && phi >= 1.05)
+    out.push(`this interval discounted ${valueText(phi)}× for drift between the versions`);
+  const since = num(e.evidenceSinceMs);
+  if (since !== undefined)
+    out.push(`most of the evidence from the e-process started at ${formatDuration(since)}`);
   const cumulative = e.cumulative as Record<string, unknown> | undefined;
   for (const side of ["canary", "stable"] as const) {
     const words = armWords(side, cumulative?.[side] ?? e[side], eventWord);
