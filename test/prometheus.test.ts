@@ -7,10 +7,9 @@
 
 import assert from "node:assert/strict";
 import { type ChildProcess, spawn } from "node:child_process";
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { createServer } from "node:net";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { delimiter, join } from "node:path";
+import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { Pool, request } from "undici";
 import type { MeasureContext } from "../src/analysis/types.js";
@@ -20,63 +19,15 @@ import { Spec } from "../src/spec/schema.js";
 import { formatListenAddress } from "../src/util/address.js";
 import { silentLogger } from "../src/util/log.js";
 import { startUpstream, type Upstream } from "./fixtures.js";
+import { findPrometheus, freePort, MISSING_PROMETHEUS, sleep, until } from "./prometheus-server.js";
 
 const CANARY_ROUNDS = 30;
 const PER_ROUND = 20;
 /** Every 4th canary request answers 500. */
 const CANARY_ERROR_SHARE = 0.25;
 
-function findPrometheus(): string | undefined {
-  const dirs = [
-    ...(process.env.PATH ?? "").split(delimiter),
-    "/usr/bin",
-    "/usr/local/bin",
-    "/usr/sbin",
-  ];
-  for (const dir of dirs) {
-    if (dir === "") continue;
-    const path = join(dir, "prometheus");
-    if (existsSync(path)) return path;
-  }
-  return undefined;
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** Polls `check` every 100 ms until it gives something other than undefined, or fails after `ms`. */
-async function until<T>(
-  what: string,
-  ms: number,
-  check: () => Promise<T | undefined>,
-  log = () => "",
-): Promise<T> {
-  const deadline = Date.now() + ms;
-  let last: unknown;
-  while (Date.now() < deadline) {
-    try {
-      const v = await check();
-      if (v !== undefined) return v;
-    } catch (err) {
-      last = err;
-    }
-    await sleep(100);
-  }
-  throw new Error(
-    `${what}: not within ${ms} ms${last ? ` (last error: ${String(last)})` : ""}\n${log()}`,
-  );
-}
-
 const PROMETHEUS = findPrometheus();
-const MISSING =
-  "the prometheus binary is missing: install it with `sudo apt-get install prometheus` (Debian/Ubuntu), or run `sudo scripts/install-system-deps.sh`";
+const MISSING = MISSING_PROMETHEUS;
 
 // Its own case, so a machine without Prometheus shows a plain failure, not only cancelled cases.
 it("finds the prometheus binary", () => {

@@ -8,7 +8,16 @@
 
 import type { z } from "zod";
 import { checkThresholdExpression } from "../analysis/judges/threshold.js";
-import type { AnalysisRef, AnalysisTemplate, Service } from "./schema.js";
+import type { AnalysisMetric, AnalysisRef, AnalysisTemplate, Service } from "./schema.js";
+
+/** Whether a metric's provider gives counts (events and requests per version) instead of values. */
+export function inCountsMode(metric: AnalysisMetric): boolean {
+  const p = metric.provider;
+  return (
+    ("prometheus" in p && p.prometheus.counts !== undefined) ||
+    ("web" in p && p.web.counts !== undefined)
+  );
+}
 
 export function checkAnalysisTemplates(templates: AnalysisTemplate[], ctx: z.RefinementCtx): void {
   const names = new Map<string, number>();
@@ -31,12 +40,13 @@ export function checkAnalysisTemplates(templates: AnalysisTemplate[], ctx: z.Ref
           message: `metric ${m.name} appears twice in template ${t.name}`,
         });
       metricNames.add(m.name);
-      if (m.judge === undefined && !("builtin" in m.provider)) {
+      const counts = inCountsMode(m);
+      if (m.judge === undefined && !("builtin" in m.provider) && !counts) {
         ctx.addIssue({
           code: "custom",
           path: [...at, "judge"],
           message:
-            "a metric from prometheus or web needs a judge (threshold, relative, mannWhitney or sequential)",
+            "a metric from prometheus or web needs a judge (threshold, relative, mannWhitney or sequential), or counts mode (counts: events and requests), whose default judge is sequential",
         });
       }
       if (
@@ -63,12 +73,40 @@ export function checkAnalysisTemplates(templates: AnalysisTemplate[], ctx: z.Ref
             });
         }
       }
-      if (m.judge !== undefined && "sequential" in m.judge && !("builtin" in m.provider)) {
+      if (
+        m.judge !== undefined &&
+        "sequential" in m.judge &&
+        !("builtin" in m.provider) &&
+        !counts
+      ) {
         ctx.addIssue({
           code: "custom",
           path: [...at, "judge", "sequential"],
           message:
-            "the sequential judge needs per-version request and error counts, which only the builtin provider gives",
+            "the sequential judge needs per-version counts: the builtin provider's, or counts mode (prometheus or web with counts: events and requests)",
+        });
+      }
+      const sequential =
+        m.judge === undefined
+          ? undefined
+          : "sequential" in m.judge
+            ? m.judge.sequential
+            : undefined;
+      const signal = "builtin" in m.provider ? m.provider.builtin.signal : undefined;
+      if (sequential?.maxRatio !== undefined && !signal?.startsWith("latency")) {
+        ctx.addIssue({
+          code: "custom",
+          path: [...at, "judge", "sequential", "maxRatio"],
+          message:
+            "maxRatio compares latency quantiles: it needs a builtin latency signal (latencyP50, latencyP95, latencyP99)",
+        });
+      }
+      if (sequential?.maxIncrease !== undefined && !(signal === "errorRate" || counts)) {
+        ctx.addIssue({
+          code: "custom",
+          path: [...at, "judge", "sequential", "maxIncrease"],
+          message:
+            "maxIncrease is in points of a rate: it needs errorRate or counts mode; for latency use maxRatio",
         });
       }
     });

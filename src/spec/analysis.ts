@@ -26,6 +26,24 @@ const Url = z.string().refine(
 
 const Headers = z.record(z.string().min(1), z.string());
 
+/** Counts mode of the prometheus provider: the numerator and denominator of a rate, per version. */
+const Counts = z
+  .strictObject({
+    events: z
+      .string()
+      .min(1)
+      .describe(
+        'PromQL counting the events in the window for `{{version}}` (errors, slow requests, orders), e.g. `sum(increase(http_requests_total{version="{{version}}",code=~"5.."}[{{window}}]))`. No series means none happened (0).',
+      ),
+    requests: z
+      .string()
+      .min(1)
+      .describe(
+        "PromQL counting what the events are out of in the window for `{{version}}` (requests, sessions).",
+      ),
+  })
+  .describe("The two queries of counts mode.");
+
 export const BuiltinSignal = z
   .enum(["errorRate", "latencyP50", "latencyP95", "latencyP99", "requestRate"])
   .describe(
@@ -48,9 +66,13 @@ export const ProviderConfig = z
             query: z
               .string()
               .min(1)
+              .optional()
               .describe(
-                "PromQL measuring the canary. `{{service}}`, `{{canaryVersion}}`, `{{stableVersion}}`, `{{window}}` (the window as a PromQL duration) and `{{args.NAME}}` are replaced before it is sent.",
+                "PromQL measuring the canary. `{{service}}`, `{{canaryVersion}}`, `{{stableVersion}}`, `{{window}}` (the window as a PromQL duration) and `{{args.NAME}}` are replaced before it is sent. Exactly one of `query` and `counts`.",
               ),
+            counts: Counts.optional().describe(
+              "Counts mode: a numerator and a denominator query, run for each version (`{{version}}` is the canary's, then the stable's), so the sequential judge tests their rate with its guarantee. Exactly one of `query` and `counts`.",
+            ),
             stableQuery: z
               .string()
               .min(1)
@@ -70,8 +92,21 @@ export const ProviderConfig = z
               "A query that takes longer is an Error.",
             ),
           })
+          .refine((p) => (p.query === undefined) !== (p.counts === undefined), {
+            message:
+              "give exactly one of query (a value per version) and counts (events and requests)",
+            path: ["query"],
+          })
+          .refine(
+            (p) => p.counts === undefined || (p.stableQuery === undefined && p.step === undefined),
+            {
+              message:
+                "counts mode runs its two queries for both versions: stableQuery and step do not apply",
+              path: ["counts"],
+            },
+          )
           .describe(
-            "PromQL over Prometheus's HTTP API. `query` measures the canary; `stableQuery` the baseline.",
+            "PromQL over Prometheus's HTTP API. `query` measures the canary and `stableQuery` the baseline; or `counts` gives events and requests per version.",
           ),
       }),
       z.strictObject({
@@ -83,7 +118,29 @@ export const ProviderConfig = z
             jsonPath: z
               .string()
               .startsWith("$")
-              .describe("Where the number is in the document, e.g. `$.data.value`."),
+              .optional()
+              .describe(
+                "Where the number is in the document, e.g. `$.data.value`. Exactly one of `jsonPath` and `counts`.",
+              ),
+            counts: z
+              .strictObject({
+                events: z
+                  .string()
+                  .startsWith("$")
+                  .describe(
+                    "Where the events (errors, orders...) of the window are, e.g. `$.orders`.",
+                  ),
+                requests: z
+                  .string()
+                  .startsWith("$")
+                  .describe(
+                    "Where what they are out of (requests, sessions) is, e.g. `$.sessions`.",
+                  ),
+              })
+              .optional()
+              .describe(
+                "Counts mode: each version's document gives its events and requests for the window (`{{from}}` and `{{to}}` in the URLs say which), so the sequential judge tests their rate. Needs `stableUrl`.",
+              ),
             stableUrl: Url.optional().describe(
               "The document for the stable baseline; without it there is no baseline.",
             ),
@@ -92,7 +149,18 @@ export const ProviderConfig = z
               "A request that takes longer is an Error.",
             ),
           })
-          .describe("GET a JSON document and pick a number by a JSON path (`$.data.value`)."),
+          .refine((w) => (w.jsonPath === undefined) !== (w.counts === undefined), {
+            message: "give exactly one of jsonPath (a value) and counts (events and requests)",
+            path: ["jsonPath"],
+          })
+          .refine((w) => w.counts === undefined || w.stableUrl !== undefined, {
+            message:
+              "counts mode compares the versions: give stableUrl, the stable version's document",
+            path: ["stableUrl"],
+          })
+          .describe(
+            "GET a JSON document and pick a number by a JSON path (`$.data.value`), or in counts mode events and requests per version.",
+          ),
       }),
     ],
     { error: "a provider is exactly one of builtin, prometheus or web" },

@@ -213,6 +213,54 @@ analysisTemplates:
       /metric errors of template golden has count 0 \(no end\) and a judge that cannot pass early/,
     );
   });
+
+  it("takes counts mode for the sequential judge and refuses what does not fit it", () => {
+    const base = `services:
+  - name: shop
+    match: { pathPrefix: /shop }
+    stable: { version: v1, targets: [http://127.0.0.1:9001] }
+analysisTemplates:
+  - name: t
+    metrics:
+`;
+    const ok = parseSpec(`${base}      - name: errors
+        provider: { prometheus: { address: http://127.0.0.1:9090, counts: { events: "e", requests: "r" } } }
+      - name: orders
+        provider: { web: { url: "http://127.0.0.1:9000/c?from={{from}}", stableUrl: "http://127.0.0.1:9000/s", counts: { events: $.orders, requests: $.sessions } } }
+        judge: { sequential: { direction: decrease, margin: 0.05 } }
+      - name: seeds
+        provider: { builtin: { signal: errorRate } }
+        judge: { sequential: { maxIncrease: 0.02 } }
+`);
+    assert.equal(ok.analysisTemplates[0]?.metrics.length, 3);
+    const text = problems(`${base}      - name: both
+        provider: { prometheus: { address: http://127.0.0.1:9090, query: up, counts: { events: "e", requests: "r" } } }
+      - name: stable-query
+        provider: { prometheus: { address: http://127.0.0.1:9090, stableQuery: up, counts: { events: "e", requests: "r" } } }
+      - name: web-no-stable
+        provider: { web: { url: http://127.0.0.1:9000/c, counts: { events: $.a, requests: $.b } } }
+      - name: values
+        provider: { prometheus: { address: http://127.0.0.1:9090, query: up } }
+        judge: { sequential: {} }
+      - name: ratio-on-errors
+        provider: { builtin: { signal: errorRate } }
+        judge: { sequential: { maxRatio: 1.5 } }
+      - name: points-on-latency
+        provider: { builtin: { signal: latencyP99 } }
+        judge: { sequential: { maxIncrease: 0.02 } }
+`)
+      .map((p) => `${p.path}: ${p.message}`)
+      .join("\n");
+    for (const want of [
+      /metrics\[0\]\.provider\.prometheus\.query: give exactly one of query .* and counts/,
+      /metrics\[1\]\.provider\.prometheus\.counts: counts mode runs its two queries for both versions/,
+      /metrics\[2\]\.provider\.web\.stableUrl: counts mode compares the versions/,
+      /metrics\[3\]\.judge\.sequential: the sequential judge needs per-version counts/,
+      /metrics\[4\]\.judge\.sequential\.maxRatio: maxRatio compares latency quantiles/,
+      /metrics\[5\]\.judge\.sequential\.maxIncrease: maxIncrease is in points of a rate/,
+    ])
+      assert.match(text, want);
+  });
 });
 
 /** The one problem of a spec, as `line:column: message`. */

@@ -1,10 +1,12 @@
 /**
  * Builds the judge a metric asks for. Builtin signals default to the sequential judge (errors
- * for errorRate, slow requests for latencies); other providers must name one (the spec says so).
+ * for errorRate, slow requests for latencies), and so do metrics in counts mode (their events
+ * over their requests); other providers must name one (the spec says so).
  *
  * @module
  */
 
+import { inCountsMode } from "../../spec/analysis-checks.js";
 import { type AnalysisMetric, type BuiltinSignal, JudgeConfig } from "../../spec/schema.js";
 import type { Judge } from "../types.js";
 import { createMannWhitneyJudge } from "./mann-whitney.js";
@@ -19,8 +21,12 @@ export function createJudge(metric: AnalysisMetric): Judge {
   const signal: BuiltinSignal | undefined =
     "builtin" in metric.provider ? metric.provider.builtin.signal : undefined;
   const judge = metric.judge ?? DEFAULT_JUDGE;
-  if ("sequential" in judge)
+  if ("sequential" in judge) {
+    // Counts mode: the numerator is whatever the metric counts; its name says what in messages.
+    if (inCountsMode(metric))
+      return createSequentialJudge(judge.sequential, "events", { label: metric.name });
     return createSequentialJudge(judge.sequential, signal === "errorRate" ? "errors" : "latency");
+  }
   if ("relative" in judge) {
     // Outside the builtin signals, an absolute-points limit says the value is a rate.
     const rate =

@@ -107,13 +107,7 @@ export class RestartMixture {
       }
     }
     // One interval's increments are the same for every component: computed once.
-    const inc = (this.#components[0]?.process as RateRatioEProcess).increments(
-      eA,
-      eB,
-      rho,
-      weight,
-      cap,
-    );
+    const inc = this.whole.increments(eA, eB, rho, weight, cap);
     if (inc !== null) for (const c of this.#components) c.process?.add(inc);
   }
 

@@ -1,7 +1,8 @@
 /**
  * Template variables in provider queries and URLs: `{{args.NAME}}`, `{{service}}`,
- * `{{canaryVersion}}`, `{{stableVersion}}` and `{{window}}` (the window's length as a PromQL
- * duration). Resolved once per measurement, before anything is sent; an unknown variable is a
+ * `{{canaryVersion}}`, `{{stableVersion}}`, `{{window}}` (the window's length as a PromQL
+ * duration), `{{from}}` and `{{to}}` (the window's ends, epoch ms); counts mode adds `{{version}}`
+ * per arm. Resolved once per measurement, before anything is sent; an unknown variable is a
  * {@link ProviderError}, never an empty string that would quietly change the query.
  *
  * @module
@@ -28,6 +29,9 @@ export function templateVariables(
     ["canaryVersion", ctx.canaryVersion],
     ["stableVersion", ctx.stableVersion],
     ["window", promDuration(to - from)],
+    // The window itself (epoch ms), for an application's own endpoint that counts per window.
+    ["from", String(from)],
+    ["to", String(to)],
   ]);
   for (const [name, value] of Object.entries(ctx.args)) vars.set(`args.${name}`, value);
   return vars;

@@ -18,6 +18,7 @@ import {
   ProviderError,
 } from "../../../analysis/types.js";
 import { parseDuration } from "../../../util/duration.js";
+import { countsArm } from "../counts.js";
 import { canaryAndStable, get, redactUrl } from "../http.js";
 import { substitute, templateVariables } from "../template.js";
 import { checkAborted, checkWindow } from "../window.js";
@@ -26,7 +27,9 @@ import { readAnswer } from "./response.js";
 /** The provider's settings as the spec gives them (durations as text). */
 export interface PrometheusConfig {
   address: string;
-  query: string;
+  query?: string | undefined;
+  /** Counts mode: events and requests per version (`{{version}}`); instead of `query`. */
+  counts?: { events: string; requests: string } | undefined;
   stableQuery?: string | undefined;
   step?: string | undefined;
   headers?: Readonly<Record<string, string>>;
@@ -38,7 +41,8 @@ const DEFAULT_TIMEOUT = "10s";
 export class PrometheusProvider implements MetricProvider {
   readonly type = "prometheus";
   readonly #base: URL;
-  readonly #query: string;
+  readonly #query: string | undefined;
+  readonly #counts: { events: string; requests: string } | undefined;
   readonly #stableQuery: string | undefined;
   readonly #stepMs: number | undefined;
   readonly #headers: Readonly<Record<string, string>>;
@@ -46,7 +50,11 @@ export class PrometheusProvider implements MetricProvider {
 
   constructor(config: PrometheusConfig) {
     this.#base = baseUrl(config.address);
+    if ((config.query === undefined) === (config.counts === undefined)) {
+      throw new ProviderError("config", "prometheus: give exactly one of query and counts");
+    }
     this.#query = config.query;
+    this.#counts = config.counts;
     this.#stableQuery = config.stableQuery;
     this.#headers = { ...(config.headers ?? {}) };
     this.#timeoutMs = durationMs(config.timeout ?? DEFAULT_TIMEOUT, "timeout");
@@ -57,7 +65,8 @@ export class PrometheusProvider implements MetricProvider {
     checkWindow("prometheus", from, to);
     checkAborted("prometheus", ctx.signal);
     const vars = templateVariables(from, to, ctx);
-    const query = substitute(this.#query, vars, "prometheus query");
+    if (this.#counts !== undefined) return this.#measureCounts(this.#counts, vars, from, to, ctx);
+    const query = substitute(this.#query as string, vars, "prometheus query");
     const stableQuery =
       this.#stableQuery === undefined
         ? undefined
@@ -75,6 +84,56 @@ export class PrometheusProvider implements MetricProvider {
     };
     if (stable !== undefined) obs.stable = stable;
     return obs;
+  }
+
+  /**
+   * Counts mode: events and requests for each version, four instant queries at once. A query
+   * without a series counts 0 (a counter with no 5xx series yet has had no 5xx); increase()
+   * extrapolates, so events may exceed requests by a little, which is clamped and said.
+   */
+  async #measureCounts(
+    counts: { events: string; requests: string },
+    vars: ReadonlyMap<string, string>,
+    from: number,
+    to: number,
+    ctx: MeasureContext,
+  ): Promise<Observation> {
+    const forVersion = (version: string, which: "events" | "requests") =>
+      substitute(
+        counts[which],
+        new Map([...vars, ["version", version]]),
+        `prometheus counts.${which}`,
+      );
+    const queries = {
+      canaryEvents: forVersion(ctx.canaryVersion, "events"),
+      canaryRequests: forVersion(ctx.canaryVersion, "requests"),
+      stableEvents: forVersion(ctx.stableVersion, "events"),
+      stableRequests: forVersion(ctx.stableVersion, "requests"),
+    };
+    const [canaryEvents, canaryRequests, stableEvents, stableRequests] = await Promise.all(
+      Object.values(queries).map(async (q) => (await this.#run(q, from, to, ctx.signal)).value),
+    );
+    const canary = countsArm(
+      "prometheus",
+      "canary",
+      canaryEvents ?? null,
+      canaryRequests ?? null,
+      queries.canaryEvents,
+    );
+    const stable = countsArm(
+      "prometheus",
+      "stable",
+      stableEvents ?? null,
+      stableRequests ?? null,
+      queries.stableEvents,
+    );
+    return {
+      canary,
+      stable,
+      from,
+      to,
+      query: `events: ${queries.canaryEvents}\nrequests: ${queries.canaryRequests}\nstable events: ${queries.stableEvents}\nstable requests: ${queries.stableRequests}`,
+    };
   }
 
   async #run(

@@ -21,6 +21,7 @@ import {
   ProviderError,
 } from "../../../analysis/types.js";
 import { parseDuration } from "../../../util/duration.js";
+import { countsArm } from "../counts.js";
 import { canaryAndStable, get, parseJson, redactUrl, snippet } from "../http.js";
 import { substitute, templateVariables } from "../template.js";
 import { checkAborted, checkWindow } from "../window.js";
@@ -29,7 +30,9 @@ import { evaluateJsonPath, type JsonPath, parseJsonPath } from "./json-path.js";
 /** The provider's settings as the spec gives them (durations as text). */
 export interface WebConfig {
   url: string;
-  jsonPath: string;
+  jsonPath?: string | undefined;
+  /** Counts mode: JSON paths of the events and requests in each version's document. */
+  counts?: { events: string; requests: string } | undefined;
   stableUrl?: string | undefined;
   headers?: Readonly<Record<string, string>>;
   timeout?: string;
@@ -42,15 +45,27 @@ export class WebProvider implements MetricProvider {
   readonly type = "web";
   readonly #url: string;
   readonly #stableUrl: string | undefined;
+  /** The value's path; in counts mode the events' path. */
   readonly #path: JsonPath;
+  /** Counts mode: the requests' path. */
+  readonly #requestsPath: JsonPath | undefined;
   readonly #headers: Readonly<Record<string, string>>;
   readonly #timeoutMs: number;
 
   constructor(config: WebConfig) {
     this.#url = config.url;
     this.#stableUrl = config.stableUrl;
+    if ((config.jsonPath === undefined) === (config.counts === undefined))
+      throw new ProviderError("config", "web: give exactly one of jsonPath and counts");
+    if (config.counts !== undefined && config.stableUrl === undefined)
+      throw new ProviderError(
+        "config",
+        "web: counts mode needs stableUrl, the stable version's document",
+      );
     try {
-      this.#path = parseJsonPath(config.jsonPath);
+      this.#path = parseJsonPath(config.counts?.events ?? (config.jsonPath as string));
+      this.#requestsPath =
+        config.counts === undefined ? undefined : parseJsonPath(config.counts.requests);
     } catch (err) {
       throw new ProviderError("config", `web: ${(err as Error).message}`);
     }
@@ -74,19 +89,23 @@ export class WebProvider implements MetricProvider {
       this.#stableUrl === undefined ? undefined : resolveUrl(this.#stableUrl, vars, "stableUrl");
     const [canary, stable] = await canaryAndStable(
       ctx.signal,
-      (signal) => this.#fetch(url, signal),
-      stableUrl === undefined ? undefined : (signal) => this.#fetch(stableUrl, signal),
+      (signal) => this.#fetch(url, "canary", signal),
+      stableUrl === undefined ? undefined : (signal) => this.#fetch(stableUrl, "stable", signal),
     );
+    const paths =
+      this.#requestsPath === undefined
+        ? this.#path.text
+        : `events ${this.#path.text} of requests ${this.#requestsPath.text}`;
     const query =
       stableUrl === undefined
-        ? `${redactUrl(url)} ${this.#path.text}`
-        : `${redactUrl(url)} ${this.#path.text}\nstable: ${redactUrl(stableUrl)} ${this.#path.text}`;
+        ? `${redactUrl(url)} ${paths}`
+        : `${redactUrl(url)} ${paths}\nstable: ${redactUrl(stableUrl)} ${paths}`;
     const obs: Observation = { canary, from, to, query };
     if (stable !== undefined) obs.stable = stable;
     return obs;
   }
 
-  async #fetch(url: URL, signal: AbortSignal): Promise<ArmObservation> {
+  async #fetch(url: URL, arm: "canary" | "stable", signal: AbortSignal): Promise<ArmObservation> {
     const where = redactUrl(url);
     const answer = await get({
       what: "web",
@@ -102,12 +121,19 @@ export class WebProvider implements MetricProvider {
       );
     }
     const doc = parseJson(answer.text, "web", where);
-    return { value: this.#pick(doc, where) };
+    if (this.#requestsPath === undefined) return { value: this.#pick(this.#path, doc, where) };
+    return countsArm(
+      "web",
+      arm,
+      this.#pick(this.#path, doc, where),
+      this.#pick(this.#requestsPath, doc, where),
+      `${where} ${this.#path.text}`,
+    );
   }
 
-  #pick(doc: unknown, where: string): number | null {
-    const path = this.#path.text;
-    const r = evaluateJsonPath(this.#path, doc);
+  #pick(jsonPath: JsonPath, doc: unknown, where: string): number | null {
+    const path = jsonPath.text;
+    const r = evaluateJsonPath(jsonPath, doc);
     if (!r.found) {
       if (r.reason === "index-out-of-range") return null;
       const got = describe(r.got);

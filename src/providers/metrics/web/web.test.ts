@@ -198,3 +198,58 @@ describe("web provider", () => {
     );
   });
 });
+
+describe("web provider in counts mode", () => {
+  let backend: FakeBackend;
+  before(async () => {
+    backend = await startFakeBackend();
+  });
+  after(() => backend.close());
+
+  it("reads each version's events and requests for the window it names", async () => {
+    backend.handle((_req, res, url) => {
+      const version = url.pathname.split("/").at(-1);
+      res.writeHead(200, { "content-type": "application/json" });
+      res.end(
+        JSON.stringify(
+          version === "v2" ? { orders: 30, sessions: "1000" } : { orders: 90, sessions: 1500 },
+        ),
+      );
+    });
+    const p = createMetricProvider({
+      web: {
+        url: `${backend.url}/stats/{{canaryVersion}}?from={{from}}&to={{to}}`,
+        stableUrl: `${backend.url}/stats/{{stableVersion}}?from={{from}}&to={{to}}`,
+        counts: { events: "$.orders", requests: "$.sessions" },
+        headers: {},
+        timeout: "2s",
+      },
+    });
+    const obs = await p.measure(FROM, TO, context());
+    assert.deepEqual(obs.canary, { value: 0.03, requests: 1000, events: 30 });
+    assert.deepEqual(obs.stable, { value: 0.06, requests: 1500, events: 90 });
+    const asked = backend.seen.at(-1)?.url;
+    assert.ok(backend.seen.some((s) => s.url.searchParams.get("from") === String(FROM)));
+    assert.equal(asked?.searchParams.get("to"), String(TO));
+    assert.match(obs.query ?? "", /events \$\.orders of requests \$\.sessions/);
+  });
+
+  it("is an Error naming the path a document lacks, and refuses counts without stableUrl", async () => {
+    backend.reply(200, { orders: 3 });
+    const p = new WebProvider({
+      url: `${backend.url}/c`,
+      stableUrl: `${backend.url}/s`,
+      counts: { events: "$.orders", requests: "$.sessions" },
+    });
+    await assert.rejects(
+      p.measure(FROM, TO, context()),
+      (e: unknown) =>
+        e instanceof ProviderError && /jsonPath \$\.sessions found nothing/.test(e.message),
+    );
+    assert.throws(
+      () =>
+        new WebProvider({ url: `${backend.url}/c`, counts: { events: "$.a", requests: "$.b" } }),
+      (e: unknown) => e instanceof ProviderError && /counts mode needs stableUrl/.test(e.message),
+    );
+  });
+});
