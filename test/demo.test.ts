@@ -61,7 +61,7 @@ describe("aviary demo", () => {
     const out = demo.output();
     assert.equal(code, 0, out);
     assert.match(out, /✗ v2 rolled back by the analysis, on its own/);
-    assert.match(out, /why: background analysis failed: (error-rate|latency)/);
+    assert.match(out, /why: background analysis failed: (error-rate|latency|orders)/);
     assert.match(out, /✓ v3 promoted to stable/);
     assert.match(out, /v1\s+[\d,]+ served/);
     assert.match(out, /v3\s+[\d,]+ served/);

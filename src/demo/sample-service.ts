@@ -1,12 +1,14 @@
 /**
  * A tiny sample service for the demo and the tests: answers with its version, and can be told
- * to fail a share of requests or to be slow, so a bad version looks bad to the analysis.
+ * to fail a share of requests or to be slow, so a bad version looks bad to the analysis, and to
+ * turn fewer sessions into orders (a business regression).
  *
  * @module
  */
 
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
+import type { ConversionLog } from "./conversions.js";
 
 export interface SampleServiceOptions {
   version: string;
@@ -14,6 +16,9 @@ export interface SampleServiceOptions {
   errorRate?: number;
   /** Added latency in ms (uniform between half and one and a half times this). */
   latencyMs?: number;
+  /** Share of successful requests (sessions) that end in an order, recorded in `conversions`. */
+  conversionRate?: number;
+  conversions?: ConversionLog;
   host?: string;
   port?: number;
 }
@@ -30,6 +35,7 @@ export async function startSampleService(opts: SampleServiceOptions): Promise<Sa
   const server = createServer((req, res) => {
     state.served++;
     const fail = Math.random() < (opts.errorRate ?? 0);
+    opts.conversions?.record(opts.version, !fail && Math.random() < (opts.conversionRate ?? 0));
     const delay = opts.latencyMs ? opts.latencyMs * (0.5 + Math.random()) : 0;
     const reply = () => {
       const body = JSON.stringify({ version: opts.version, path: req.url, ok: !fail });

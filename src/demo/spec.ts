@@ -2,7 +2,7 @@
  * The demo's spec: one service, `shop`, with the strategy a real team might use — beta testers
  * first, then 5 → 25 → 50 % of users and promotion — with the pauses shortened so the whole
  * story fits in a couple of minutes, and a background analysis of the router's own error rate
- * and latency that rolls a bad canary back by itself.
+ * and latency, and of the shop's orders per session, that rolls a bad canary back by itself.
  *
  * @module
  */
@@ -14,6 +14,8 @@ export interface DemoSpecOptions {
   admin: string;
   /** The stable version's address (v1). */
   stableUrl: string;
+  /** The shop's business numbers per version (`conversions.ts`). */
+  statsUrl: string;
 }
 
 /** Requests slower than this count as slow for the latency judge (v2 is about 60 ms slower). */
@@ -65,6 +67,19 @@ export function demoSpec(o: DemoSpecOptions): SpecInput {
             interval: "2s",
             provider: { builtin: { signal: "latencyP99" } },
             judge: { sequential: { alpha: 0.001, minBakeTime: "20s", slowThresholdMs: SLOW_MS } },
+          },
+          {
+            // A business metric: orders per session must not fall (v2 also converts fewer users).
+            name: "orders",
+            interval: "2s",
+            provider: {
+              web: {
+                url: `${o.statsUrl}/stats/{{canaryVersion}}?from={{from}}&to={{to}}`,
+                stableUrl: `${o.statsUrl}/stats/{{stableVersion}}?from={{from}}&to={{to}}`,
+                counts: { events: "$.orders", requests: "$.sessions" },
+              },
+            },
+            judge: { sequential: { alpha: 0.001, minBakeTime: "20s", direction: "decrease" } },
           },
         ],
       },

@@ -2,7 +2,7 @@
  * The demo, start to end: three versions of a sample shop on local ports, Aviary in front of
  * them on the embedded defaults (SQLite in a temporary data directory, the built-in router,
  * the admin API and dashboard), users sending traffic, and the story — v2 (more errors,
- * slower) is deployed and rolled back by the analysis on its own; v3 (healthy) goes
+ * slower, fewer orders per session) is deployed and rolled back by the analysis on its own; v3 (healthy) goes
  * 5 → 25 → 50 → 100 % and is promoted. It narrates as it goes and returns what happened.
  *
  * @module
@@ -16,6 +16,7 @@ import { type RunningAviary, startAviary } from "../server.js";
 import { Spec } from "../spec/schema.js";
 import { formatListenAddress } from "../util/address.js";
 import type { Logger } from "../util/log.js";
+import { ConversionLog, type StatsServer, startStatsServer } from "./conversions.js";
 import { LoadGenerator } from "./load.js";
 import { clockLabel, describeEvent, type Paint, trafficLine } from "./narrate.js";
 import { type SampleService, startSampleService } from "./sample-service.js";
@@ -47,10 +48,11 @@ export interface Demo {
   close(): Promise<void>;
 }
 
+/** v2 fails more, is slower and turns fewer sessions into orders; v3 is healthy. */
 const VERSIONS = {
-  v1: { errorRate: 0.002, latencyMs: 20 },
-  v2: { errorRate: 0.08, latencyMs: 80 },
-  v3: { errorRate: 0.002, latencyMs: 20 },
+  v1: { errorRate: 0.002, latencyMs: 20, conversionRate: 0.1 },
+  v2: { errorRate: 0.08, latencyMs: 80, conversionRate: 0.05 },
+  v3: { errorRate: 0.002, latencyMs: 20, conversionRate: 0.1 },
 } as const;
 
 export async function startDemo(opts: DemoOptions): Promise<Demo> {
@@ -58,21 +60,30 @@ export async function startDemo(opts: DemoOptions): Promise<Demo> {
   const dataDir = mkdtempSync(join(tmpdir(), "aviary-demo-"));
   let aviary: RunningAviary | undefined;
   let load: LoadGenerator | undefined;
+  let stats: StatsServer | undefined;
   const close = async () => {
     await load?.stop();
     await aviary?.close();
     await Promise.all(started.map((s) => s.close()));
+    await stats?.close();
     rmSync(dataDir, { recursive: true, force: true });
   };
   try {
     const services: Record<string, SampleService> = {};
+    const conversions = new ConversionLog();
+    stats = await startStatsServer(conversions);
     for (const [version, o] of Object.entries(VERSIONS)) {
-      const s = await startSampleService({ version, ...o });
+      const s = await startSampleService({ version, ...o, conversions });
       started.push(s);
       services[version] = s;
     }
     const spec = Spec.parse(
-      demoSpec({ listen: opts.listen, admin: opts.admin, stableUrl: services.v1?.url as string }),
+      demoSpec({
+        listen: opts.listen,
+        admin: opts.admin,
+        stableUrl: services.v1?.url as string,
+        statsUrl: stats.url,
+      }),
     );
     const running = await startAviary({ spec, log: opts.log, dataDir });
     aviary = running;
