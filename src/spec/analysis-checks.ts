@@ -8,7 +8,11 @@
 
 import type { z } from "zod";
 import { checkThresholdExpression } from "../analysis/judges/threshold.js";
+import { parseDuration } from "../util/duration.js";
 import type { AnalysisMetric, AnalysisRef, AnalysisTemplate, Service } from "./schema.js";
+
+/** The warm-up of a latency metric's sequential judge when none is set (the judge's default). */
+export const DEFAULT_LATENCY_WARMUP = "1m";
 
 /** Whether a metric's provider gives counts (events and requests per version) instead of values. */
 export function inCountsMode(metric: AnalysisMetric): boolean {
@@ -169,6 +173,24 @@ export function checkAnalysisRefs(
               path: [...at, "templates", k],
               message: `metric ${m.name} of template ${name} has count 0 (no end) and a judge that cannot pass early, so this inline analysis would never finish: give it a count`,
             });
+          }
+          // A latency metric shows its warm-up without counting it: an inline run that ends
+          // inside the warm-up would pass having judged nothing.
+          const signal = "builtin" in m.provider ? m.provider.builtin.signal : undefined;
+          const sequential: { warmup?: string | undefined } | undefined =
+            m.judge === undefined ? {} : "sequential" in m.judge ? m.judge.sequential : undefined;
+          if (m.count > 0 && sequential !== undefined && signal?.startsWith("latency")) {
+            const warmup = parseDuration(sequential.warmup ?? DEFAULT_LATENCY_WARMUP) as number;
+            const span =
+              (parseDuration(m.initialDelay) as number) +
+              m.count * (parseDuration(m.interval) as number);
+            if (warmup > 0 && span <= warmup) {
+              ctx.addIssue({
+                code: "custom",
+                path: [...at, "templates", k],
+                message: `metric ${m.name} of template ${name} ends after ${m.count} measurements, within its ${sequential.warmup ?? DEFAULT_LATENCY_WARMUP} warm-up, so this inline analysis would pass having counted nothing: raise count or lower judge.sequential.warmup`,
+              });
+            }
           }
         });
       });

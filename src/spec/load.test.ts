@@ -263,6 +263,41 @@ analysisTemplates:
   });
 });
 
+describe("parseSpec: an inline latency analysis and its warm-up", () => {
+  const spec = (judge: string) => `services:
+  - name: shop
+    match: { pathPrefix: /shop }
+    stable: { version: v1, targets: [http://127.0.0.1:9001] }
+    strategy:
+      steps:
+        - analysis: { templates: [quick] }
+analysisTemplates:
+  - name: quick
+    metrics:
+      - name: p99
+        interval: 10s
+        count: 6
+        provider: { builtin: { signal: latencyP99 } }
+${judge}`;
+
+  it("refuses one that would end within the warm-up, having counted nothing", () => {
+    const text = problems(spec(""))
+      .map((p) => p.message)
+      .join("\n");
+    assert.match(
+      text,
+      /metric p99 of template quick ends after 6 measurements, within its 1m warm-up/,
+    );
+  });
+
+  it("takes it with a shorter warm-up", () => {
+    assert.equal(
+      parseSpec(spec("        judge: { sequential: { warmup: 30s } }")).analysisTemplates.length,
+      1,
+    );
+  });
+});
+
 /** The one problem of a spec, as `line:column: message`. */
 function only(text: string): string {
   const found = problems(text);

@@ -47,6 +47,7 @@
  */
 import type { z } from "zod";
 import { JudgeConfig } from "../../spec/analysis.js";
+import { DEFAULT_LATENCY_WARMUP } from "../../spec/analysis-checks.js";
 import { formatDuration, parseDuration } from "../../util/duration.js";
 import { bernoulliLowerBound, bernoulliUpperBound } from "../stats/bernoulli-bound.js";
 import { standardGrid } from "../stats/rate-ratio.js";
@@ -92,7 +93,7 @@ export const INTERVALS_TO_FAIL = 3;
 /** The same for latency signals, whatever φ (measured: 0.8 % → 0.5 % false rollbacks under arm drift CV 0.4 at 1,000 requests/s). */
 export const LATENCY_INTERVALS_TO_FAIL = 4;
 /** The warm-up of latency signals when none is given: a cold canary's first minute. */
-export const DEFAULT_LATENCY_WARMUP = "1m";
+export { DEFAULT_LATENCY_WARMUP };
 
 interface ArmTotals {
   requests: number;
@@ -611,7 +612,7 @@ function parseState(saved: unknown, restartMs: number): SequentialState {
         origin: (s.startedAt as number | null) ?? null,
         components: [{ j: 0, L: L as number[] }],
       },
-      dispersion: { sum: [], weight: [], intervals: 0 },
+      dispersion: { sum: [], weight: [], score: [], intervals: 0 },
     };
   }
   if (typeof s.mixture !== "object" || s.mixture === null) bad("mixture");

@@ -20,7 +20,13 @@
  * moments, each interval weighted by how much it can say about s² (high-count intervals most).
  * θ must be the canary's true share: a large effect seen through the wrong θ passes for noise. It
  * is only known afterwards, so the sums are kept for a coarse grid of ratios at once and s² is
- * read at the current estimate. Until the data say otherwise the estimate is shrunk towards a
+ * read at the split's own estimate of the ratio: the root of the pooled score Σ (e_B − n θ),
+ * kept per grid ratio beside the moment sums. Not at the test's estimate: the test's per-interval
+ * cap flattens its likelihood at the top, so its argmax stays well below a large effect, and its
+ * grid ends at a ratio of 20 while a gross failure lies beyond (a canary failing one request in
+ * five against a stable arm with none). Read there, the effect passed for drift: φ reached 19 to
+ * 30 on perfectly binomial counts, and a service with 200 canary requests a second was rolled
+ * back later than one with 50. So the sums also cover ratios far beyond the test's grid. Until the data say otherwise the estimate is shrunk towards a
  * prior s₀² that is deliberately generous, with the weight of {@link PRIOR_INTERVALS} busy
  * intervals: with no history, a busy interval's evidence is discounted as if the fleet were noisy,
  * because one interval cannot show that it is not.
@@ -36,11 +42,17 @@ export interface DispersionState {
   sum: number[];
   /** Σ c_t per grid ratio. */
   weight: number[];
+  /** Σ (e_B − n θ) per grid ratio: the score whose root is the split's own estimate of the ratio. */
+  score: number[];
   intervals: number;
 }
 
 /** Every how many points of the e-process's grid the dispersion keeps its sums. */
 export const DISPERSION_GRID_STRIDE = 8;
+
+/** How far beyond the test's grid the sums reach (log rate ratio; e^7 ≈ 1,100), and in what steps. */
+export const BEYOND_GRID_MAX_DELTA = 7;
+export const BEYOND_GRID_STEP = 0.5;
 
 export class SplitDispersion {
   readonly priorS2: number;
@@ -49,6 +61,7 @@ export class SplitDispersion {
   readonly #ratios: Float64Array;
   readonly #sum: Float64Array;
   readonly #weight: Float64Array;
+  readonly #score: Float64Array;
   #intervals = 0;
 
   /**
@@ -59,13 +72,22 @@ export class SplitDispersion {
     if (!(priorS2 > 0 && Number.isFinite(priorS2)))
       throw new RangeError(`prior s² must be > 0, got ${priorS2}`);
     this.priorS2 = priorS2;
+    const first = deltas[0] as number;
+    const last = deltas[deltas.length - 1] as number;
+    if (!(deltas.length > 0 && first <= last)) throw new RangeError("the grid must be increasing");
     const picked: number[] = [];
+    for (let d = -BEYOND_GRID_MAX_DELTA; d < first; d += BEYOND_GRID_STEP) picked.push(d);
     for (let g = 0; g < deltas.length; g += DISPERSION_GRID_STRIDE)
       picked.push(deltas[g] as number);
+    if (picked[picked.length - 1] !== last) picked.push(last);
+    const beyond: number[] = [];
+    for (let d = BEYOND_GRID_MAX_DELTA; d > last; d -= BEYOND_GRID_STEP) beyond.push(d);
+    picked.push(...beyond.reverse());
     this.#deltas = Float64Array.from(picked);
     this.#ratios = this.#deltas.map(Math.exp);
     this.#sum = new Float64Array(picked.length);
     this.#weight = new Float64Array(picked.length);
+    this.#score = new Float64Array(picked.length);
   }
 
   /**
@@ -81,6 +103,7 @@ export class SplitDispersion {
       const r = rho * (ratios[g] as number);
       const theta = r / (r + 1 - rho);
       const v = n * theta * (1 - theta);
+      (this.#score[g] as number) += eB - n * theta;
       if (!(v > 0)) continue;
       const u = ((eB - n * theta) ** 2 - v) / (v * v);
       // Inverse-variance weight of u at the prior: busy intervals say most about s².
@@ -91,9 +114,15 @@ export class SplitDispersion {
     this.#intervals++;
   }
 
-  /** s² at the log rate ratio `delta` (the nearest kept grid point), shrunk towards the prior. */
+  /**
+   * s², shrunk towards the prior, at the split's own estimate of the ratio (`delta`, the test's
+   * estimate, is used only before the first interval).
+   */
   s2(delta: number): number {
-    const g = this.#nearest(delta);
+    return this.#s2At(this.#readAt(delta));
+  }
+
+  #s2At(g: number): number {
     // The prior counts as PRIOR_INTERVALS busy intervals, each of weight 1/s₀⁴.
     const k0 = PRIOR_INTERVALS / (this.priorS2 * this.priorS2);
     const est = (k0 * this.priorS2 + (this.#sum[g] as number)) / (k0 + (this.#weight[g] as number));
@@ -103,9 +132,27 @@ export class SplitDispersion {
   /** φ for an interval of `n` events with canary share `rho`, at the log rate ratio `delta`. */
   phi(n: number, rho: number, delta: number): number {
     if (!(n > 0 && rho > 0 && rho < 1)) return 1;
-    const r = rho * Math.exp(delta);
+    const g = this.#readAt(delta);
+    const r = rho * (this.#ratios[g] as number);
     const theta = r / (r + 1 - rho);
-    return 1 + n * theta * (1 - theta) * this.s2(delta);
+    return 1 + n * theta * (1 - theta) * this.#s2At(g);
+  }
+
+  /**
+   * The kept point to read s² at: the split's own estimate of the ratio, from the intervals so
+   * far (before any, the test's estimate `delta`, where all points hold only the prior).
+   */
+  #readAt(delta: number): number {
+    return this.#intervals > 0 ? this.#root() : this.#nearest(delta);
+  }
+
+  /** The kept point where the score Σ (e_B − n θ), falling with the ratio, is nearest zero. */
+  #root(): number {
+    const score = this.#score;
+    let g = 0;
+    while (g < score.length - 1 && (score[g] as number) > 0) g++;
+    if (g > 0 && Math.abs(score[g - 1] as number) < Math.abs(score[g] as number)) g--;
+    return g;
   }
 
   #nearest(delta: number): number {
@@ -122,6 +169,7 @@ export class SplitDispersion {
     return {
       sum: Array.from(this.#sum),
       weight: Array.from(this.#weight),
+      score: Array.from(this.#score),
       intervals: this.#intervals,
     };
   }
@@ -135,11 +183,13 @@ export class SplitDispersion {
     if (
       !numbers(s.sum) ||
       !numbers(s.weight) ||
+      !numbers(s.score) ||
       !(Number.isInteger(s.intervals) && s.intervals >= 0)
     )
       throw new RangeError("not a dispersion state for this grid");
     this.#sum.set(s.sum);
     this.#weight.set(s.weight);
+    this.#score.set(s.score);
     this.#intervals = s.intervals;
   }
 }
