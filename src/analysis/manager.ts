@@ -15,6 +15,7 @@ import type { AnalysisMetric, AnalysisRef, AnalysisTemplate } from "../spec/sche
 import type { AnalysisRunRecord, MeasurementRecord, Store } from "../store/store.js";
 import type { Clock } from "../util/clock.js";
 import type { Logger } from "../util/log.js";
+import { withTemplateAlpha } from "./alpha.js";
 import { AnalysisRunner, type RunPlan } from "./runner.js";
 import type { Judge, MetricProvider } from "./types.js";
 
@@ -155,7 +156,7 @@ function planRun(r: Rollout, ref: AnalysisRef): RunPlan {
   for (const name of ref.templates) {
     const t = templates[name] as AnalysisTemplate;
     for (const a of t.args) if (a.value !== undefined) args[a.name] ??= a.value;
-    for (const m of t.metrics) {
+    for (const m of withTemplateAlpha(t)) {
       const clash = metrics.some((x) => x.name === m.name);
       metrics.push(clash ? { ...m, name: `${name}/${m.name}` } : m);
     }

@@ -319,9 +319,9 @@ export const JudgeConfig = z
               .number()
               .gt(0)
               .lt(0.5)
-              .default(0.01)
+              .optional()
               .describe(
-                "The false-rollback rate it guarantees on a canary no worse than stable (+ margin).",
+                "The false-rollback rate it guarantees on a canary no worse than stable (+ margin). Default: the template's alpha split equally across its sequential metrics that can fail the run.",
               ),
             margin: z
               .number()
@@ -490,6 +490,14 @@ export const AnalysisTemplate = z
       .default([])
       .describe(
         "Arguments the template's queries use as `{{args.NAME}}`; a value here is the default.",
+      ),
+    alpha: z
+      .number()
+      .gt(0)
+      .lt(0.5)
+      .default(0.01)
+      .describe(
+        "The family-wise false-rollback rate of the template's sequential metrics: split equally (Bonferroni) across those that can fail the run (not dryRun) and set no judge.sequential.alpha of their own, so a canary no worse than stable is rolled back by any of them with probability ≤ alpha (plus any explicit metric alphas).",
       ),
     metrics: z.array(AnalysisMetric).min(1).describe("What to measure; at least one metric."),
   })

@@ -8,6 +8,7 @@
 
 import { inCountsMode } from "../../spec/analysis-checks.js";
 import { type AnalysisMetric, type BuiltinSignal, JudgeConfig } from "../../spec/schema.js";
+import { DEFAULT_TEMPLATE_ALPHA } from "../alpha.js";
 import type { Judge } from "../types.js";
 import { createMannWhitneyJudge } from "./mann-whitney.js";
 import { createRelativeJudge } from "./relative.js";
@@ -25,7 +26,12 @@ export function createJudge(metric: AnalysisMetric): Judge {
     // Counts mode: the numerator is whatever the metric counts; its name says what in messages.
     if (inCountsMode(metric))
       return createSequentialJudge(judge.sequential, "events", { label: metric.name });
-    return createSequentialJudge(judge.sequential, signal === "errorRate" ? "errors" : "latency");
+    // The template's share of α is filled in when the run is planned (../alpha.ts); a metric
+    // built outside a template gets the one-metric default.
+    return createSequentialJudge(
+      { ...judge.sequential, alpha: judge.sequential.alpha ?? DEFAULT_TEMPLATE_ALPHA },
+      signal === "errorRate" ? "errors" : "latency",
+    );
   }
   if ("relative" in judge) {
     // Outside the builtin signals, an absolute-points limit says the value is a rate.
