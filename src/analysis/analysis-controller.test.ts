@@ -246,3 +246,45 @@ describe("analysis in a rollout", () => {
     assert.equal(second.controller.rollout("shop")!.stepIndex, 1);
   });
 });
+
+describe("template alpha through the controller", () => {
+  it("two sequential metrics of one template each judge at α/2, recorded in the stored evidence", async () => {
+    const { createJudge } = await import("./judges/index.js");
+    const store = openSqliteStore(join(mkdtempSync(join(tmpdir(), "aviary-an-")), "a.db"));
+    const clock = new ManualClock();
+    const controller = new Controller({
+      store,
+      router: new NoopTrafficRouter(),
+      clock,
+      log: silentLogger(),
+      analysis: { providerFor: () => provider, judgeFor: createJudge },
+    });
+    const input = spec([{ setWeight: 5 }, { analysis: { templates: ["pair"] } }, { pause: {} }]);
+    input.analysisTemplates = [
+      {
+        name: "pair",
+        alpha: 0.002,
+        metrics: [
+          { name: "errors", interval: "10s", provider: { builtin: { signal: "errorRate" } } },
+          {
+            name: "errors-again",
+            interval: "10s",
+            provider: { builtin: { signal: "errorRate" } },
+          },
+        ],
+      },
+    ];
+    const parsed = Spec.parse(input);
+    await controller.start(parsed.services, parsed.analysisTemplates);
+    opened.push({ controller, store });
+    const r = await controller.deploy("shop", V2, "operator:alice");
+    for (let i = 0; i < 10; i++) {
+      clock.advance(1000);
+      for (let j = 0; j < 10; j++) await new Promise((res) => setImmediate(res));
+    }
+    const run = store.analysisRunsOf(r.id)[0]!;
+    const ms = store.measurementsOf(run.id);
+    assert.ok(ms.length >= 2, `measured ${ms.length}`);
+    for (const m of ms) assert.equal(m.evidence.alpha, 0.001, `${m.metric}: ${m.message}`);
+  });
+});
