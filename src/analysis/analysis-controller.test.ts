@@ -246,3 +246,165 @@ describe("analysis in a rollout", () => {
     assert.equal(second.controller.rollout("shop")!.stepIndex, 1);
   });
 });
+
+describe("template alpha through the controller", () => {
+  it("two sequential metrics of one template each judge at α/2, recorded in the stored evidence", async () => {
+    const { createJudge } = await import("./judges/index.js");
+    const store = openSqliteStore(join(mkdtempSync(join(tmpdir(), "aviary-an-")), "a.db"));
+    const clock = new ManualClock();
+    const controller = new Controller({
+      store,
+      router: new NoopTrafficRouter(),
+      clock,
+      log: silentLogger(),
+      analysis: { providerFor: () => provider, judgeFor: createJudge },
+    });
+    const input = spec([{ setWeight: 5 }, { analysis: { templates: ["pair"] } }, { pause: {} }]);
+    input.analysisTemplates = [
+      {
+        name: "pair",
+        alpha: 0.002,
+        metrics: [
+          { name: "errors", interval: "10s", provider: { builtin: { signal: "errorRate" } } },
+          {
+            name: "errors-again",
+            interval: "10s",
+            provider: { builtin: { signal: "errorRate" } },
+          },
+        ],
+      },
+    ];
+    const parsed = Spec.parse(input);
+    await controller.start(parsed.services, parsed.analysisTemplates);
+    opened.push({ controller, store });
+    const r = await controller.deploy("shop", V2, "operator:alice");
+    for (let i = 0; i < 10; i++) {
+      clock.advance(1000);
+      for (let j = 0; j < 10; j++) await new Promise((res) => setImmediate(res));
+    }
+    const run = store.analysisRunsOf(r.id)[0]!;
+    const ms = store.measurementsOf(run.id);
+    assert.ok(ms.length >= 2, `measured ${ms.length}`);
+    for (const m of ms) assert.equal(m.evidence.alpha, 0.001, `${m.metric}: ${m.message}`);
+  });
+});
+
+describe("a scored template through the controller (Kayenta's weighted score)", () => {
+  /** Each metric's judge follows its own script; a second, unscored template keeps its own verdicts. */
+  async function scored(scripts: Record<string, Array<Verdict["phase"] | "pass">>, refs: string[]) {
+    const store = openSqliteStore(join(mkdtempSync(join(tmpdir(), "aviary-an-")), "a.db"));
+    const clock = new ManualClock();
+    const controller = new Controller({
+      store,
+      router: new NoopTrafficRouter(),
+      clock,
+      log: silentLogger(),
+      analysis: {
+        providerFor: () => provider,
+        judgeFor: (m) => scriptedJudge(scripts[m.name] ?? ["Successful"]),
+      },
+    });
+    const input = spec([{ setWeight: 5 }, { analysis: { templates: refs } }, { pause: {} }]);
+    const metric = (name: string, extra: object = {}) => ({
+      name,
+      interval: "10s",
+      count: 3,
+      provider: { builtin: { signal: "errorRate" as const } },
+      ...extra,
+    });
+    input.analysisTemplates = [
+      {
+        name: "golden",
+        scoring: { pass: 95, marginal: 60, groupWeights: { errors: 50, latency: 50 } },
+        metrics: [
+          metric("error-rate", { groups: ["errors"] }),
+          metric("p99", { groups: ["latency"] }),
+          metric("p50", { groups: ["latency"] }),
+          metric("panics", { groups: ["errors"], critical: true }),
+          metric("shadow", { dryRun: true }),
+        ],
+      },
+      { name: "plain", metrics: [metric("plain-errors")] },
+    ];
+    const parsed = Spec.parse(input);
+    await controller.start(parsed.services, parsed.analysisTemplates);
+    opened.push({ controller, store });
+    const r = await controller.deploy("shop", V2, "operator:alice");
+    const advance = async (ms: number) => {
+      for (let left = ms; left > 0; left -= 1000) {
+        clock.advance(1000);
+        for (let i = 0; i < 10; i++) await new Promise((res) => setImmediate(res));
+      }
+    };
+    const scores = () =>
+      store
+        .measurementsOf(store.analysisRunsOf(r.id)[0]!.id)
+        .filter((m) => m.metric === "score:golden");
+    return { controller, store, advance, scores, id: r.id };
+  }
+
+  it("a metric that fails costs its group's share, and a marginal score pauses for a person", async () => {
+    const h = await scored({ p99: ["Successful", "Failed"], shadow: ["Failed"] }, ["golden"]);
+    await h.advance(20_000);
+    assert.equal(h.controller.rollout("shop")!.phase, "Analyzing", "75 is above marginal 60");
+    await h.advance(10_000);
+    const r = h.controller.rollout("shop")!;
+    assert.equal(r.phase, "Paused");
+    assert.match(
+      r.reason,
+      /score of golden 75 \(pass ≥ 95, fails ≤ 60, marginal\): error-rate Pass 25\/25, p99 High 0\/25, p50 Pass 25\/25, panics Pass 25\/25/,
+    );
+    const last = h.scores().at(-1)!;
+    assert.equal(last.value, 75);
+    assert.equal(last.phase, "Inconclusive");
+    const contributions = last.evidence.contributions as Array<{ metric: string; muted: boolean }>;
+    assert.deepEqual(
+      contributions.map((c) => [c.metric, c.muted]),
+      [
+        ["error-rate", false],
+        ["p99", false],
+        ["p50", false],
+        ["panics", false],
+        ["shadow", true],
+      ],
+      "the muted dry-run metric is shown, failing, and costs nothing",
+    );
+    assert.deepEqual(
+      h.scores().map((m) => `${m.value} ${m.phase} ${m.evidence.decision}`),
+      ["100 Successful continue", "75 Successful continue", "75 Inconclusive done"],
+      "a score is stored when it or its verdict changes, not at every measurement",
+    );
+  });
+
+  it("a score at or below marginal rolls back at once, naming each metric's part", async () => {
+    const h = await scored({ "error-rate": ["Failed"], p99: ["Failed"] }, ["golden"]);
+    await h.advance(10_000);
+    const r = h.controller.rollout("shop")!;
+    assert.equal(r.phase, "Aborted");
+    assert.match(
+      r.reason,
+      /^analysis failed: score of golden 50 \(pass ≥ 95, fails ≤ 60\): error-rate High 0\/25, p99 High 0\/25, p50 Pass 25\/25, panics Pass 25\/25$/,
+    );
+  });
+
+  it("a critical metric that does not pass fails the run whatever the score", async () => {
+    const h = await scored({ panics: ["Successful", "Failed"] }, ["golden"]);
+    await h.advance(20_000);
+    const r = h.controller.rollout("shop")!;
+    assert.equal(r.phase, "Aborted");
+    assert.match(r.reason, /score of golden 0: critical panics did not pass/);
+  });
+
+  it("every metric passing moves on with the score; an unscored template beside it keeps its own verdict", async () => {
+    const ok = await scored({}, ["golden", "plain"]);
+    await ok.advance(30_000);
+    assert.equal(ok.controller.rollout("shop")!.stepIndex, 2);
+    assert.match(ok.controller.history("shop").at(-1)!.reason, /score of golden 100/);
+
+    const bad = await scored({ "plain-errors": ["Failed"] }, ["golden", "plain"]);
+    await bad.advance(10_000);
+    const r = bad.controller.rollout("shop")!;
+    assert.equal(r.phase, "Aborted");
+    assert.match(r.reason, /^analysis failed: plain-errors: measurement 1: Failed$/);
+  });
+});

@@ -15,6 +15,8 @@ import type { AnalysisMetric, AnalysisRef, AnalysisTemplate } from "../spec/sche
 import type { AnalysisRunRecord, MeasurementRecord, Store } from "../store/store.js";
 import type { Clock } from "../util/clock.js";
 import type { Logger } from "../util/log.js";
+import { withTemplateAlpha } from "./alpha.js";
+import { type ScoringPlan, scoringPlan } from "./run-score.js";
 import { AnalysisRunner, type RunPlan } from "./runner.js";
 import type { Judge, MetricProvider } from "./types.js";
 
@@ -152,14 +154,20 @@ function planRun(r: Rollout, ref: AnalysisRef): RunPlan {
     stableVersion: r.stable.version,
   };
   const metrics: AnalysisMetric[] = [];
+  const scoring: ScoringPlan[] = [];
   for (const name of ref.templates) {
     const t = templates[name] as AnalysisTemplate;
     for (const a of t.args) if (a.value !== undefined) args[a.name] ??= a.value;
-    for (const m of t.metrics) {
+    const names: string[] = [];
+    for (const m of withTemplateAlpha(t)) {
       const clash = metrics.some((x) => x.name === m.name);
-      metrics.push(clash ? { ...m, name: `${name}/${m.name}` } : m);
+      const planned = clash ? { ...m, name: `${name}/${m.name}` } : m;
+      metrics.push(planned);
+      names.push(planned.name);
     }
+    const plan = scoringPlan(t, names);
+    if (plan !== undefined) scoring.push(plan);
   }
   Object.assign(args, ref.args);
-  return { metrics, args };
+  return { metrics, args, scoring };
 }

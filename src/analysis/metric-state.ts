@@ -23,6 +23,8 @@ export class MetricState {
   /** End of the last measured window (epoch ms). */
   lastTo: number;
   lastMessage = "";
+  /** Which way the last failed measurement went, when its judge says (Kayenta's High or Low). */
+  failedLabel: "High" | "Low" | undefined;
 
   /** Inline runs finish on an early pass; background runs keep watching after one. */
   readonly inline: boolean;
@@ -33,7 +35,13 @@ export class MetricState {
     this.inline = inline;
   }
 
-  record(phase: MeasurementPhase, decision: unknown, to: number, message: string): void {
+  record(
+    phase: MeasurementPhase,
+    decision: unknown,
+    to: number,
+    message: string,
+    label?: unknown,
+  ): void {
     this.measurements++;
     this.lastTo = to;
     this.lastMessage = message;
@@ -42,8 +50,10 @@ export class MetricState {
       return;
     }
     this.consecutiveErrors = 0;
-    if (phase === "Failed") this.failed++;
-    else if (phase === "Inconclusive") this.inconclusive++;
+    if (phase === "Failed") {
+      this.failed++;
+      if (label === "High" || label === "Low") this.failedLabel = label;
+    } else if (phase === "Inconclusive") this.inconclusive++;
     else if (decision === "pass") this.passedEarly = true;
   }
 
@@ -51,7 +61,13 @@ export class MetricState {
   replay(stored: readonly MeasurementRecord[]): void {
     for (const m of stored) {
       const window = m.evidence.window as { to?: number } | undefined;
-      this.record(m.phase, m.evidence.decision, window?.to ?? m.finishedAt, m.message);
+      this.record(
+        m.phase,
+        m.evidence.decision,
+        window?.to ?? m.finishedAt,
+        m.message,
+        m.evidence.label,
+      );
     }
   }
 
@@ -78,10 +94,12 @@ const ORDER: readonly MetricPhase[] = ["Failed", "Error", "Inconclusive", "Runni
  * only when every counted metric is. Dry-run metrics are measured and shown, never decisive.
  */
 export function foldRunPhase(states: readonly MetricState[]): MetricPhase {
+  return worstPhase(states.filter((s) => !s.metric.dryRun).map((s) => s.phase));
+}
+
+/** The worst of some phases (Successful when there are none). */
+export function worstPhase(phases: readonly MetricPhase[]): MetricPhase {
   let worst: MetricPhase = "Successful";
-  for (const s of states) {
-    if (s.metric.dryRun) continue;
-    if (ORDER.indexOf(s.phase) < ORDER.indexOf(worst)) worst = s.phase;
-  }
+  for (const p of phases) if (ORDER.indexOf(p) < ORDER.indexOf(worst)) worst = p;
   return worst;
 }

@@ -12,7 +12,8 @@ import type { AnalysisRunRecord, MeasurementRecord, Store } from "../store/store
 import type { Clock, TimerHandle } from "../util/clock.js";
 import { parseDuration } from "../util/duration.js";
 import type { Logger } from "../util/log.js";
-import { foldRunPhase, type MetricPhase, MetricState } from "./metric-state.js";
+import { foldRunPhase, type MetricPhase, MetricState, worstPhase } from "./metric-state.js";
+import { type ScoreVerdict, type ScoringPlan, scoreRun } from "./run-score.js";
 import {
   type Judge,
   type MeasureContext,
@@ -25,7 +26,12 @@ import {
 export interface RunPlan {
   metrics: AnalysisMetric[];
   args: Record<string, string>;
+  /** Templates judged by one score (`run-score.ts`); absent in runs planned before scoring. */
+  scoring?: ScoringPlan[];
 }
+
+/** The measurements that record a scored template's verdict are named so (no metric can be). */
+export const SCORE_PREFIX = "score:";
 
 export interface RunDeps {
   store: Store;
@@ -54,6 +60,9 @@ export class AnalysisRunner {
   readonly #ctx: { service: string; canaryVersion: string; stableVersion: string };
   readonly #metrics: MetricRuntime[];
   readonly #args: Record<string, string>;
+  readonly #scoring: ScoringPlan[];
+  /** What each scored template last recorded, so a score is stored when it changes. */
+  readonly #lastScore = new Map<string, string>();
   #record: AnalysisRunRecord;
   #stopped = false;
 
@@ -87,6 +96,13 @@ export class AnalysisRunner {
       };
     });
     this.#args = plan.args;
+    this.#scoring = plan.scoring ?? [];
+    for (const p of this.#scoring) {
+      const last = deps.store
+        .measurementsOf(record.id, { metric: SCORE_PREFIX + p.template })
+        .at(-1);
+      if (last !== undefined) this.#lastScore.set(p.template, scoreKey(last.phase, last.message));
+    }
   }
 
   get record(): AnalysisRunRecord {
@@ -154,7 +170,7 @@ export class AnalysisRunner {
     if (this.#stopped) return;
     const finishedAt = this.#deps.clock.now();
     const decision = verdict.evidence.decision;
-    m.state.record(verdict.phase, decision, to, verdict.message);
+    m.state.record(verdict.phase, decision, to, verdict.message, verdict.evidence.label);
     const stored = this.#deps.store.appendMeasurement({
       runId: this.#record.id,
       metric: metric.name,
@@ -177,25 +193,66 @@ export class AnalysisRunner {
 
   #reassess(): void {
     if (this.#record.phase !== "Running") return;
-    const phase: MetricPhase = foldRunPhase(this.#metrics.map((m) => m.state));
-    const counted = this.#metrics.filter((m) => !m.state.metric.dryRun);
+    const scored = new Set(this.#scoring.flatMap((p) => p.metrics.map((m) => m.name)));
+    const own = this.#metrics.filter((m) => !scored.has(m.state.metric.name));
+    const states = new Map(this.#metrics.map((m) => [m.state.metric.name, m.state]));
+    const scores = this.#scoring.map((p) => this.#score(p, states));
+
+    // Metrics outside a scored template: the worst decides, as Argo folds them.
+    const ownPhase: MetricPhase = foldRunPhase(own.map((m) => m.state));
+    const counted = own.filter((m) => !m.state.metric.dryRun);
     // An inline run with only dry-run metrics finishes when they all have.
-    const allDone =
-      counted.length === 0
-        ? this.#metrics.every((m) => m.state.done)
-        : counted.every((m) => m.state.done);
-    if (phase === "Running" || (phase === "Successful" && !allDone)) return;
+    const ownDone =
+      own.length === 0 ||
+      (counted.length === 0 ? own.every((m) => m.state.done) : counted.every((m) => m.state.done));
+    const phase = worstPhase([ownPhase, ...scores.map((v) => v.phase)]);
+    if (phase === "Running" || (phase === "Successful" && !ownDone)) return;
     if (phase === "Successful" && this.#record.kind === "background") return;
-    const culprit =
-      this.#metrics.find((m) => !m.state.metric.dryRun && m.state.phase === phase) ??
-      this.#metrics[0];
-    const message =
-      phase === "Successful"
-        ? "every metric passed"
-        : `${culprit?.state.metric.name}: ${culprit?.state.lastMessage}`;
+    let message: string;
+    const decisive = scores.find((v) => v.phase === phase);
+    if (phase === "Successful")
+      message = scores.length > 0 ? scores.map((v) => v.message).join("; ") : "every metric passed";
+    else if (decisive !== undefined && ownPhase !== phase) message = decisive.message;
+    else {
+      const culprit = own.find((m) => !m.state.metric.dryRun && m.state.phase === phase) ?? own[0];
+      message = `${culprit?.state.metric.name}: ${culprit?.state.lastMessage}`;
+    }
     for (const m of this.#metrics) m.timer?.cancel();
     this.#stopped = true;
     this.#finish(phase, message);
+  }
+
+  /** A scored template's verdict now, stored as a measurement of its own when it changed. */
+  #score(plan: ScoringPlan, states: ReadonlyMap<string, MetricState>): ScoreVerdict {
+    const v = scoreRun(plan, states);
+    if (v.result === undefined) return v;
+    const phase = v.phase === "Running" ? "Successful" : v.phase;
+    const key = scoreKey(phase, v.message);
+    if (this.#lastScore.get(plan.template) === key) return v;
+    this.#lastScore.set(plan.template, key);
+    const now = this.#deps.clock.now();
+    const stored = this.#deps.store.appendMeasurement({
+      runId: this.#record.id,
+      metric: SCORE_PREFIX + plan.template,
+      phase,
+      value: v.result.score,
+      evidence: {
+        kind: "score",
+        decision: v.phase === "Failed" ? "fail" : v.phase === "Running" ? "continue" : "done",
+        score: v.result.score,
+        weightedScore: v.result.weightedScore,
+        classification: v.result.classification,
+        pass: plan.pass,
+        marginal: plan.marginal,
+        groups: v.result.groups.map((g) => ({ name: g.name, score: g.score, weight: g.weight })),
+        contributions: v.contributions,
+      },
+      message: v.message,
+      startedAt: now,
+      finishedAt: now,
+    });
+    this.#deps.onMeasurement?.(stored);
+    return v;
   }
 
   #finish(phase: AnalysisRunRecord["phase"], message: string): void {
@@ -207,4 +264,8 @@ export class AnalysisRunner {
     );
     this.#deps.onPhase(this.#record);
   }
+}
+
+function scoreKey(phase: string, message: string): string {
+  return `${phase} ${message}`;
 }

@@ -7,21 +7,14 @@
  */
 
 import type { z } from "zod";
+import { alphaBudget } from "../analysis/alpha.js";
 import { checkThresholdExpression } from "../analysis/judges/threshold.js";
 import { parseDuration } from "../util/duration.js";
-import type { AnalysisMetric, AnalysisRef, AnalysisTemplate, Service } from "./schema.js";
+import { inCountsMode } from "./metric-kind.js";
+import type { AnalysisRef, AnalysisTemplate, Service } from "./schema.js";
 
 /** The warm-up of a latency metric's sequential judge when none is set (the judge's default). */
 export const DEFAULT_LATENCY_WARMUP = "1m";
-
-/** Whether a metric's provider gives counts (events and requests per version) instead of values. */
-export function inCountsMode(metric: AnalysisMetric): boolean {
-  const p = metric.provider;
-  return (
-    ("prometheus" in p && p.prometheus.counts !== undefined) ||
-    ("web" in p && p.web.counts !== undefined)
-  );
-}
 
 export function checkAnalysisTemplates(templates: AnalysisTemplate[], ctx: z.RefinementCtx): void {
   const names = new Map<string, number>();
@@ -114,7 +107,64 @@ export function checkAnalysisTemplates(templates: AnalysisTemplate[], ctx: z.Ref
         });
       }
     });
+    checkAlphaBudget(t, ["analysisTemplates", i], ctx);
+    checkScoring(t, ["analysisTemplates", i], ctx);
   });
+}
+
+/** Groups and critical only mean something in a scored template; weights must name a group. */
+function checkScoring(t: AnalysisTemplate, at: (string | number)[], ctx: z.RefinementCtx): void {
+  if (t.scoring === undefined) {
+    t.metrics.forEach((m, j) => {
+      for (const field of ["groups", "critical"] as const) {
+        if (m[field] !== undefined)
+          ctx.addIssue({
+            code: "custom",
+            path: [...at, "metrics", j, field],
+            message: `${field} only counts in a scored template: give template ${t.name} a scoring block, or remove it`,
+          });
+      }
+    });
+    return;
+  }
+  const groups = new Set(t.metrics.filter((m) => !m.dryRun).flatMap((m) => m.groups ?? [m.name]));
+  if (groups.size === 0)
+    ctx.addIssue({
+      code: "custom",
+      path: [...at, "scoring"],
+      message: `every metric of template ${t.name} is dryRun, so there is nothing to score`,
+    });
+  for (const g of Object.keys(t.scoring.groupWeights)) {
+    if (!groups.has(g))
+      ctx.addIssue({
+        code: "custom",
+        path: [...at, "scoring", "groupWeights", g],
+        message: `no metric of template ${t.name} that counts is in group ${g} (groups: ${[...groups].join(", ")})`,
+      });
+  }
+}
+
+/** The metrics' own α's must leave something of the template's α for the others (`alpha.ts`). */
+function checkAlphaBudget(
+  t: AnalysisTemplate,
+  at: (string | number)[],
+  ctx: z.RefinementCtx,
+): void {
+  const b = alphaBudget(t);
+  const round = (x: number) => Number(x.toPrecision(6));
+  if (b.sharing.length > 0 && b.each <= 0) {
+    ctx.addIssue({
+      code: "custom",
+      path: [...at, "alpha"],
+      message: `the metrics' own judge.sequential.alpha add up to ${round(b.spent)}, leaving nothing of template ${t.name}'s alpha ${b.total} for ${b.sharing.join(", ")}: raise the template's alpha or lower theirs`,
+    });
+  } else if (t.alpha !== undefined && b.spent > t.alpha) {
+    ctx.addIssue({
+      code: "custom",
+      path: [...at, "alpha"],
+      message: `the metrics' own judge.sequential.alpha add up to ${round(b.spent)}, more than template ${t.name}'s alpha ${t.alpha}: raise the template's alpha or lower theirs`,
+    });
+  }
 }
 
 export function checkAnalysisRefs(

@@ -319,9 +319,9 @@ export const JudgeConfig = z
               .number()
               .gt(0)
               .lt(0.5)
-              .default(0.01)
+              .optional()
               .describe(
-                "The false-rollback rate it guarantees on a canary no worse than stable (+ margin).",
+                "The false-rollback rate it guarantees on a canary no worse than stable (+ margin). Default: what the metrics with their own alpha leave of the template's alpha, split equally across the others that can fail the run.",
               ),
             margin: z
               .number()
@@ -460,7 +460,22 @@ export const AnalysisMetric = z
     dryRun: z
       .boolean()
       .default(false)
-      .describe("Measured and reported, never able to fail the run."),
+      .describe(
+        "Measured and reported, never able to fail the run (in a scored template: muted, left out of the score).",
+      ),
+    groups: z
+      .array(z.string().regex(/^[a-zA-Z0-9][a-zA-Z0-9._-]*$/, { message: "expected a group name" }))
+      .min(1)
+      .optional()
+      .describe(
+        "Scored templates only: the groups the metric counts in (Kayenta's metric groups). Default: a group of its own, named as the metric.",
+      ),
+    critical: z
+      .boolean()
+      .optional()
+      .describe(
+        "Scored templates only: a verdict other than pass fails the run whatever the score (Kayenta's critical metric).",
+      ),
     provider: ProviderConfig,
     judge: JudgeConfig.optional().describe(
       "Default: sequential for builtin signals; required otherwise.",
@@ -490,6 +505,49 @@ export const AnalysisTemplate = z
       .default([])
       .describe(
         "Arguments the template's queries use as `{{args.NAME}}`; a value here is the default.",
+      ),
+    alpha: z
+      .number()
+      .gt(0)
+      .lt(0.5)
+      .optional()
+      .describe(
+        "The family-wise false-rollback rate of the template's sequential metrics that can fail the run (not dryRun), default 0.01: a metric with its own judge.sequential.alpha spends that much of it, the rest is split equally across the others, so a canary no worse than stable is rolled back by any of them with probability ≤ alpha.",
+      ),
+    scoring: z
+      .strictObject({
+        pass: z
+          .number()
+          .min(0)
+          .max(100)
+          .default(95)
+          .describe("A score at or above this passes (once every metric has finished)."),
+        marginal: z
+          .number()
+          .min(0)
+          .max(100)
+          .default(75)
+          .describe(
+            "A score at or below this fails the run at once; between marginal and pass the run ends Inconclusive (a person decides).",
+          ),
+        groupWeights: z
+          .record(z.string(), z.number().min(0).max(100))
+          .default({})
+          .describe(
+            "Weight of each metric group, out of 100; groups not listed share what is left equally (Kayenta's classifier.groupWeights).",
+          ),
+      })
+      .refine((s) => s.pass >= s.marginal, {
+        message: "pass must be at least marginal",
+        path: ["pass"],
+      })
+      .refine((s) => Object.values(s.groupWeights).reduce((a, w) => a + w, 0) <= 100, {
+        message: "the group weights add up to more than 100",
+        path: ["groupWeights"],
+      })
+      .optional()
+      .describe(
+        "One verdict for the template from a weighted score of its metrics, as Kayenta scores a canary: each metric passes or not, each group scores the share of its metrics that pass, the score is the groups' weighted sum out of 100. Without it, each metric's own verdict counts (the worst decides).",
       ),
     metrics: z.array(AnalysisMetric).min(1).describe("What to measure; at least one metric."),
   })

@@ -6,8 +6,9 @@
  * @module
  */
 
-import { inCountsMode } from "../../spec/analysis-checks.js";
+import { inCountsMode } from "../../spec/metric-kind.js";
 import { type AnalysisMetric, type BuiltinSignal, JudgeConfig } from "../../spec/schema.js";
+import { DEFAULT_TEMPLATE_ALPHA } from "../alpha.js";
 import type { Judge } from "../types.js";
 import { createMannWhitneyJudge } from "./mann-whitney.js";
 import { createRelativeJudge } from "./relative.js";
@@ -22,10 +23,13 @@ export function createJudge(metric: AnalysisMetric): Judge {
     "builtin" in metric.provider ? metric.provider.builtin.signal : undefined;
   const judge = metric.judge ?? DEFAULT_JUDGE;
   if ("sequential" in judge) {
+    // The template's share of α is filled in when the run is planned (../alpha.ts); a metric
+    // judged outside a template gets the one-metric default.
+    const config = { ...judge.sequential, alpha: judge.sequential.alpha ?? DEFAULT_TEMPLATE_ALPHA };
     // Counts mode: the numerator is whatever the metric counts; its name says what in messages.
     if (inCountsMode(metric))
-      return createSequentialJudge(judge.sequential, "events", { label: metric.name });
-    return createSequentialJudge(judge.sequential, signal === "errorRate" ? "errors" : "latency");
+      return createSequentialJudge(config, "events", { label: metric.name });
+    return createSequentialJudge(config, signal === "errorRate" ? "errors" : "latency");
   }
   if ("relative" in judge) {
     // Outside the builtin signals, an absolute-points limit says the value is a rate.

@@ -391,5 +391,6 @@ describe("watch view", () => {
     assert.equal(formatValue(0), "0");
     assert.equal(measurementValue({ value: 0.4241, evidence: { eValue: 0.4241 } }), "e=0.4241");
     assert.equal(measurementValue({ value: 0.05, evidence: {} }), "0.05");
+    assert.equal(measurementValue({ value: 66.67, evidence: { kind: "score" } }), "score=66.67");
   });
 });

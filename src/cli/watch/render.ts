@@ -353,13 +353,15 @@ function analysisLines(runs: AnalysisRun[] | null, verdicts: number): Line[] {
 
 /**
  * A measurement's value for the list: `e=` in front when it is the sequential judge's e-value
- * (evidence.eValue), so it is not read as the metric's own value.
+ * (evidence.eValue), `score=` for a scored template's score, so neither is read as the metric's
+ * own value.
  */
 export function measurementValue(m: {
   value: number | null;
   evidence: Record<string, unknown>;
 }): string {
   const v = formatValue(m.value);
+  if (m.value !== null && m.evidence.kind === "score") return `score=${v}`;
   return m.value !== null && m.evidence.eValue === m.value ? `e=${v}` : v;
 }
 

@@ -161,6 +161,32 @@ describe("analysis in words", () => {
     );
     assert.equal(measurementValueText({ value: 0.012, evidence: { canary: 0.012 } }), "0.012");
     assert.equal(measurementValueText({ value: null, evidence: {} }), "no value");
+    assert.equal(measurementValueText({ value: 75, evidence: { kind: "score" } }), "score 75");
+  });
+
+  it("reads a scored template's verdict: the score, its limits and each metric's part", () => {
+    const words = evidenceInWords({
+      kind: "score",
+      decision: "fail",
+      score: 0,
+      weightedScore: 75,
+      classification: "Fail",
+      pass: 95,
+      marginal: 60,
+      contributions: [
+        { metric: "error-rate", label: "Pass", points: 50, of: 50, critical: false, muted: false },
+        { metric: "panics", label: "High", points: 0, of: 25, critical: true, muted: false },
+        { metric: "shadow", label: "High", points: 0, of: 0, critical: false, muted: true },
+      ],
+    });
+    assert.deepEqual(words, [
+      "decision: roll back",
+      "score 0 of 100 (passes ≥ 95, fails ≤ 60)",
+      "weighted sum 75 before the override",
+      "error-rate Pass: 50 of 50 points",
+      "panics High: 0 of 25 points (critical)",
+      "shadow High: not scored (muted)",
+    ]);
   });
 
   it("titles runs and orders them newest first", () => {

@@ -93,6 +93,7 @@ type Evidence = Record<string, unknown>;
  */
 export function measurementValueText(m: Pick<MeasurementRecord, "value" | "evidence">): string {
   if (m.value !== null && m.evidence.eValue === m.value) return `e-value ${valueText(m.value)}`;
+  if (m.value !== null && m.evidence.kind === "score") return `score ${valueText(m.value)}`;
   return valueText(m.value);
 }
 
@@ -162,6 +163,13 @@ const HANDLED = new Set([
   "lower",
   "upper",
   "code",
+  "score",
+  "weightedScore",
+  "classification",
+  "pass",
+  "marginal",
+  "groups",
+  "contributions",
 ]);
 
 const DECISIONS: Record<string, string> = {
@@ -183,6 +191,8 @@ export function evidenceInWords(evidence: Evidence): string[] {
       `warming up: the first ${warmup !== undefined ? formatDuration(warmup) : "stretch"} is shown, not counted`,
     );
   if (e.noTraffic === true) out.push("no traffic on one side in this interval");
+
+  if (e.kind === "score") out.push(...scoreInWords(e));
 
   const eValue = num(e.eValue);
   const threshold = num(e.threshold);
@@ -266,6 +276,34 @@ export function evidenceInWords(evidence: Evidence): string[] {
       out.push(`${words(key)}: ${valueText(value)}`);
     else if (typeof value === "string" && value.length <= 80) out.push(`${words(key)}: ${value}`);
     else if (typeof value === "boolean") out.push(`${words(key)}: ${value ? "yes" : "no"}`);
+  }
+  return out;
+}
+
+/** A scored template's verdict: the score against its limits, then each metric's part. */
+function scoreInWords(e: Evidence): string[] {
+  const out: string[] = [];
+  const score = num(e.score);
+  const pass = num(e.pass);
+  const marginal = num(e.marginal);
+  if (score !== undefined)
+    out.push(
+      `score ${valueText(score)} of 100${pass !== undefined && marginal !== undefined ? ` (passes ≥ ${valueText(pass)}, fails ≤ ${valueText(marginal)})` : ""}`,
+    );
+  const weighted = num(e.weightedScore);
+  if (weighted !== undefined && score !== undefined && weighted !== score)
+    out.push(`weighted sum ${valueText(weighted)} before the override`);
+  if (!Array.isArray(e.contributions)) return out;
+  for (const c of e.contributions as Array<Record<string, unknown>>) {
+    const points = num(c.points);
+    const of = num(c.of);
+    if (typeof c.metric !== "string" || points === undefined || of === undefined) continue;
+    const tags = [c.critical === true ? "critical" : "", c.muted === true ? "muted" : ""]
+      .filter(Boolean)
+      .join(", ");
+    out.push(
+      `${c.metric} ${String(c.label)}: ${c.muted === true ? "not scored" : `${valueText(points)} of ${valueText(of)} points`}${tags !== "" ? ` (${tags})` : ""}`,
+    );
   }
   return out;
 }
