@@ -22,7 +22,7 @@ import { countsArm } from "../counts.js";
 import { canaryAndStable, get, redactUrl } from "../http.js";
 import { substitute, templateVariables } from "../template.js";
 import { checkAborted, checkWindow } from "../window.js";
-import { readAnswer } from "./response.js";
+import { type QueryResult, readAnswer } from "./response.js";
 
 /** The provider's settings as the spec gives them (durations as text). */
 export interface PrometheusConfig {
@@ -88,8 +88,9 @@ export class PrometheusProvider implements MetricProvider {
 
   /**
    * Counts mode: events and requests for each version, four instant queries at once. A query
-   * without a series counts 0 (a counter with no 5xx series yet has had no 5xx); increase()
-   * extrapolates, so events may exceed requests by a little, which is clamped and said.
+   * without a series counts 0 (a counter with no 5xx series yet has had no 5xx), but NaN or
+   * ±Inf is an error (see countsArm); increase() extrapolates, so events may exceed requests
+   * by a little, which is clamped and said in the evidence.
    */
   async #measureCounts(
     counts: { events: string; requests: string },
@@ -111,28 +112,32 @@ export class PrometheusProvider implements MetricProvider {
       stableRequests: forVersion(ctx.stableVersion, "requests"),
     };
     const [canaryEvents, canaryRequests, stableEvents, stableRequests] = await Promise.all(
-      Object.values(queries).map(async (q) => (await this.#run(q, from, to, ctx.signal)).value),
+      Object.values(queries).map(async (q) => {
+        const r = await this.#ask(q, from, to, ctx.signal);
+        return r.nonFinite ?? r.value;
+      }),
     );
-    const canary = countsArm(
-      "prometheus",
-      "canary",
-      canaryEvents ?? null,
-      canaryRequests ?? null,
-      queries.canaryEvents,
-    );
-    const stable = countsArm(
-      "prometheus",
-      "stable",
-      stableEvents ?? null,
-      stableRequests ?? null,
-      queries.stableEvents,
-    );
+    const canary = countsArm("prometheus", "canary", canaryEvents ?? null, canaryRequests ?? null, {
+      events: queries.canaryEvents,
+      requests: queries.canaryRequests,
+    });
+    const stable = countsArm("prometheus", "stable", stableEvents ?? null, stableRequests ?? null, {
+      events: queries.stableEvents,
+      requests: queries.stableRequests,
+    });
+    const adjusted = [canary.adjusted, stable.adjusted].filter((a) => a !== undefined);
     return {
-      canary,
-      stable,
+      canary: canary.arm,
+      stable: stable.arm,
       from,
       to,
-      query: `events: ${queries.canaryEvents}\nrequests: ${queries.canaryRequests}\nstable events: ${queries.stableEvents}\nstable requests: ${queries.stableRequests}`,
+      query: [
+        `events: ${queries.canaryEvents}`,
+        `requests: ${queries.canaryRequests}`,
+        `stable events: ${queries.stableEvents}`,
+        `stable requests: ${queries.stableRequests}`,
+        ...adjusted.map((a) => `adjusted: ${a}`),
+      ].join("\n"),
     };
   }
 
@@ -142,6 +147,13 @@ export class PrometheusProvider implements MetricProvider {
     to: number,
     signal: AbortSignal,
   ): Promise<ArmObservation> {
+    const result = await this.#ask(query, from, to, signal);
+    const arm: ArmObservation = { value: result.value };
+    if (result.series !== undefined) arm.series = result.series;
+    return arm;
+  }
+
+  async #ask(query: string, from: number, to: number, signal: AbortSignal): Promise<QueryResult> {
     const range = this.#stepMs !== undefined;
     const url = new URL(range ? "api/v1/query_range" : "api/v1/query", this.#base);
     url.searchParams.set("query", query);
@@ -162,10 +174,7 @@ export class PrometheusProvider implements MetricProvider {
       timeoutMs: this.#timeoutMs,
       signal,
     });
-    const result = readAnswer(answer.status, answer.text, range ? "range" : "instant", where);
-    const arm: ArmObservation = { value: result.value };
-    if (result.series !== undefined) arm.series = result.series;
-    return arm;
+    return readAnswer(answer.status, answer.text, range ? "range" : "instant", where);
   }
 }
 

@@ -277,3 +277,82 @@ describe("prometheus provider", () => {
     );
   });
 });
+
+describe("prometheus provider in counts mode", () => {
+  let backend: FakeBackend;
+  before(async () => {
+    backend = await startFakeBackend();
+  });
+  after(() => backend.close());
+
+  const counts = {
+    events: 'sum(increase(e{version="{{version}}"}[{{window}}]))',
+    requests: 'sum(increase(r{version="{{version}}"}[{{window}}]))',
+  };
+  /** Answers each of the four queries from `answers`, keyed "e v2", "r v1" and so on. */
+  const answering = (answers: Record<string, ReturnType<typeof vector>>) =>
+    backend.handle((_req, res, url) => {
+      const q = url.searchParams.get("query") ?? "";
+      const key = `${q.startsWith("sum(increase(e") ? "e" : "r"} ${/version="(v\d)"/.exec(q)?.[1]}`;
+      res.writeHead(200, { "content-type": "application/json" });
+      res.end(JSON.stringify(answers[key] ?? vector("100")));
+    });
+  const measure = () =>
+    new PrometheusProvider({ address: backend.url, counts, timeout: "2s" }).measure(
+      FROM,
+      TO,
+      context(),
+    );
+
+  it("is an Error for NaN or ±Inf, naming the provider, the count, the version and the query", async () => {
+    const cases = [
+      ["e v2", "NaN", "events", "canary", "NaN", 'e\\{version="v2"\\}'],
+      ["r v2", "+Inf", "requests", "canary", "\\+Inf", 'r\\{version="v2"\\}'],
+      ["e v1", "-Inf", "events", "stable", "-Inf", 'e\\{version="v1"\\}'],
+      ["r v1", "NaN", "requests", "stable", "NaN", 'r\\{version="v1"\\}'],
+    ] as const;
+    for (const [key, answer, what, name, shown, query] of cases) {
+      answering({ [key]: vector(answer) });
+      await assert.rejects(measure(), (err: unknown) => {
+        assert.ok(err instanceof ProviderError, String(err));
+        assert.equal(err.code, "bad-counts");
+        assert.match(
+          err.message,
+          new RegExp(
+            `^prometheus: counts\\.${what} for the ${name} is ${shown}, not a count.*\\(${what}: sum\\(increase\\(${query}\\[37s\\]\\)\\)\\)$`,
+          ),
+        );
+        return true;
+      });
+    }
+  });
+
+  it("is an Error for a NaN scalar too", async () => {
+    backend.reply(200, { status: "success", data: { resultType: "scalar", result: [0, "NaN"] } });
+    await assert.rejects(measure(), /counts\.\w+ for the \w+ is NaN/);
+  });
+
+  it("still counts an empty vector (no series, no traffic yet) as 0", async () => {
+    answering({ "e v2": vector(), "e v1": vector(), "r v1": vector() });
+    const obs = await measure();
+    assert.deepEqual(obs.canary, { value: 0, requests: 100, events: 0 });
+    assert.deepEqual(obs.stable, { value: null, requests: 0, events: 0 });
+  });
+
+  it("names the query of a negative count", async () => {
+    answering({ "r v1": vector("-3") });
+    await assert.rejects(
+      measure(),
+      /counts\.requests for the stable is negative \(-3\).*\(requests: sum\(increase\(r\{version="v1"\}\[37s\]\)\)\)/,
+    );
+  });
+
+  it("says in the evidence when it clamped events to requests", async () => {
+    answering({ "e v2": vector("101.5") });
+    const obs = await measure();
+    assert.equal(obs.canary.events, 100);
+    assert.match(obs.query ?? "", /\nadjusted: canary: events 101\.5 clamped to requests 100$/);
+    answering({});
+    assert.doesNotMatch((await measure()).query ?? "", /adjusted/);
+  });
+});

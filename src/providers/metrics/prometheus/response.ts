@@ -2,7 +2,8 @@
  * Reading a Prometheus HTTP API answer (`/api/v1/query`, `/api/v1/query_range`) into one value
  * or one series. One series is the contract: more is an error (aggregate in the query, as
  * Flagger's ErrMultipleValuesReturned says), none is no data (null), and NaN or ±Inf — what
- * `0/0` gives when there was no traffic — is no data too.
+ * `0/0` gives when there was no traffic — is no data too for a value, but is kept apart
+ * (`nonFinite`) so that counts mode, where it cannot be a count, can refuse it.
  *
  * @module
  */
@@ -39,6 +40,12 @@ const Envelope = z.union([
 /** What one query gave. */
 export interface QueryResult {
   value: number | null;
+  /**
+   * The NaN or ±Inf the answer gave where `value` is null; absent when there was no series.
+   * A value query reads both as no data, but a count cannot be NaN, while no series is a count
+   * of nothing: the caller that knows which it is asking for decides.
+   */
+  nonFinite?: number;
   /** Range queries only: the values of the single series, NaN and ±Inf left out. */
   series?: number[];
 }
@@ -87,10 +94,10 @@ export function readAnswer(
   }
   const data = parsed.data.data;
   switch (data.resultType) {
-    case "scalar":
-      return kind === "range"
-        ? { value: number(data.result[1], where), series: [] }
-        : { value: number(data.result[1], where) };
+    case "scalar": {
+      const one = point(sample(data.result[1], where));
+      return kind === "range" ? { ...one, series: [] } : one;
+    }
     case "string":
       throw new ProviderError(
         "unsupported-result",
@@ -103,7 +110,7 @@ export function readAnswer(
           `prometheus: ${where} answered a range query with an instant vector`,
         );
       const one = single(data.result, where);
-      return { value: one === undefined ? null : number(one.value[1], where) };
+      return one === undefined ? { value: null } : point(sample(one.value[1], where));
     }
     case "matrix": {
       if (kind === "instant") {
@@ -114,13 +121,10 @@ export function readAnswer(
       }
       const one = single(data.result, where);
       if (one === undefined) return { value: null, series: [] };
-      const series: number[] = [];
-      for (const [, v] of one.values) {
-        const n = number(v, where);
-        if (n !== null) series.push(n);
-      }
-      const lastPoint = one.values.at(-1);
-      return { value: lastPoint === undefined ? null : number(lastPoint[1], where), series };
+      const values = one.values.map(([, v]) => sample(v, where));
+      const series = values.filter(Number.isFinite);
+      const last = values.at(-1);
+      return last === undefined ? { value: null, series } : { ...point(last), series };
     }
   }
 }
@@ -145,14 +149,21 @@ function labelSet(metric: Record<string, string>): string {
   return `{${parts.join(",")}}`;
 }
 
-/** A sample value: Prometheus writes floats as strings, NaN and ±Inf included; those are no data. */
-function number(text: string, where: string): number | null {
+/** A sample value: Prometheus writes floats as strings, NaN and ±Inf included. */
+function sample(text: string, where: string): number {
+  // Number() knows "Infinity" but not Prometheus's "+Inf", which would come out as NaN.
+  const inf = /^([+-]?)Inf$/i.exec(text);
+  if (inf !== null) return inf[1] === "-" ? Number.NEGATIVE_INFINITY : Number.POSITIVE_INFINITY;
   const v = Number(text);
-  if (text.trim() === "" || (Number.isNaN(v) && !/^[+-]?(NaN|Inf)$/i.test(text))) {
+  if (text.trim() === "" || (Number.isNaN(v) && !/^[+-]?NaN$/i.test(text))) {
     throw new ProviderError(
       "malformed",
       `prometheus: ${where} answered a sample value that is not a number: ${snippet(text)}`,
     );
   }
-  return Number.isFinite(v) ? v : null;
+  return v;
+}
+
+function point(v: number): QueryResult {
+  return Number.isFinite(v) ? { value: v } : { value: null, nonFinite: v };
 }

@@ -14,14 +14,13 @@
  */
 
 import {
-  type ArmObservation,
   type MeasureContext,
   type MetricProvider,
   type Observation,
   ProviderError,
 } from "../../../analysis/types.js";
 import { parseDuration } from "../../../util/duration.js";
-import { countsArm } from "../counts.js";
+import { type CountsArm, countsArm } from "../counts.js";
 import { canaryAndStable, get, parseJson, redactUrl, snippet } from "../http.js";
 import { substitute, templateVariables } from "../template.js";
 import { checkAborted, checkWindow } from "../window.js";
@@ -96,16 +95,20 @@ export class WebProvider implements MetricProvider {
       this.#requestsPath === undefined
         ? this.#path.text
         : `events ${this.#path.text} of requests ${this.#requestsPath.text}`;
+    const adjusted = [canary.adjusted, stable?.adjusted]
+      .filter((a) => a !== undefined)
+      .map((a) => `\nadjusted: ${a}`)
+      .join("");
     const query =
-      stableUrl === undefined
+      (stableUrl === undefined
         ? `${redactUrl(url)} ${paths}`
-        : `${redactUrl(url)} ${paths}\nstable: ${redactUrl(stableUrl)} ${paths}`;
-    const obs: Observation = { canary, from, to, query };
-    if (stable !== undefined) obs.stable = stable;
+        : `${redactUrl(url)} ${paths}\nstable: ${redactUrl(stableUrl)} ${paths}`) + adjusted;
+    const obs: Observation = { canary: canary.arm, from, to, query };
+    if (stable !== undefined) obs.stable = stable.arm;
     return obs;
   }
 
-  async #fetch(url: URL, arm: "canary" | "stable", signal: AbortSignal): Promise<ArmObservation> {
+  async #fetch(url: URL, arm: "canary" | "stable", signal: AbortSignal): Promise<CountsArm> {
     const where = redactUrl(url);
     const answer = await get({
       what: "web",
@@ -121,13 +124,14 @@ export class WebProvider implements MetricProvider {
       );
     }
     const doc = parseJson(answer.text, "web", where);
-    if (this.#requestsPath === undefined) return { value: this.#pick(this.#path, doc, where) };
+    if (this.#requestsPath === undefined)
+      return { arm: { value: this.#pick(this.#path, doc, where) } };
     return countsArm(
       "web",
       arm,
       this.#pick(this.#path, doc, where),
       this.#pick(this.#requestsPath, doc, where),
-      `${where} ${this.#path.text}`,
+      { events: `${where} ${this.#path.text}`, requests: `${where} ${this.#requestsPath.text}` },
     );
   }
 

@@ -234,6 +234,30 @@ describe("web provider in counts mode", () => {
     assert.match(obs.query ?? "", /events \$\.orders of requests \$\.sessions/);
   });
 
+  it("refuses a count too large to be finite, and says when it clamped events", async () => {
+    const p = new WebProvider({
+      url: `${backend.url}/c`,
+      stableUrl: `${backend.url}/s`,
+      counts: { events: "$.orders", requests: "$.sessions" },
+    });
+    backend.reply(200, { orders: 3, sessions: "1e999" });
+    await assert.rejects(
+      p.measure(FROM, TO, context()),
+      (e: unknown) =>
+        e instanceof ProviderError &&
+        /web: counts\.requests for the canary is \+Inf, not a count.*\(requests: .*\/c \$\.sessions\)$/.test(
+          e.message,
+        ),
+    );
+    backend.reply(200, { orders: 10.2, sessions: 10 });
+    const obs = await p.measure(FROM, TO, context());
+    assert.equal(obs.canary.events, 10);
+    assert.match(
+      obs.query ?? "",
+      /\nadjusted: canary: events 10\.2 clamped to requests 10\nadjusted: stable: events 10\.2 clamped to requests 10$/,
+    );
+  });
+
   it("is an Error naming the path a document lacks, and refuses counts without stableUrl", async () => {
     backend.reply(200, { orders: 3 });
     const p = new WebProvider({
