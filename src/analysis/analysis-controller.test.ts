@@ -371,7 +371,7 @@ describe("a scored template through the controller (Kayenta's weighted score)", 
     );
     assert.deepEqual(
       h.scores().map((m) => `${m.value} ${m.phase} ${m.evidence.decision}`),
-      ["100 Successful continue", "75 Successful continue", "75 Inconclusive done"],
+      ["100 Successful continue", "75 Successful continue", "75 Inconclusive inconclusive"],
       "a score is stored when it or its verdict changes, not at every measurement",
     );
   });

@@ -238,7 +238,7 @@ export class AnalysisRunner {
       value: v.result.score,
       evidence: {
         kind: "score",
-        decision: v.phase === "Failed" ? "fail" : v.phase === "Running" ? "continue" : "done",
+        decision: SCORE_DECISION[v.phase],
         score: v.result.score,
         weightedScore: v.result.weightedScore,
         classification: v.result.classification,
@@ -265,6 +265,15 @@ export class AnalysisRunner {
     this.#deps.onPhase(this.#record);
   }
 }
+
+/** A score's verdict in the words the judges' decisions use (the dashboard reads them). */
+const SCORE_DECISION: Record<MetricPhase, string> = {
+  Running: "continue",
+  Successful: "pass",
+  Failed: "fail",
+  Inconclusive: "inconclusive",
+  Error: "error",
+};
 
 function scoreKey(phase: string, message: string): string {
   return `${phase} ${message}`;

@@ -176,6 +176,7 @@ const DECISIONS: Record<string, string> = {
   continue: "no decision yet, keep watching",
   pass: "decision: pass",
   fail: "decision: roll back",
+  inconclusive: "decision: inconclusive, a person decides",
 };
 
 /** The evidence as short phrases, most telling first; unknown simple fields as `name: value`. */
