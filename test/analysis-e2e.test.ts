@@ -2,7 +2,8 @@
  * Canary analysis end to end: `aviary serve` with the builtin metrics and the default
  * (sequential) judge, real upstreams and steady load. A canary that returns extra 5xx is
  * rolled back by the analysis on its own, with the reason in `aviary history`; a slow one too;
- * a healthy one is promoted.
+ * a healthy one is promoted. A second service is judged by one weighted score (a scored
+ * template): a slow canary costs the latency group's share and pauses for a person.
  */
 
 import assert from "node:assert/strict";
@@ -26,6 +27,7 @@ describe("analysis through aviary serve", () => {
   let url: string;
   let admin: string;
   let pool: Pool;
+  let basketPool: Pool;
   let stopLoad = false;
   let loading: Promise<unknown>;
 
@@ -78,6 +80,14 @@ describe("analysis through aviary serve", () => {
 admin: 127.0.0.1:0
 controller: { tick: 200ms }
 services:
+  - name: basket
+    match: { pathPrefix: /basket }
+    stable: { version: v1, targets: [${stable.url}] }
+    stickiness: { header: x-user-id }
+    strategy:
+      steps:
+        - setWeight: 50
+        - analysis: { templates: [scored] }
   - name: shop
     match: { pathPrefix: / }
     stable: { version: v1, targets: [${stable.url}] }
@@ -94,7 +104,9 @@ analysisTemplates:
     metrics:
       - name: error-rate
         interval: 1s
-        count: 6
+        # Long enough that the background latency judge (four intervals at least, after
+        # its bake time) decides within the rollout on a busy test machine.
+        count: 10
         provider: { builtin: { signal: errorRate } }
         judge: { sequential: { minBakeTime: 3s } }
   - name: golden-signals
@@ -108,25 +120,45 @@ analysisTemplates:
         provider: { builtin: { signal: latencyP99 } }
         # Slow from its first request, not cold: no warm-up (the default minute would outlast this fast rollout).
         judge: { sequential: { minBakeTime: 3s, slowThresholdMs: 40, warmup: 0s } }
+  - name: scored
+    scoring: { pass: 95, marginal: 40, groupWeights: { errors: 60, latency: 40 } }
+    metrics:
+      - name: error-rate
+        groups: [errors]
+        interval: 1s
+        count: 15
+        provider: { builtin: { signal: errorRate } }
+        judge: { sequential: { minBakeTime: 3s } }
+      - name: latency-p99
+        groups: [latency]
+        interval: 1s
+        count: 15
+        provider: { builtin: { signal: latencyP99 } }
+        judge: { sequential: { minBakeTime: 3s, slowThresholdMs: 40, warmup: 0s } }
 `,
     );
     ({ child: server, url, admin } = await spawnServe(specFile, dataDir));
     pool = new Pool(url, { connections: 8 });
     let id = 0;
-    const worker = async () => {
+    // Each service its own connections, so a slow canary of one does not starve the other.
+    basketPool = new Pool(url, { connections: 4 });
+    const worker = (on: Pool, path: string) => async () => {
       while (!stopLoad) {
-        const res = await pool
-          .request({ path: "/", method: "GET", headers: { "x-user-id": `u${id++ % 5000}` } })
+        const res = await on
+          .request({ path, method: "GET", headers: { "x-user-id": `u${id++ % 5000}` } })
           .catch(() => undefined);
         await res?.body.dump();
       }
     };
-    loading = Promise.all(Array.from({ length: 8 }, worker));
+    loading = Promise.all([
+      ...Array.from({ length: 8 }, worker(pool, "/")),
+      ...Array.from({ length: 4 }, worker(basketPool, "/basket")),
+    ]);
   });
   after(async () => {
     stopLoad = true;
     await loading;
-    await pool.close();
+    await Promise.all([pool.close(), basketPool.close()]);
     server.kill("SIGTERM");
     await Promise.all([stable.close(), failing.close(), slow.close(), healthy.close()]);
   });
@@ -149,6 +181,29 @@ analysisTemplates:
     const r = await settle("v3");
     assert.equal(r.phase, "Aborted");
     assert.match(r.reason, /latency-p99/);
+  });
+
+  it("scores a template as one verdict: a slow canary loses the latency group and pauses for a person", async () => {
+    assert.equal(cli("deploy", "basket", "--version", "v3", "--target", slow.url).status, 0);
+    let r: { phase: string; reason: string } | null = null;
+    for (const deadline = Date.now() + 60_000; Date.now() < deadline; ) {
+      r = (
+        JSON.parse(cli("get", "basket", "-o", "json").stdout) as {
+          rollout: { phase: string; reason: string } | null;
+        }
+      ).rollout;
+      if (r !== null && r.phase !== "Progressing" && r.phase !== "Analyzing") break;
+      await new Promise((res) => setTimeout(res, 250));
+    }
+    assert.equal(r?.phase, "Paused", `${JSON.stringify(r)}\n${cli("analysis", "basket").stdout}`);
+    assert.match(
+      r?.reason ?? "",
+      /analysis inconclusive: score of scored 60 \(pass ≥ 95, fails ≤ 40, marginal\): error-rate Pass 60\/60, latency-p99 High 0\/40/,
+    );
+    const analysis = cli("analysis", "basket").stdout;
+    assert.match(analysis, /score:scored: \d+ measurements/);
+    assert.match(analysis, /Inconclusive +score of scored 60/);
+    assert.equal(cli("abort", "basket").status, 0);
   });
 
   it("promotes a healthy canary", async () => {

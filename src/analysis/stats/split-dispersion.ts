@@ -26,10 +26,12 @@
  * grid ends at a ratio of 20 while a gross failure lies beyond (a canary failing one request in
  * five against a stable arm with none). Read there, the effect passed for drift: φ reached 19 to
  * 30 on perfectly binomial counts, and a service with 200 canary requests a second was rolled
- * back later than one with 50. So the sums also cover ratios far beyond the test's grid. Until the data say otherwise the estimate is shrunk towards a
- * prior s₀² that is deliberately generous, with the weight of {@link PRIOR_INTERVALS} busy
- * intervals: with no history, a busy interval's evidence is discounted as if the fleet were noisy,
- * because one interval cannot show that it is not.
+ * back later than one with 50. So the sums also cover ratios far beyond the test's grid.
+ *
+ * Until the data say otherwise the estimate is shrunk towards a prior s₀² that is deliberately
+ * generous, with the weight of {@link PRIOR_INTERVALS} busy intervals: with no history, a busy
+ * interval's evidence is discounted as if the fleet were noisy, because one interval cannot show
+ * that it is not.
  *
  * @module
  */

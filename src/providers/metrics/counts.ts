@@ -62,7 +62,7 @@ export function countsArm(
     if (e > n * (1 + EXTRAPOLATION_SLACK) + 1) {
       throw new ProviderError(
         "bad-counts",
-        `${provider}: the ${name}'s events (${e}) exceed its requests (${n}); the two queries count different things (events: ${queries.events})`,
+        `${provider}: the ${name}'s events (${e}) exceed its requests (${n}); the two queries count different things (events: ${queries.events}; requests: ${queries.requests})`,
       );
     }
     // increase() extrapolates each series on its own: a hair over is rounding, not data.
