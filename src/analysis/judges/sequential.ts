@@ -218,7 +218,7 @@ export function createSequentialJudge(
     return maxRatio === undefined ? [e] : [e, roundTwoDigits(e * maxRatio)];
   };
 
-  const describeCounts = (): string => {
+  const describeCounts = (c: ArmTotals, s: ArmTotals): string => {
     let label = what;
     if (kind === "latency") {
       const [edge, canaryEdge] = edges();
@@ -227,7 +227,7 @@ export function createSequentialJudge(
           ? `slow requests (> ${edge} ms)`
           : `requests beyond ${canaryEdge} ms (stable beyond its p${num(100 * config.quantile)} ${edge} ms)`;
     }
-    return `canary ${label} ${st.canary.events}/${st.canary.requests} (${pct(st.canary)}) vs stable ${st.stable.events}/${st.stable.requests} (${pct(st.stable)})`;
+    return `canary ${label} ${c.events}/${c.requests} (${pct(c)}) vs stable ${s.events}/${s.requests} (${pct(s)})`;
   };
 
   // Built by assignment, not spreads: the benchmark calls this hundreds of thousands of times.
@@ -347,8 +347,9 @@ export function createSequentialJudge(
     // With too few events for a ratio, bound the canary's own share in absolute terms, against
     // the stable share's bound on the other side, so a lucky stable arm cannot wave a bad canary
     // through.
-    // (Only worked out when it can matter: the benchmark judges millions of intervals.)
-    const shareBoundsMatter = st.failedAt === null && baked;
+    // (Only worked out when it can matter — not after a rollback, before the bake time, or when
+    // the ratio already passes: the benchmark judges millions of intervals.)
+    const shareBoundsMatter = st.failedAt === null && baked && !(bounded && enough);
     const canaryShareBound = shareBoundsMatter
       ? (up ? bernoulliUpperBound : bernoulliLowerBound)(
           st.canary.events,
@@ -403,52 +404,63 @@ export function createSequentialJudge(
     if (!informative) evidence.noTraffic = true;
     if (st.failedAt !== null) evidence.failedAt = st.failedAt;
 
-    const counts = describeCounts();
-    const noise = phi >= 1.05 ? ` (discounted for fleet noise φ ${num(phi)})` : "";
-    const since = leading.j > 0 ? `, most of it since ${formatDuration(leading.sinceMs)}` : "";
-    const e = `e-value ${num(eValue)}${noise}${since}`;
-    const nullText =
-      config.maxIncrease !== undefined
-        ? `stable + ${share(maxIncrease)}`
-        : `${num(bound)} × stable`;
-    const ratioBound = up
-      ? `rate ratio ≤ ${ratioUpper === null ? "∞" : num(ratioUpper)}`
-      : `rate ratio ≥ ${num(ratioLower)}`;
-    const beyond = up ? `< ${num(bound)} = 1 + margin` : `> ${num(bound)} = 1 − margin`;
-    const notYet =
-      config.maxIncrease !== undefined
-        ? `not yet shown within ${nullText}`
-        : up
-          ? `not yet below ${num(bound)}`
-          : `not yet above ${num(bound)}`;
-    let message: string;
-    if (decision === "fail") {
-      const against = `against "canary ${up ? "≤" : "≥"} ${nullText}"`;
-      message =
-        logE >= logThreshold
-          ? `${counts}: ${e} ≥ ${num(1 / alpha)} = 1/α ${against}, rollback`
-          : `${counts}: the e-value reached ${num(Math.exp(Math.min(st.maxLogE, 700)))} ≥ ${num(1 / alpha)} = 1/α earlier (now ${num(eValue)}), rollback stands`;
-    } else if (decision === "pass") {
-      message =
-        bounded && enough
-          ? `${counts} over ${formatDuration(bakedMs)}: ${ratioBound} (${confidence(alpha)} confidence sequence) ${beyond}, pass`
+    // The sentence is written when read: the benchmark judges millions of intervals and reads
+    // none of them. What it says is fixed now, so it quotes the evidence's copy of the totals.
+    const cumulative = evidence.cumulative as { canary: ArmTotals; stable: ArmTotals };
+    const maxLogE = st.maxLogE;
+    const write = (): string => {
+      const counts = describeCounts(cumulative.canary, cumulative.stable);
+      const noise = phi >= 1.05 ? ` (discounted for fleet noise φ ${num(phi)})` : "";
+      const since = leading.j > 0 ? `, most of it since ${formatDuration(leading.sinceMs)}` : "";
+      const e = `e-value ${num(eValue)}${noise}${since}`;
+      const nullText =
+        config.maxIncrease !== undefined
+          ? `stable + ${share(maxIncrease)}`
+          : `${num(bound)} × stable`;
+      const ratioBound = up
+        ? `rate ratio ≤ ${ratioUpper === null ? "∞" : num(ratioUpper)}`
+        : `rate ratio ≥ ${num(ratioLower)}`;
+      const beyond = up ? `< ${num(bound)} = 1 + margin` : `> ${num(bound)} = 1 − margin`;
+      const notYet =
+        config.maxIncrease !== undefined
+          ? `not yet shown within ${nullText}`
           : up
-            ? `${counts} over ${formatDuration(bakedMs)}: canary share ≤ ${share(canaryShareBound as number)} (${confidence(alpha)} bound) within stable ≥ ${share(stableShareBound as number)} × ${num(bound)} + ${share(allowance)}, pass`
-            : `${counts} over ${formatDuration(bakedMs)}: canary share ≥ ${share(canaryShareBound as number)} (${confidence(alpha)} bound) within stable ≤ ${share(stableShareBound as number)} × ${num(bound)} − ${share(allowance)}, pass`;
-    } else {
-      const why = !informative
-        ? noTrafficReason(canary.requests, stable.requests)
-        : !bounded
-          ? `${ratioBound}, ${notYet}`
-          : !baked
-            ? `${ratioBound} ${beyond}, but no early pass before ${formatDuration(minBakeMs)}`
-            : `${ratioBound} ${beyond}, but no early pass before ${MIN_PASS_CANARY_REQUESTS} canary requests and ${MIN_PASS_EVENTS} ${what}`;
-      message = `${counts}: ${e} < ${num(1 / alpha)} = 1/α; ${why}; keep watching`;
-    }
+            ? `not yet below ${num(bound)}`
+            : `not yet above ${num(bound)}`;
+      let message: string;
+      if (decision === "fail") {
+        const against = `against "canary ${up ? "≤" : "≥"} ${nullText}"`;
+        message =
+          logE >= logThreshold
+            ? `${counts}: ${e} ≥ ${num(1 / alpha)} = 1/α ${against}, rollback`
+            : `${counts}: the e-value reached ${num(Math.exp(Math.min(maxLogE, 700)))} ≥ ${num(1 / alpha)} = 1/α earlier (now ${num(eValue)}), rollback stands`;
+      } else if (decision === "pass") {
+        message =
+          bounded && enough
+            ? `${counts} over ${formatDuration(bakedMs)}: ${ratioBound} (${confidence(alpha)} confidence sequence) ${beyond}, pass`
+            : up
+              ? `${counts} over ${formatDuration(bakedMs)}: canary share ≤ ${share(canaryShareBound as number)} (${confidence(alpha)} bound) within stable ≥ ${share(stableShareBound as number)} × ${num(bound)} + ${share(allowance)}, pass`
+              : `${counts} over ${formatDuration(bakedMs)}: canary share ≥ ${share(canaryShareBound as number)} (${confidence(alpha)} bound) within stable ≤ ${share(stableShareBound as number)} × ${num(bound)} − ${share(allowance)}, pass`;
+      } else {
+        const why = !informative
+          ? noTrafficReason(canary.requests, stable.requests)
+          : !bounded
+            ? `${ratioBound}, ${notYet}`
+            : !baked
+              ? `${ratioBound} ${beyond}, but no early pass before ${formatDuration(minBakeMs)}`
+              : `${ratioBound} ${beyond}, but no early pass before ${MIN_PASS_CANARY_REQUESTS} canary requests and ${MIN_PASS_EVENTS} ${what}`;
+        message = `${counts}: ${e} < ${num(1 / alpha)} = 1/α; ${why}; keep watching`;
+      }
+      return message;
+    };
+    let text: string | undefined;
     return {
       phase: decision === "fail" ? "Failed" : "Successful",
       value: eValue,
-      message,
+      get message() {
+        text ??= write();
+        return text;
+      },
       evidence,
     };
   }

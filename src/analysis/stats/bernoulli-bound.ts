@@ -19,15 +19,18 @@ export function bernoulliUpperBound(k: number, n: number, alpha: number): number
   if (n <= 0) return 1;
   const logMix = betaln(1 + k, 1 + n - k);
   const limit = Math.log(1 / alpha);
-  // log E_n(p) = logMix − k log p − (n − k) log(1 − p): increasing in p above k / n.
-  const logE = (p: number) => logMix - (k > 0 ? k * Math.log(p) : 0) - (n - k) * Math.log1p(-p);
   let lo = k / n;
   let hi = 1;
-  if (logE(lo) >= limit) return lo;
+  if (logE(logMix, k, n, lo) >= limit) return lo;
   for (let i = 0; i < 100 && hi - lo > 1e-9; i++) {
     const mid = (lo + hi) / 2;
-    if (logE(mid) < limit) lo = mid;
+    if (logE(logMix, k, n, mid) < limit) lo = mid;
     else hi = mid;
   }
   return lo;
+}
+
+/** log E_n(p) = logMix − k log p − (n − k) log(1 − p): increasing in p above k / n. */
+function logE(logMix: number, k: number, n: number, p: number): number {
+  return logMix - (k > 0 ? k * Math.log(p) : 0) - (n - k) * Math.log1p(-p);
 }

@@ -23,7 +23,6 @@
  * @module
  */
 
-import { logSumExp } from "./logsumexp.js";
 import { RateRatioEProcess, type RateRatioGrid } from "./rate-ratio.js";
 
 /** Restarts kept live besides the whole-run component. */
@@ -96,14 +95,16 @@ export class RestartMixture {
     if (this.everyMs > 0) {
       const due = Math.floor((from - this.#origin) / this.everyMs);
       let newest = (this.#components.at(-1) as Component).j;
-      while (newest < due) {
-        newest++;
-        this.#components.push(this.#component(newest));
-      }
-      const live = this.#components.filter((c) => c.j > 0 && c.process !== null);
-      for (const c of live.slice(0, Math.max(0, live.length - ACTIVE_RESTARTS))) {
-        c.frozenLogE = (c.process as RateRatioEProcess).logE();
-        c.process = null;
+      if (newest < due) {
+        while (newest < due) {
+          newest++;
+          this.#components.push(this.#component(newest));
+        }
+        const live = this.#components.filter((c) => c.j > 0 && c.process !== null);
+        for (const c of live.slice(0, Math.max(0, live.length - ACTIVE_RESTARTS))) {
+          c.frozenLogE = (c.process as RateRatioEProcess).logE();
+          c.process = null;
+        }
       }
     }
     // One interval's increments are the same for every component: computed once.
@@ -113,7 +114,13 @@ export class RestartMixture {
 
   /** log Σ w_j E_j. */
   logE(): number {
-    return logSumExp(this.#components.map((c) => this.#term(c)));
+    // log Σ exp(term), without an array per call (this runs every interval).
+    let max = Number.NEGATIVE_INFINITY;
+    for (const c of this.#components) max = Math.max(max, this.#term(c));
+    if (!Number.isFinite(max)) return max;
+    let sum = 0;
+    for (const c of this.#components) sum += Math.exp(this.#term(c) - max);
+    return max + Math.log(sum);
   }
 
   #term(c: Component): number {
