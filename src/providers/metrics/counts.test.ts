@@ -48,7 +48,9 @@ describe("counts mode's arm", () => {
       () => countsArm("prometheus", "canary", 300, 100, { events: "sum(x)", requests: "sum(y)" }),
       (e) =>
         e instanceof ProviderError &&
-        /canary's events \(300\) exceed its requests \(100\).*events: sum\(x\); requests: sum\(y\)\)$/.test(e.message),
+        /canary's events \(300\) exceed its requests \(100\).*events: sum\(x\); requests: sum\(y\)\)$/.test(
+          e.message,
+        ),
     );
   });
 
