@@ -9,6 +9,9 @@
 import { z } from "zod";
 import { durationWithin } from "./schema-parts.js";
 
+/** A false-rollback rate: a sequential metric's α or a template's (below ½, or it promises nothing). */
+const FalseRollbackRate = z.number().gt(0).lt(0.5);
+
 /** One HTTP call to a metrics backend: minutes at most, or the measurement is late anyway. */
 const REQUEST_TIMEOUT = durationWithin("5m");
 
@@ -315,14 +318,9 @@ export const JudgeConfig = z
       z.strictObject({
         sequential: z
           .strictObject({
-            alpha: z
-              .number()
-              .gt(0)
-              .lt(0.5)
-              .optional()
-              .describe(
-                "The false-rollback rate it guarantees on a canary no worse than stable (+ margin). Default: what the metrics with their own alpha leave of the template's alpha, split equally across the others that can fail the run.",
-              ),
+            alpha: FalseRollbackRate.optional().describe(
+              "The false-rollback rate it guarantees on a canary no worse than stable (+ margin). Default: what the metrics with their own alpha leave of the template's alpha, split equally across the others that can fail the run.",
+            ),
             margin: z
               .number()
               .min(0)
@@ -506,14 +504,9 @@ export const AnalysisTemplate = z
       .describe(
         "Arguments the template's queries use as `{{args.NAME}}`; a value here is the default.",
       ),
-    alpha: z
-      .number()
-      .gt(0)
-      .lt(0.5)
-      .optional()
-      .describe(
-        "The family-wise false-rollback rate of the template's sequential metrics that can fail the run (not dryRun), default 0.01: a metric with its own judge.sequential.alpha spends that much of it, the rest is split equally across the others, so a canary no worse than stable is rolled back by any of them with probability ≤ alpha.",
-      ),
+    alpha: FalseRollbackRate.optional().describe(
+      "The family-wise false-rollback rate of the template's sequential metrics that can fail the run (not dryRun), default 0.01: a metric with its own judge.sequential.alpha spends that much of it, the rest is split equally across the others, so a canary no worse than stable is rolled back by any of them with probability ≤ alpha.",
+    ),
     scoring: z
       .strictObject({
         pass: z
