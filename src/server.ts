@@ -20,7 +20,7 @@ import { EventHub } from "./events/hub.js";
 import { callGate, resolveGateHook } from "./notify/gate-client.js";
 import { startNotifier } from "./notify/notifier.js";
 import { createMetricProvider } from "./providers/metrics/factory.js";
-import { EmbeddedTrafficRouter } from "./providers/traffic/embedded/index.js";
+import { EmbeddedTrafficProvider } from "./providers/traffic/embedded/index.js";
 import { Controller } from "./rollout/controller.js";
 import type { SpecChange } from "./rollout/spec-changes.js";
 import type { Service, Spec } from "./spec/schema.js";
@@ -113,7 +113,7 @@ export async function startAviary(opts: AviaryOptions): Promise<RunningAviary> {
   const controller = new Controller({
     store,
     hub,
-    router: new EmbeddedTrafficRouter(router, clock),
+    router: new EmbeddedTrafficProvider(router, clock),
     clock,
     log: opts.log,
     tickMs: parseDuration(opts.spec.controller.tick) as number,

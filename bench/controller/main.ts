@@ -275,7 +275,7 @@ async function main(o: Opts): Promise<boolean> {
       "redeployed with the next version when promoted (so all stay in flight); deploys spread evenly over the 6 min a rollout takes",
   );
   say(
-    `controller: real Controller, ${o.router === "noop" ? "NoopTrafficRouter" : "EmbeddedTrafficRouter over a Router that does not listen"}, tick 10 s, production logger (pino → stderr pipe), ` +
+    `controller: real Controller, ${o.router === "noop" ? "NoopTrafficProvider" : "EmbeddedTrafficProvider over a Router that does not listen"}, tick 10 s, production logger (pino → stderr pipe), ` +
       `store ${o.store === "sqlite" ? `SQLite file (WAL, synchronous=FULL) in ${os.tmpdir()} (${fsType(base)})` : "SQLite :memory:"}`,
   );
   say(

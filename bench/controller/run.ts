@@ -30,9 +30,10 @@ import Database from "better-sqlite3";
 import { MetricsRegistry } from "../../src/dataplane/metrics/registry.js";
 import { Router } from "../../src/dataplane/router.js";
 import { EventHub } from "../../src/events/hub.js";
-import { EmbeddedTrafficRouter } from "../../src/providers/traffic/embedded/index.js";
-import { NoopTrafficRouter } from "../../src/providers/traffic/noop/index.js";
-import type { TrafficRouter } from "../../src/providers/traffic/router.js";
+import { EmbeddedTrafficProvider } from "../../src/providers/traffic/embedded/index.js";
+import { NoopTrafficProvider } from "../../src/providers/traffic/noop/index.js";
+import type { TrafficProvider } from "../../src/providers/traffic/provider.js";
+import { servedOf, trafficDrift } from "../../src/providers/traffic/served.js";
 import { Controller } from "../../src/rollout/controller.js";
 import type { RolloutEvent, TrafficState } from "../../src/rollout/types.js";
 import { type Service, Spec } from "../../src/spec/schema.js";
@@ -152,7 +153,7 @@ function onEvent(e: RolloutEvent): void {
  * `aviary serve` drives: every apply recompiles the router's plan).
  */
 interface Routing {
-  traffic: TrafficRouter;
+  traffic: TrafficProvider;
   /** Whether the router serves `state` for the service (the end-of-run check). */
   serves(service: string, state: TrafficState): Promise<boolean>;
   close(): Promise<void>;
@@ -160,7 +161,7 @@ interface Routing {
 
 function newRouting(clock: Clock): Routing {
   if (routerKind === "noop") {
-    const noop = new NoopTrafficRouter();
+    const noop = new NoopTrafficProvider();
     return {
       traffic: noop,
       serves: async (name, state) =>
@@ -170,10 +171,11 @@ function newRouting(clock: Clock): Routing {
   }
   const metrics = new MetricsRegistry({ clock });
   const dataPlane = new Router({ metrics, proxy: Spec.parse({}).proxy, log, clock });
-  const embedded = new EmbeddedTrafficRouter(dataPlane, clock);
+  const embedded = new EmbeddedTrafficProvider(dataPlane, clock);
   return {
     traffic: embedded,
-    serves: async (name, state) => (await embedded.verify(name, state)) === true,
+    serves: async (name, state) =>
+      trafficDrift(servedOf(state), (await embedded.observe()).get(name)) === undefined,
     close: () => dataPlane.close(),
   };
 }

@@ -3,7 +3,7 @@ import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, it } from "node:test";
-import { NoopTrafficRouter } from "../providers/traffic/noop/index.js";
+import { NoopTrafficProvider } from "../providers/traffic/noop/index.js";
 import { Controller } from "../rollout/controller.js";
 import { Spec, type SpecInput } from "../spec/schema.js";
 import { openSqliteStore } from "../store/sqlite/sqlite-store.js";
@@ -99,7 +99,7 @@ async function setup(
   clock = new ManualClock(),
 ) {
   const store = openSqliteStore(file);
-  const router = new NoopTrafficRouter();
+  const router = new NoopTrafficProvider();
   const parsed = Spec.parse(input);
   const controller = new Controller({
     store,
@@ -254,7 +254,7 @@ describe("template alpha through the controller", () => {
     const clock = new ManualClock();
     const controller = new Controller({
       store,
-      router: new NoopTrafficRouter(),
+      router: new NoopTrafficProvider(),
       clock,
       log: silentLogger(),
       analysis: { providerFor: () => provider, judgeFor: createJudge },
@@ -296,7 +296,7 @@ describe("a scored template through the controller (Kayenta's weighted score)", 
     const clock = new ManualClock();
     const controller = new Controller({
       store,
-      router: new NoopTrafficRouter(),
+      router: new NoopTrafficProvider(),
       clock,
       log: silentLogger(),
       analysis: {

@@ -13,7 +13,8 @@
 import { type AnalysisDeps, type AnalysisFacts, AnalysisManager } from "../analysis/manager.js";
 import { AviaryError } from "../errors.js";
 import type { EventHub } from "../events/hub.js";
-import type { TrafficRouter } from "../providers/traffic/router.js";
+import type { TrafficProvider } from "../providers/traffic/provider.js";
+import { servedOf, trafficDrift } from "../providers/traffic/served.js";
 import type { AnalysisTemplate, Service, Version } from "../spec/schema.js";
 import type { AnalysisRunRecord, MeasurementRecord, Store, StoreTx } from "../store/store.js";
 import type { Clock, TimerHandle } from "../util/clock.js";
@@ -41,7 +42,7 @@ import type { Actor, Rollout, RolloutEvent, ServiceState, TrafficState } from ".
 
 export interface ControllerOptions {
   store: Store;
-  router: TrafficRouter;
+  router: TrafficProvider;
   clock: Clock;
   log: Logger;
   /** How often every active rollout is re-checked (targets down, deadlines). */
@@ -72,7 +73,7 @@ const MAX_TRANSITIONS_PER_PASS = 64;
 
 export class Controller {
   readonly #store: Store;
-  readonly #router: TrafficRouter;
+  readonly #router: TrafficProvider;
   readonly #clock: Clock;
   readonly #log: Logger;
   readonly #tickMs: number;
@@ -586,7 +587,9 @@ export class Controller {
       const facts = {
         now: this.#clock.now(),
         canaryAvailable: this.#router.canaryAvailable(service),
-        inSync: await this.#router.verify(service, r.traffic),
+        inSync:
+          trafficDrift(servedOf(r.traffic), (await this.#router.observe()).get(service)) ===
+          undefined,
         analysis: this.#analysis?.facts(r) ?? noAnalysisEngine(r),
       };
       const step = reconcile(r, facts);

@@ -10,7 +10,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach } from "node:test";
 import { EventHub } from "../events/hub.js";
-import { NoopTrafficRouter } from "../providers/traffic/noop/index.js";
+import { NoopTrafficProvider } from "../providers/traffic/noop/index.js";
 import { Spec, type SpecInput } from "../spec/schema.js";
 import { openSqliteStore } from "../store/sqlite/sqlite-store.js";
 import type { Store } from "../store/store.js";
@@ -47,7 +47,7 @@ export function shop(extra: Partial<ServiceInput> = {}): ServiceInput {
 
 export interface Harness {
   clock: ManualClock;
-  router: NoopTrafficRouter;
+  router: NoopTrafficProvider;
   store: Store;
   controller: Controller;
   events: RolloutEvent[];
@@ -83,7 +83,7 @@ export async function harness(
 ): Promise<Harness> {
   const file = opts.file ?? join(mkdtempSync(join(tmpdir(), "aviary-ctl-")), "aviary.db");
   const clock = opts.clock ?? new ManualClock(Date.UTC(2026, 0, 1));
-  const router = new NoopTrafficRouter();
+  const router = new NoopTrafficProvider();
   const store = openSqliteStore(file);
   const events: RolloutEvent[] = [];
   const hub = new EventHub();

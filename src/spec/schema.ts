@@ -13,6 +13,7 @@ import { listenConflict } from "../util/address.js";
 import { parseCidr } from "../util/cidr.js";
 import { AnalysisTemplate } from "./analysis.js";
 import { checkAnalysisRefs, checkAnalysisTemplates } from "./analysis-checks.js";
+import { DataplaneSettings } from "./dataplane.js";
 import { AuthSettings, Notification } from "./notify.js";
 import {
   durationWithin,
@@ -30,6 +31,7 @@ import {
 import { Strategy } from "./strategy.js";
 
 export * from "./analysis.js";
+export * from "./dataplane.js";
 export * from "./notify.js";
 export * from "./schema-parts.js";
 export { type AnalysisRef, type BlueGreen, Step, Strategy } from "./strategy.js";
@@ -193,6 +195,7 @@ export const Spec = z
       "Admin address (API, dashboard, /metrics). Loopback unless you mean otherwise. `aviary serve --admin` overrides it.",
     ),
     proxy: ProxySettings.prefault({}),
+    dataplane: DataplaneSettings.prefault({}),
     metrics: MetricsSettings.prefault({}),
     controller: ControllerSettings.prefault({}),
     services: z.array(Service).default([]).describe("The services the router serves."),

@@ -16,7 +16,7 @@ import {
 } from "../../../../test/fixtures.js";
 import type { TrafficState } from "../../../rollout/types.js";
 import { systemClock } from "../../../util/clock.js";
-import { EmbeddedTrafficRouter } from "./index.js";
+import { EmbeddedTrafficProvider } from "./index.js";
 
 describe("embedded traffic router", () => {
   const up: Record<string, Upstream> = {};
@@ -53,7 +53,7 @@ describe("embedded traffic router", () => {
 
   it("swaps in one step, keeps what it served when the router refuses, and forgets a removed service's traffic", async () => {
     router = await startRouter([shop(), web()]);
-    const traffic = new EmbeddedTrafficRouter(router.router, systemClock);
+    const traffic = new EmbeddedTrafficProvider(router.router, systemClock);
     await traffic.configure(
       services([shop(), web()]),
       new Map([["shop", all("shop-v2", "shop-v1")]]),

@@ -11,12 +11,25 @@ import { stableOnly, trafficFromSpec, withTraffic } from "../../../rollout/traff
 import type { TrafficState } from "../../../rollout/types.js";
 import type { Service } from "../../../spec/schema.js";
 import type { Clock } from "../../../util/clock.js";
-import type { TrafficRouter } from "../router.js";
+import type { ServedTraffic, TrafficCapabilities, TrafficProvider } from "../provider.js";
+import { servedOf } from "../served.js";
 
 export const PROVIDER_TYPE = "embedded";
 
-export class EmbeddedTrafficRouter implements TrafficRouter {
+/** The embedded router does everything the spec can say. */
+const CAPABILITIES: TrafficCapabilities = {
+  routes: { headers: true, cookies: true, query: true },
+  matchKinds: { exact: true, prefix: true, regex: true },
+  mirror: true,
+  stickiness: { header: true, cookie: true, clientAddress: true, setCookie: true },
+  weightStep: 0.01,
+  maxTargets: Number.POSITIVE_INFINITY,
+  dataPath: true,
+};
+
+export class EmbeddedTrafficProvider implements TrafficProvider {
   readonly type = PROVIDER_TYPE;
+  readonly capabilities = CAPABILITIES;
   readonly #router: Router;
   readonly #clock: Clock;
   #base: Service[] = [];
@@ -47,15 +60,25 @@ export class EmbeddedTrafficRouter implements TrafficRouter {
     this.#swap(this.#base, new Map(this.#traffic).set(service, state));
   }
 
-  async verify(service: string, state: TrafficState): Promise<boolean | undefined> {
-    const served = this.#router.services.find((s) => s.name === service);
-    if (served === undefined) return false;
-    return (
-      served.stable.version === state.stable.version &&
-      (served.canary?.version ?? null) === (state.canary?.version ?? null) &&
-      served.weight === (state.canary === null ? 0 : state.weight)
+  /** What the router took last: its swap is atomic, so what it took is what it serves. */
+  async observe(): Promise<ReadonlyMap<string, ServedTraffic>> {
+    const out = new Map<string, ServedTraffic>();
+    for (const spec of this.#base)
+      out.set(spec.name, servedOf(this.#traffic.get(spec.name) ?? initialTraffic(spec)));
+    return out;
+  }
+
+  async finalize(service: string): Promise<void> {
+    if (!this.#base.some((s) => s.name === service)) return;
+    const traffic = new Map(this.#traffic);
+    traffic.delete(service);
+    this.#swap(
+      this.#base.filter((s) => s.name !== service),
+      traffic,
     );
   }
+
+  async close(): Promise<void> {}
 
   canaryAvailable(service: string): boolean | undefined {
     const plan = this.#router.plan.services.find((s) => s.name === service);
@@ -77,18 +100,22 @@ export class EmbeddedTrafficRouter implements TrafficRouter {
   }
 
   #compose(base: readonly Service[], traffic: ReadonlyMap<string, TrafficState>): Service[] {
-    // A service the controller has not spoken for yet serves its spec, minus any canary a
-    // strategy is about to roll out.
-    const initial = (s: Service) =>
-      s.strategy ? stableOnly(trafficFromSpec(s)) : trafficFromSpec(s);
     return base.map((spec) => {
       const state = traffic.get(spec.name);
       const cached = this.#composed.get(spec.name);
       if (cached !== undefined && cached.base === spec && cached.traffic === state)
         return cached.service;
-      const service = withTraffic(spec, state ?? initial(spec));
+      const service = withTraffic(spec, state ?? initialTraffic(spec));
       this.#composed.set(spec.name, { base: spec, traffic: state, service });
       return service;
     });
   }
+}
+
+/**
+ * A service the controller has not spoken for yet serves its spec, minus any canary a strategy
+ * is about to roll out.
+ */
+function initialTraffic(s: Service): TrafficState {
+  return s.strategy ? stableOnly(trafficFromSpec(s)) : trafficFromSpec(s);
 }

@@ -5,14 +5,28 @@
  * @module
  */
 
+import { stableOnly, trafficFromSpec } from "../../../rollout/traffic.js";
 import type { TrafficState } from "../../../rollout/types.js";
 import type { Service } from "../../../spec/schema.js";
-import type { TrafficRouter } from "../router.js";
+import type { ServedTraffic, TrafficCapabilities, TrafficProvider } from "../provider.js";
+import { servedOf } from "../served.js";
 
 export const PROVIDER_TYPE = "noop";
 
-export class NoopTrafficRouter implements TrafficRouter {
+/** It serves nothing, so it can be told anything. */
+const CAPABILITIES: TrafficCapabilities = {
+  routes: { headers: true, cookies: true, query: true },
+  matchKinds: { exact: true, prefix: true, regex: true },
+  mirror: true,
+  stickiness: { header: true, cookie: true, clientAddress: true, setCookie: true },
+  weightStep: 0.01,
+  maxTargets: Number.POSITIVE_INFINITY,
+  dataPath: false,
+};
+
+export class NoopTrafficProvider implements TrafficProvider {
   readonly type = PROVIDER_TYPE;
+  readonly capabilities = CAPABILITIES;
   /** The last state applied per service. */
   readonly states = new Map<string, TrafficState>();
   /** Every apply, in order. */
@@ -32,6 +46,9 @@ export class NoopTrafficRouter implements TrafficRouter {
     this.services = services;
     for (const name of this.states.keys())
       if (!services.some((s) => s.name === name)) this.states.delete(name);
+    for (const s of services)
+      if (!this.states.has(s.name))
+        this.states.set(s.name, s.strategy ? stableOnly(trafficFromSpec(s)) : trafficFromSpec(s));
     for (const [name, state] of traffic) this.states.set(name, state);
     this.configured++;
   }
@@ -41,10 +58,16 @@ export class NoopTrafficRouter implements TrafficRouter {
     this.applied++;
   }
 
-  async verify(service: string, state: TrafficState): Promise<boolean | undefined> {
-    const applied = this.states.get(service);
-    return applied !== undefined && JSON.stringify(applied) === JSON.stringify(state);
+  async observe(): Promise<ReadonlyMap<string, ServedTraffic>> {
+    return new Map([...this.states].map(([name, state]) => [name, servedOf(state)]));
   }
+
+  async finalize(service: string): Promise<void> {
+    this.states.delete(service);
+    this.services = this.services.filter((s) => s.name !== service);
+  }
+
+  async close(): Promise<void> {}
 
   canaryAvailable(service: string): boolean | undefined {
     return this.availability.get(service);
