@@ -20,7 +20,7 @@ import { EventHub } from "./events/hub.js";
 import { callGate, resolveGateHook } from "./notify/gate-client.js";
 import { startNotifier } from "./notify/notifier.js";
 import { createMetricProvider } from "./providers/metrics/factory.js";
-import { EmbeddedTrafficProvider } from "./providers/traffic/embedded/index.js";
+import { createTrafficProvider } from "./providers/traffic/factory.js";
 import { Controller } from "./rollout/controller.js";
 import type { SpecChange } from "./rollout/spec-changes.js";
 import type { Service, Spec } from "./spec/schema.js";
@@ -110,10 +110,13 @@ export async function startAviary(opts: AviaryOptions): Promise<RunningAviary> {
   const hub = new EventHub((err) =>
     opts.log.error({ err: String(err) }, "an event subscriber failed"),
   );
+  const traffic = createTrafficProvider(opts.spec.dataplane, { router, clock, log: opts.log });
   const controller = new Controller({
     store,
     hub,
-    router: new EmbeddedTrafficProvider(router, clock),
+    router: traffic,
+    // The engine's split is checked against the same per-version counts the analysis reads.
+    split: (service, version, from, to) => metrics.query({ service, version, from, to }).requests,
     clock,
     log: opts.log,
     tickMs: parseDuration(opts.spec.controller.tick) as number,
@@ -157,6 +160,7 @@ export async function startAviary(opts: AviaryOptions): Promise<RunningAviary> {
 
   const closeAll = async () => {
     await controller.stop();
+    await traffic.close();
     await notifier.close();
     await Promise.all([router.close(), admin.close()]);
     store.close();

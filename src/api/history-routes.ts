@@ -12,6 +12,7 @@ import type { Controller } from "../rollout/controller.js";
 import type { HealthReporting } from "../store/health.js";
 import type { Store } from "../store/store.js";
 import { type ApiRoute, route } from "./route-table.js";
+import { presentRollout } from "./traffic-status.js";
 
 /** What the API reads from the store. */
 export type ApiStore = Pick<
@@ -78,7 +79,7 @@ export function historyRoutes(controller: Controller, store: ApiStore): ApiRoute
         const analysis = store
           .analysisRunsOf(rollout.id)
           .map((run) => ({ ...run, measurements: store.measurementsOf(run.id) }));
-        return { rollout, analysis };
+        return { rollout: presentRollout(controller, rollout), analysis };
       },
     }),
     route({

@@ -8,9 +8,11 @@
 
 import { z } from "zod";
 import type { Controller } from "../rollout/controller.js";
+import type { Rollout } from "../rollout/types.js";
 import { parseSpec } from "../spec/load.js";
 import { Version } from "../spec/schema.js";
 import { type ApiRoute, route } from "./route-table.js";
+import { presentRollout } from "./traffic-status.js";
 
 /** A path segment naming a service (an unknown one is a 404, not a 400). */
 export const ServiceParams = z.strictObject({
@@ -55,10 +57,15 @@ const SERVICES = ["services"];
 const COMMANDS = ["commands"];
 
 export function rolloutRoutes(controller: Controller): ApiRoute[] {
-  const view = (name: string) => ({
-    ...controller.service(name),
-    rollout: controller.rollout(name) ?? null,
-  });
+  const shown = (r: Rollout) => presentRollout(controller, r);
+  const view = (name: string) => {
+    const rollout = controller.rollout(name);
+    return {
+      ...controller.service(name),
+      dataplane: controller.trafficStatus(name) ?? null,
+      rollout: rollout === undefined ? null : shown(rollout),
+    };
+  };
   const verb = (
     name: "pause" | "resume" | "retry",
     summary: string,
@@ -75,7 +82,7 @@ export function rolloutRoutes(controller: Controller): ApiRoute[] {
       body: Empty,
       response: { description: "The rollout after the command: `{ rollout }`." },
       handler: async ({ params, actor }) => ({
-        rollout: await controller[name](params.name, actor()),
+        rollout: shown(await controller[name](params.name, actor())),
       }),
     });
 
@@ -145,7 +152,7 @@ export function rolloutRoutes(controller: Controller): ApiRoute[] {
       body: Deploy,
       response: { status: 201, description: "The rollout started: `{ rollout }`." },
       handler: async ({ params, body, actor }) => ({
-        rollout: await controller.deploy(params.name, body, actor()),
+        rollout: shown(await controller.deploy(params.name, body, actor())),
       }),
     }),
     route({
@@ -160,7 +167,7 @@ export function rolloutRoutes(controller: Controller): ApiRoute[] {
       body: Promote,
       response: { description: "The rollout after the command: `{ rollout }`." },
       handler: async ({ params, body, actor }) => ({
-        rollout: await controller.promote(params.name, body.full, actor()),
+        rollout: shown(await controller.promote(params.name, body.full, actor())),
       }),
     }),
     route({
@@ -174,7 +181,7 @@ export function rolloutRoutes(controller: Controller): ApiRoute[] {
       body: Abort,
       response: { description: "The rollout after the command: `{ rollout }`." },
       handler: async ({ params, body, actor }) => ({
-        rollout: await controller.abort(params.name, actor(), body.reason),
+        rollout: shown(await controller.abort(params.name, actor(), body.reason)),
       }),
     }),
     verb("pause", "Pause", "Holds the rollout where it is; timed pauses stop counting."),
@@ -206,7 +213,7 @@ export function rolloutRoutes(controller: Controller): ApiRoute[] {
       body: Empty,
       response: { description: "The rollout after the command: `{ rollout }`." },
       handler: async ({ params, actor }) => ({
-        rollout: await controller.openGate(params.name, params.gate, actor()),
+        rollout: shown(await controller.openGate(params.name, params.gate, actor())),
       }),
     }),
     route({

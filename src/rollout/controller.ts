@@ -14,19 +14,17 @@ import { type AnalysisDeps, type AnalysisFacts, AnalysisManager } from "../analy
 import { AviaryError } from "../errors.js";
 import type { EventHub } from "../events/hub.js";
 import type { TrafficProvider } from "../providers/traffic/provider.js";
-import { servedOf, trafficDrift } from "../providers/traffic/served.js";
 import type { AnalysisTemplate, Service, Version } from "../spec/schema.js";
-import type { AnalysisRunRecord, MeasurementRecord, Store, StoreTx } from "../store/store.js";
+import type { AnalysisRunRecord, MeasurementRecord, Store } from "../store/store.js";
 import type { Clock, TimerHandle } from "../util/clock.js";
-import { newId } from "../util/id.js";
 import type { Logger } from "../util/log.js";
+import { Convergence, type TrafficEvent, type TrafficStatus } from "./convergence.js";
 import { type GateAnswerEvent, type GateCaller, GatePoller, payloadFor } from "./gate-poller.js";
 import { postRolloutGates } from "./gates.js";
 import {
   abortCommand,
   CommandError,
   checkRetry,
-  enterStep,
   isTerminal,
   openGateCommand,
   pauseCommand,
@@ -35,14 +33,24 @@ import {
   resumeCommand,
   type Transition,
 } from "./machine.js";
+import { rolloutStart } from "./rollout-start.js";
+import { ServiceQueue } from "./service-queue.js";
 import { planSpecChanges, type SpecChange } from "./spec-changes.js";
-import { type ResolvedStrategy, resolveStrategy } from "./steps.js";
-import { sameVersion, stableOnly, trafficFromSpec } from "./traffic.js";
+import { commitSpec } from "./spec-commit.js";
+import type { SplitReader } from "./split-check.js";
+import type { ResolvedStrategy } from "./steps.js";
+import { stableOnly } from "./traffic.js";
 import type { Actor, Rollout, RolloutEvent, ServiceState, TrafficState } from "./types.js";
+import { currentRollout, type ServiceEventInput, writeService, writeTransition } from "./writes.js";
 
 export interface ControllerOptions {
   store: Store;
+  /** The data plane's provider; the convergence loop keeps it serving what the store says. */
   router: TrafficProvider;
+  /** Per-version request counts, to verify the engine's split (`split-check.ts`). */
+  split?: SplitReader;
+  /** First retry delay of a failed apply (doubles up to 30 s). */
+  retryMs?: number;
   clock: Clock;
   log: Logger;
   /** How often every active rollout is re-checked (targets down, deadlines). */
@@ -62,18 +70,13 @@ export interface ControllerOptions {
   validate?: (services: readonly Service[]) => void;
 }
 
-/** An event a spec's transaction wrote, and the rollout it moved (if any), for the effects after the commit. */
-interface Written {
-  event: RolloutEvent;
-  rollout: Rollout | undefined;
-}
-
 /** Most transitions one reconcile pass makes before yielding (a guard against a loop). */
 const MAX_TRANSITIONS_PER_PASS = 64;
 
 export class Controller {
   readonly #store: Store;
-  readonly #router: TrafficProvider;
+  readonly #traffic: Convergence;
+  readonly #canaryAvailable: (service: string) => boolean | undefined;
   readonly #clock: Clock;
   readonly #log: Logger;
   readonly #tickMs: number;
@@ -85,7 +88,7 @@ export class Controller {
   readonly #gates: GatePoller;
   readonly #gateCaller: GateCaller | undefined;
   readonly #timers = new Map<string, TimerHandle>();
-  readonly #queues = new Map<string, Promise<unknown>>();
+  readonly #queue = new ServiceQueue();
   readonly #validate: ((services: readonly Service[]) => void) | undefined;
   /** Spec applications, one at a time (a SIGHUP and an API apply never interleave). */
   #applying: Promise<unknown> = Promise.resolve();
@@ -94,7 +97,17 @@ export class Controller {
 
   constructor(opts: ControllerOptions) {
     this.#store = opts.store;
-    this.#router = opts.router;
+    const provider = opts.router;
+    this.#canaryAvailable = (service) => provider.canaryAvailable(service);
+    this.#traffic = new Convergence({
+      provider,
+      clock: opts.clock,
+      log: opts.log,
+      record: (service, e) => this.#recordTraffic(service, e),
+      onConverged: (service) => this.#kick(service),
+      ...(opts.split ? { split: opts.split } : {}),
+      ...(opts.retryMs !== undefined ? { retryMs: opts.retryMs } : {}),
+    });
     this.#clock = opts.clock;
     this.#log = opts.log;
     this.#tickMs = opts.tickMs ?? 1_000;
@@ -146,12 +159,14 @@ export class Controller {
   /** Stops timers; the router keeps serving the last state it was given. */
   async stop(): Promise<void> {
     this.#stopped = true;
+    this.#traffic.stop();
     this.#ticker?.cancel();
     for (const t of this.#timers.values()) t.cancel();
     this.#analysis?.shutdown();
     this.#gates.close();
     this.#timers.clear();
-    await Promise.allSettled([...this.#queues.values()]);
+    await this.#queue.idle();
+    await this.#traffic.settled();
   }
 
   // ---- reads ----
@@ -164,6 +179,11 @@ export class Controller {
     const state = this.#store.getService(name);
     if (state === undefined) throw this.#unknown(name);
     return state;
+  }
+
+  /** Whether the service's recorded traffic is what its engine serves, and if not, why. */
+  trafficStatus(name: string): TrafficStatus | undefined {
+    return this.#traffic.status(name);
   }
 
   spec(name: string): Service | undefined {
@@ -196,7 +216,7 @@ export class Controller {
 
   /** Starts a rollout of `canary` for `service`; a newer canary supersedes an active rollout. */
   deploy(service: string, canary: Version, actor: Actor): Promise<Rollout> {
-    return this.#serial(service, async () => {
+    return this.#queue.run(service, async () => {
       const spec = this.#specOrThrow(service);
       const r = await this.#startRollout(spec, canary, actor);
       await this.#drive(service);
@@ -228,7 +248,7 @@ export class Controller {
 
   /** Starts an aborted rollout's canary again from step 0, as a new attempt with its own id and analyses. */
   retry(service: string, actor: Actor): Promise<Rollout> {
-    return this.#serial(service, async () => {
+    return this.#queue.run(service, async () => {
       const last = this.rollout(service);
       if (last === undefined)
         throw new CommandError("AVIARY_NO_ROLLOUT", `${service} has no rollout`);
@@ -241,7 +261,7 @@ export class Controller {
 
   /** Puts the previous stable version back after a promotion, at once. */
   undo(service: string, actor: Actor): Promise<ServiceState> {
-    return this.#serial(service, async () => {
+    return this.#queue.run(service, async () => {
       const state = this.service(service);
       const current =
         state.rolloutId === null ? undefined : this.#store.getRollout(state.rolloutId);
@@ -272,7 +292,7 @@ export class Controller {
         reason,
         data: { from: state.traffic.stable.version, to: previous.version },
       });
-      await this.#router.apply(service, traffic);
+      await this.#traffic.desire(service, traffic);
       return next;
     });
   }
@@ -312,7 +332,7 @@ export class Controller {
       ...this.#specs.keys(),
       ...storedNames(),
     ]);
-    return this.#serialAll([...touched], async () => {
+    return this.#queue.runAll([...touched], async () => {
       const changes = planSpecChanges(
         services,
         this.#specs,
@@ -322,12 +342,16 @@ export class Controller {
       this.#validate?.(services);
       if (opts.dryRun) return changes;
       const templates = opts.templates ?? this.#templates;
-      const { written, started } = this.#commitSpec(
+      const { written, started } = commitSpec(
+        this.#store,
         changes,
         new Map(services.map((s) => [s.name, s])),
         templates,
         actor,
+        this.#clock.now(),
+        this.#faults.beforeCommit,
       );
+      for (const _ of written) this.#faults.afterCommit?.();
       this.#templates = templates;
       this.#specs.clear();
       for (const svc of services) this.#specs.set(svc.name, svc);
@@ -338,114 +362,6 @@ export class Controller {
     });
   }
 
-  /**
-   * Writes every change of a spec in one transaction. Builds on what the transaction itself
-   * has written (a service created, then its rollout started), so one change's precondition
-   * failing rolls back all of them.
-   */
-  #commitSpec(
-    changes: readonly SpecChange[],
-    specs: ReadonlyMap<string, Service>,
-    templates: readonly AnalysisTemplate[],
-    actor: Actor,
-  ): { written: Written[]; started: string[] } {
-    const now = this.#clock.now();
-    const written: Written[] = [];
-    const started = new Set<string>();
-    this.#store.transaction((tx) => {
-      // The crash tests count events: each is a commit point, even when several share one
-      // transaction (a kill before any of them loses them all, which is what a crash does).
-      const transition = (t: Transition) => {
-        this.#faults.beforeCommit?.();
-        written.push({ event: this.#writeTransition(tx, t, actor), rollout: t.rollout });
-      };
-      const serviceEvent = (state: ServiceState, e: ServiceEventInput) => {
-        this.#faults.beforeCommit?.();
-        written.push({ event: this.#writeService(tx, state, e), rollout: undefined });
-      };
-      const specOf = (name: string) => specs.get(name) ?? this.#throwUnknown(name);
-      for (const change of changes) {
-        switch (change.kind) {
-          case "create": {
-            const spec = specOf(change.service);
-            const state: ServiceState = {
-              name: spec.name,
-              traffic: spec.strategy ? stableOnly(trafficFromSpec(spec)) : trafficFromSpec(spec),
-              rolloutId: null,
-              previousStable: null,
-              updatedAt: now,
-            };
-            tx.recordVersion(spec.name, spec.stable.version, spec.stable.targets, now);
-            serviceEvent(state, {
-              type: "service.created",
-              actor,
-              reason: change.summary,
-              data: { stable: spec.stable.version },
-            });
-            if (spec.strategy && spec.canary) {
-              const start = this.#rolloutStart(tx, spec, spec.canary, actor, now, templates);
-              start.transitions.forEach(transition);
-              started.add(spec.name);
-            }
-            break;
-          }
-          case "deploy": {
-            const start = this.#rolloutStart(
-              tx,
-              specOf(change.service),
-              change.canary,
-              actor,
-              now,
-              templates,
-            );
-            start.transitions.forEach(transition);
-            started.add(change.service);
-            break;
-          }
-          case "abort": {
-            const r = currentRollout(tx, change.service);
-            const t = r && abortCommand(r, now, actor, change.summary);
-            if (t) transition(t);
-            break;
-          }
-          case "traffic": {
-            const state = tx.getService(change.service) ?? this.#throwUnknown(change.service);
-            const traffic = change.traffic;
-            tx.recordVersion(state.name, traffic.stable.version, traffic.stable.targets, now);
-            serviceEvent(
-              { ...state, traffic, updatedAt: now },
-              { type: "traffic.set", actor, reason: change.summary, data: {} },
-            );
-            break;
-          }
-          case "config":
-            // The router takes the new configuration with the new spec.
-            break;
-          case "remove": {
-            const r = currentRollout(tx, change.service);
-            if (r !== undefined && !isTerminal(r)) {
-              const why = `${change.service} was removed from the spec`;
-              const t = abortCommand(r, now, actor, why);
-              if (t) transition(t);
-            }
-            const state = tx.getService(change.service);
-            if (state === undefined) break;
-            serviceEvent(state, {
-              type: "service.removed",
-              actor,
-              reason: change.summary,
-              data: { stable: state.traffic.stable.version },
-            });
-            tx.deleteService(change.service);
-            break;
-          }
-        }
-      }
-    });
-    for (const _ of written) this.#faults.afterCommit?.();
-    return { written, started: [...started] };
-  }
-
   /** The router serves exactly the spec's services, each with its committed traffic, in one swap. */
   async #configureRouter(services: readonly Service[]): Promise<void> {
     const traffic = new Map<string, TrafficState>();
@@ -454,7 +370,7 @@ export class Controller {
       if (state !== undefined) traffic.set(svc.name, state.traffic);
     }
     try {
-      await this.#router.configure(services, traffic);
+      await this.#traffic.configure(services, traffic);
     } catch (err) {
       // Only a bug gets here (the spec was validated): the router kept its previous plan.
       this.#log.error(
@@ -478,86 +394,9 @@ export class Controller {
     retryOf?: string,
   ): Promise<Rollout> {
     const now = this.#clock.now();
-    const start = this.#rolloutStart(
-      this.#store,
-      spec,
-      canary,
-      actor,
-      now,
-      this.#templates,
-      retryOf,
-    );
+    const start = rolloutStart(this.#store, spec, canary, actor, now, this.#templates, retryOf);
     for (const t of start.transitions) await this.#commitAndApply(t, actor);
     return start.rollout;
-  }
-
-  /**
-   * The transitions that start a rollout of `canary`: the active rollout superseded (if any),
-   * then the new one at its first step. Reads through `tx`, so within a spec's transaction it
-   * sees the service that transaction created; records the canary's version there too.
-   */
-  #rolloutStart(
-    tx: StoreTx,
-    spec: Service,
-    canary: Version,
-    actor: Actor,
-    now: number,
-    templates: readonly AnalysisTemplate[],
-    retryOf?: string,
-  ): { transitions: Transition[]; rollout: Rollout } {
-    if (spec.strategy === undefined) {
-      throw new CommandError(
-        "AVIARY_NO_STRATEGY",
-        `${spec.name} has no strategy in its spec: add strategy.steps to roll out new versions`,
-      );
-    }
-    const state = tx.getService(spec.name) ?? this.#throwUnknown(spec.name);
-    if (canary.version === state.traffic.stable.version) {
-      throw new CommandError(
-        "AVIARY_SAME_VERSION",
-        `${canary.version} is already the stable version of ${spec.name}`,
-      );
-    }
-    const transitions: Transition[] = [];
-    const current = state.rolloutId ? tx.getRollout(state.rolloutId) : undefined;
-    if (current && !isTerminal(current)) {
-      if (sameVersion(current.canary, canary)) return { transitions, rollout: current };
-      const superseded = abortCommand(current, now, actor, `superseded by ${canary.version}`);
-      if (superseded) transitions.push(superseded);
-    }
-    const base: Rollout = {
-      id: newId(now),
-      service: spec.name,
-      stable: state.traffic.stable,
-      canary,
-      phase: "Progressing",
-      reason: "",
-      stepIndex: 0,
-      stepStartedAt: now,
-      progressSince: now,
-      pausedAt: null,
-      traffic: { stable: state.traffic.stable, canary, weight: 0, headerRoutes: [], mirror: null },
-      strategy: resolveStrategy(spec.strategy, templates),
-      gates: { passed: [], waiting: null },
-      createdAt: now,
-      updatedAt: now,
-      finishedAt: null,
-      revision: 0,
-    };
-    const rollout = enterStep(base, 0, now);
-    const what = retryOf ? `retry of rollout ${retryOf}` : "rollout";
-    const reason = `${what} of ${canary.version} started by ${actor} (stable ${state.traffic.stable.version}); ${rollout.reason}`;
-    tx.recordVersion(spec.name, canary.version, canary.targets, now);
-    const data = {
-      stable: state.traffic.stable.version,
-      canary: canary.version,
-      ...(retryOf ? { retryOf } : {}),
-    };
-    transitions.push({
-      rollout,
-      event: { type: retryOf ? "rollout.retried" : "rollout.started", reason, data },
-    });
-    return { transitions, rollout };
   }
 
   #command(
@@ -565,7 +404,7 @@ export class Controller {
     actor: Actor,
     run: (r: Rollout, now: number) => Transition | null,
   ): Promise<Rollout> {
-    return this.#serial(service, async () => {
+    return this.#queue.run(service, async () => {
       const r = this.rollout(service);
       if (r === undefined) throw new CommandError("AVIARY_NO_ROLLOUT", `${service} has no rollout`);
       const t = run(r, this.#clock.now());
@@ -586,10 +425,8 @@ export class Controller {
       }
       const facts = {
         now: this.#clock.now(),
-        canaryAvailable: this.#router.canaryAvailable(service),
-        inSync:
-          trafficDrift(servedOf(r.traffic), (await this.#router.observe()).get(service)) ===
-          undefined,
+        canaryAvailable: this.#canaryAvailable(service),
+        inSync: this.#traffic.inSync(service, r.traffic),
         analysis: this.#analysis?.facts(r) ?? noAnalysisEngine(r),
       };
       const step = reconcile(r, facts);
@@ -616,37 +453,10 @@ export class Controller {
   /** Commits a transition (rollout, service traffic, history event), then applies its traffic. */
   async #commitAndApply(t: Transition, actor: Actor): Promise<void> {
     this.#faults.beforeCommit?.();
-    const event = this.#store.transaction((tx) => this.#writeTransition(tx, t, actor));
+    const event = this.#store.transaction((tx) => writeTransition(tx, t, actor));
     this.#faults.afterCommit?.();
     this.#afterCommit(event, t.rollout);
-    await this.#router.apply(t.rollout.service, t.rollout.traffic);
-  }
-
-  /** A transition's writes: the rollout, the service's traffic, the history event. */
-  #writeTransition(tx: StoreTx, t: Transition, actor: Actor): RolloutEvent {
-    const r = t.rollout;
-    tx.putRollout(r);
-    const state = tx.getService(r.service) ?? this.#throwUnknown(r.service);
-    const promotedNow = r.phase === "Healthy" && t.event.type === "promoted";
-    tx.putService({
-      ...state,
-      traffic: r.traffic,
-      rolloutId: r.id,
-      previousStable: promotedNow ? r.stable : state.previousStable,
-      updatedAt: r.updatedAt,
-    });
-    return tx.appendEvent({
-      rolloutId: r.id,
-      service: r.service,
-      at: r.updatedAt,
-      type: t.event.type,
-      actor: t.actor ?? actor,
-      reason: t.event.reason,
-      phase: r.phase,
-      stepIndex: r.stepIndex,
-      weight: r.traffic.canary === null ? 0 : r.traffic.weight,
-      data: t.event.data ?? {},
-    });
+    await this.#traffic.desire(t.rollout.service, t.rollout.traffic);
   }
 
   /** What follows a committed event: a finished rollout's analyses and gates stop, the event is told and logged. */
@@ -682,26 +492,9 @@ export class Controller {
 
   #commitService(state: ServiceState, e: ServiceEventInput): void {
     this.#faults.beforeCommit?.();
-    const event = this.#store.transaction((tx) => this.#writeService(tx, state, e));
+    const event = this.#store.transaction((tx) => writeService(tx, state, e));
     this.#faults.afterCommit?.();
     this.#afterCommit(event, undefined);
-  }
-
-  /** A service's new state and the history event that says why. */
-  #writeService(tx: StoreTx, state: ServiceState, e: ServiceEventInput): RolloutEvent {
-    tx.putService(state);
-    return tx.appendEvent({
-      rolloutId: state.rolloutId,
-      service: state.name,
-      at: state.updatedAt,
-      type: e.type,
-      actor: e.actor,
-      reason: e.reason,
-      phase: null,
-      stepIndex: null,
-      weight: state.traffic.canary === null ? 0 : state.traffic.weight,
-      data: e.data,
-    });
   }
 
   /** A gate hook answered: open the gate, roll back, or give up on a pre-rollout hook. */
@@ -719,33 +512,35 @@ export class Controller {
       return;
     }
     if (gate.type === "rollback" && !answer.open) return;
-    this.#serial(service, async () => {
-      const r = this.rollout(service);
-      // The answer is for the rollout and the point it was asked about; anything since wins.
-      if (r === undefined || r.id !== e.rollout.id || isTerminal(r)) return;
-      const now = this.#clock.now();
-      let t: Transition | null;
-      if (gate.type === "rollback") {
-        t = abortCommand(r, now, actor, `rollback gate answered ${said}`);
-      } else if (giveUp) {
-        t = abortCommand(
-          r,
-          now,
-          actor,
-          `pre-rollout gate failed ${e.failures} times (last: ${said})`,
-        );
-      } else {
-        if (r.gates.waiting?.point !== at || !r.gates.waiting.gates.includes(gate.name)) return;
-        t = openGateCommand(r, now, gate.name, actor);
-      }
-      if (t !== null) await this.#commitAndApply(t, actor);
-      await this.#drive(service);
-    }).catch((err: unknown) =>
-      this.#log.error(
-        { service, gate: gate.name, err: String(err) },
-        "could not act on a gate answer",
-      ),
-    );
+    this.#queue
+      .run(service, async () => {
+        const r = this.rollout(service);
+        // The answer is for the rollout and the point it was asked about; anything since wins.
+        if (r === undefined || r.id !== e.rollout.id || isTerminal(r)) return;
+        const now = this.#clock.now();
+        let t: Transition | null;
+        if (gate.type === "rollback") {
+          t = abortCommand(r, now, actor, `rollback gate answered ${said}`);
+        } else if (giveUp) {
+          t = abortCommand(
+            r,
+            now,
+            actor,
+            `pre-rollout gate failed ${e.failures} times (last: ${said})`,
+          );
+        } else {
+          if (r.gates.waiting?.point !== at || !r.gates.waiting.gates.includes(gate.name)) return;
+          t = openGateCommand(r, now, gate.name, actor);
+        }
+        if (t !== null) await this.#commitAndApply(t, actor);
+        await this.#drive(service);
+      })
+      .catch((err: unknown) =>
+        this.#log.error(
+          { service, gate: gate.name, err: String(err) },
+          "could not act on a gate answer",
+        ),
+      );
   }
 
   /** Tells each post-rollout gate how the rollout ended, with retries; records the outcome. */
@@ -808,21 +603,35 @@ export class Controller {
     this.#log.info({ service: r.service, event: e.type, actor: e.actor }, e.reason);
   }
 
-  /** Queues work for one service behind whatever is already running for it. */
-  #serial<T>(service: string, work: () => Promise<T>): Promise<T> {
-    return this.#serialAll([service], work);
-  }
-
-  /** Queues work behind whatever is already running for any of `services`; they wait for it in turn. */
-  #serialAll<T>(services: readonly string[], work: () => Promise<T>): Promise<T> {
-    const run = Promise.allSettled(services.map((s) => this.#queues.get(s))).then(work);
-    const settled = run.catch(() => undefined);
-    for (const service of services) this.#queues.set(service, settled);
-    void settled.then(() => {
-      for (const service of services)
-        if (this.#queues.get(service) === settled) this.#queues.delete(service);
-    });
-    return run;
+  /** A history event of the convergence loop (pending, applied, drift, split), as the router's. */
+  #recordTraffic(service: string, e: TrafficEvent): void {
+    if (this.#stopped) return;
+    try {
+      const state = this.#store.getService(service);
+      if (state === undefined) return;
+      const r = state.rolloutId === null ? undefined : this.#store.getRollout(state.rolloutId);
+      const event = this.#store.transaction((tx) =>
+        tx.appendEvent({
+          rolloutId: state.rolloutId,
+          service,
+          at: this.#clock.now(),
+          type: e.type,
+          actor: "router",
+          reason: e.reason,
+          phase: r?.phase ?? null,
+          stepIndex: r?.stepIndex ?? null,
+          weight: state.traffic.canary === null ? 0 : state.traffic.weight,
+          data: e.data,
+        }),
+      );
+      this.#hub?.publish({ kind: "event", event });
+      this.#log.info({ service, event: e.type, actor: "router" }, e.reason);
+    } catch (err) {
+      this.#log.error(
+        { service, event: e.type, err: String(err) },
+        "could not record a traffic event",
+      );
+    }
   }
 
   /** Drives a rollout a spec started; a step that fails is logged and retried on the next tick, the spec stays applied. */
@@ -839,17 +648,24 @@ export class Controller {
 
   #kick(service: string): void {
     if (this.#stopped) return;
-    this.#serial(service, () => this.#drive(service)).catch((err: unknown) => {
-      this.#log.error(
-        { service, err: String(err) },
-        "rollout step failed; will retry on the next tick",
-      );
-    });
+    this.#queue
+      .run(service, () => this.#drive(service))
+      .catch((err: unknown) => {
+        this.#log.error(
+          { service, err: String(err) },
+          "rollout step failed; will retry on the next tick",
+        );
+      });
   }
 
   #scheduleTick(): void {
     if (this.#stopped) return;
     this.#ticker = this.#clock.setTimeout(() => {
+      this.#traffic
+        .check()
+        .catch((err: unknown) =>
+          this.#log.error({ err: String(err) }, "checking what the engine serves failed"),
+        );
       for (const r of this.#store.activeRollouts()) {
         this.#kick(r.service);
         this.#gates.poll(r);
@@ -897,17 +713,4 @@ function noAnalysisEngine(r: Rollout): AnalysisFacts {
     step: step !== undefined && "analysis" in step ? missing : undefined,
     background: undefined,
   };
-}
-
-interface ServiceEventInput {
-  type: string;
-  actor: Actor;
-  reason: string;
-  data: Record<string, unknown>;
-}
-
-/** The service's current (or last) rollout as `tx` sees it; none for an unknown service. */
-function currentRollout(tx: StoreTx, service: string): Rollout | undefined {
-  const id = tx.getService(service)?.rolloutId;
-  return id ? tx.getRollout(id) : undefined;
 }

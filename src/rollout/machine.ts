@@ -282,6 +282,9 @@ export function reconcile(r: Rollout, f: Facts): Next {
       const pending = pendingGates(r, point);
       if (pending.length > 0) return waitAtGates(r, now, point, pending);
     }
+    // Never widen on a weight the data plane has not confirmed (taken, read back, split as told).
+    if (w > r.traffic.weight && f.inSync === false)
+      return awaitProgress(r, now, "the data plane does not serve the current weight yet");
     if (r.traffic.weight !== w) {
       return transition(
         withTraffic(r, now, { weight: w }, `canary weight ${r.traffic.weight}% → ${w}%`),
@@ -358,6 +361,8 @@ function reconcilePromotion(r: Rollout, f: Facts): Next {
   const now = f.now;
   const pending = pendingGates(r, "promotion");
   if (pending.length > 0) return waitAtGates(r, now, "promotion", pending);
+  if (r.traffic.weight !== 100 && f.inSync === false)
+    return awaitProgress(r, now, "the data plane does not serve the current weight yet");
   if (r.traffic.weight !== 100) {
     const reason = `promoting: canary weight ${r.traffic.weight}% → 100%`;
     return transition(

@@ -79,6 +79,7 @@ export async function harness(
     gateCaller?: GateCaller;
     faults?: ControllerOptions["faults"];
     validate?: ControllerOptions["validate"];
+    split?: ControllerOptions["split"];
   } = {},
 ): Promise<Harness> {
   const file = opts.file ?? join(mkdtempSync(join(tmpdir(), "aviary-ctl-")), "aviary.db");
@@ -100,6 +101,7 @@ export async function harness(
     ...(opts.gateCaller ? { gateCaller: opts.gateCaller } : {}),
     ...(opts.faults ? { faults: opts.faults } : {}),
     ...(opts.validate ? { validate: opts.validate } : {}),
+    ...(opts.split ? { split: opts.split } : {}),
   });
   await controller.start(Spec.parse({ services }).services);
   const h: Harness = {

@@ -24,9 +24,11 @@
  */
 
 import assert from "node:assert/strict";
+import { once } from "node:events";
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
 import { after, before, describe, it } from "node:test";
 import { request } from "undici";
-import { startUpstream, type Upstream } from "../../../test/fixtures.js";
 import { bucketerFor } from "../../dataplane/hash.js";
 import { stableOnly, trafficFromSpec } from "../../rollout/traffic.js";
 import type { TrafficState } from "../../rollout/types.js";
@@ -60,6 +62,33 @@ export interface TrafficConformanceSetup {
   features: { dataPath: boolean; tamper: boolean; stopStart: boolean };
   /** Renders what the engine needs for `services`, starts it, and connects a provider to it. */
   start(services: readonly Service[]): Promise<EngineUnderTest>;
+}
+
+/** An upstream that answers every request with its name in `x-upstream`. */
+interface Upstream {
+  url: string;
+  close(): Promise<void>;
+}
+
+async function startUpstream(name: string): Promise<Upstream> {
+  const server: Server = createServer((req, res) => {
+    req.resume();
+    req.on("end", () => {
+      res.writeHead(200, { "content-type": "text/plain", "x-upstream": name });
+      res.end(name);
+    });
+  });
+  server.listen(0, "127.0.0.1");
+  await once(server, "listening");
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  };
 }
 
 /** Bounds every wait on an engine, far above any provider's own timeout. */

@@ -11,25 +11,15 @@ import { stableOnly, trafficFromSpec, withTraffic } from "../../../rollout/traff
 import type { TrafficState } from "../../../rollout/types.js";
 import type { Service } from "../../../spec/schema.js";
 import type { Clock } from "../../../util/clock.js";
-import type { ServedTraffic, TrafficCapabilities, TrafficProvider } from "../provider.js";
+import type { ServedTraffic, TrafficProvider } from "../provider.js";
 import { servedOf } from "../served.js";
+import { EMBEDDED_CAPABILITIES } from "./capabilities.js";
 
 export const PROVIDER_TYPE = "embedded";
 
-/** The embedded router does everything the spec can say. */
-const CAPABILITIES: TrafficCapabilities = {
-  routes: { headers: true, cookies: true, query: true },
-  matchKinds: { exact: true, prefix: true, regex: true },
-  mirror: true,
-  stickiness: { header: true, cookie: true, clientAddress: true, setCookie: true },
-  weightStep: 0.01,
-  maxTargets: Number.POSITIVE_INFINITY,
-  dataPath: true,
-};
-
 export class EmbeddedTrafficProvider implements TrafficProvider {
   readonly type = PROVIDER_TYPE;
-  readonly capabilities = CAPABILITIES;
+  readonly capabilities = EMBEDDED_CAPABILITIES;
   readonly #router: Router;
   readonly #clock: Clock;
   #base: Service[] = [];

@@ -8,25 +8,15 @@
 import { stableOnly, trafficFromSpec } from "../../../rollout/traffic.js";
 import type { TrafficState } from "../../../rollout/types.js";
 import type { Service } from "../../../spec/schema.js";
-import type { ServedTraffic, TrafficCapabilities, TrafficProvider } from "../provider.js";
+import { type ServedTraffic, type TrafficProvider, TrafficProviderError } from "../provider.js";
 import { servedOf } from "../served.js";
+import { NOOP_CAPABILITIES } from "./capabilities.js";
 
 export const PROVIDER_TYPE = "noop";
 
-/** It serves nothing, so it can be told anything. */
-const CAPABILITIES: TrafficCapabilities = {
-  routes: { headers: true, cookies: true, query: true },
-  matchKinds: { exact: true, prefix: true, regex: true },
-  mirror: true,
-  stickiness: { header: true, cookie: true, clientAddress: true, setCookie: true },
-  weightStep: 0.01,
-  maxTargets: Number.POSITIVE_INFINITY,
-  dataPath: false,
-};
-
 export class NoopTrafficProvider implements TrafficProvider {
   readonly type = PROVIDER_TYPE;
-  readonly capabilities = CAPABILITIES;
+  readonly capabilities = NOOP_CAPABILITIES;
   /** The last state applied per service. */
   readonly states = new Map<string, TrafficState>();
   /** Every apply, in order. */
@@ -36,6 +26,12 @@ export class NoopTrafficProvider implements TrafficProvider {
   /** What canaryAvailable answers, per service (default: undefined, i.e. unknown). */
   readonly availability = new Map<string, boolean>();
 
+  /**
+   * While set, every call fails as an unreachable engine's would, with this message: the
+   * convergence loop's tests take the "engine" down and bring it back with it.
+   */
+  down: string | undefined = undefined;
+
   /** The services last configured. */
   services: readonly Service[] = [];
 
@@ -43,6 +39,7 @@ export class NoopTrafficProvider implements TrafficProvider {
     services: readonly Service[],
     traffic: ReadonlyMap<string, TrafficState>,
   ): Promise<void> {
+    this.#reachable();
     this.services = services;
     for (const name of this.states.keys())
       if (!services.some((s) => s.name === name)) this.states.delete(name);
@@ -54,20 +51,28 @@ export class NoopTrafficProvider implements TrafficProvider {
   }
 
   async apply(service: string, state: TrafficState): Promise<void> {
+    this.#reachable();
     this.states.set(service, state);
     this.applied++;
   }
 
   async observe(): Promise<ReadonlyMap<string, ServedTraffic>> {
+    this.#reachable();
     return new Map([...this.states].map(([name, state]) => [name, servedOf(state)]));
   }
 
   async finalize(service: string): Promise<void> {
+    this.#reachable();
     this.states.delete(service);
     this.services = this.services.filter((s) => s.name !== service);
   }
 
   async close(): Promise<void> {}
+
+  #reachable(): void {
+    if (this.down !== undefined)
+      throw new TrafficProviderError(PROVIDER_TYPE, "unreachable", this.down);
+  }
 
   canaryAvailable(service: string): boolean | undefined {
     return this.availability.get(service);

@@ -1,0 +1,23 @@
+/**
+ * A rollout as the API shows it: its committed reason, and beside it whether the data plane
+ * serves what was recorded. A decision is committed before the engine is told, and an external
+ * engine can be down or serve something else, so an operator must see "recorded, not yet
+ * applied to haproxy: <why>" until it does — on `aviary get`, the dashboard and every command's
+ * answer.
+ *
+ * @module
+ */
+
+import type { Controller } from "../rollout/controller.js";
+import type { Rollout } from "../rollout/types.js";
+
+/** The rollout with the data plane's state added to its reason, when the service's is not well. */
+export function presentRollout(controller: Controller, rollout: Rollout): Rollout {
+  const status = controller.trafficStatus(rollout.service);
+  if (status === undefined || (status.applied && status.why === undefined)) return rollout;
+  if (controller.service(rollout.service).rolloutId !== rollout.id) return rollout;
+  const note = status.applied
+    ? status.why
+    : `recorded, not yet applied to ${status.engine}: ${status.why ?? "applying"}`;
+  return { ...rollout, reason: `${rollout.reason} — ${note}` };
+}

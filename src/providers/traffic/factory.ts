@@ -1,0 +1,41 @@
+/**
+ * The traffic provider a spec's `dataplane.engine` asks for, built in one place so that
+ * `aviary serve`, the demo and the benchmarks get the same one.
+ *
+ * @module
+ */
+
+import type { Router } from "../../dataplane/router.js";
+import type { DataplaneSettings } from "../../spec/schema.js";
+import type { Clock } from "../../util/clock.js";
+import type { Logger } from "../../util/log.js";
+import { EmbeddedTrafficProvider } from "./embedded/index.js";
+import { NoopTrafficProvider } from "./noop/index.js";
+import type { TrafficProvider } from "./provider.js";
+
+export interface TrafficProviderDeps {
+  /** The in-process router: the embedded engine itself, and the metrics' home for the others. */
+  router: Router;
+  clock: Clock;
+  log: Logger;
+}
+
+export function createTrafficProvider(
+  dataplane: DataplaneSettings,
+  deps: TrafficProviderDeps,
+): TrafficProvider {
+  switch (dataplane.engine) {
+    case "embedded":
+      return new EmbeddedTrafficProvider(deps.router, deps.clock);
+    case "none":
+      return new NoopTrafficProvider();
+    case "haproxy":
+    case "nginx":
+      throw new Error(`engine ${dataplane.engine} is not available in this build`);
+  }
+}
+
+/** Whether the engine carries the users' requests in this process (the router listens). */
+export function servesInProcess(dataplane: DataplaneSettings): boolean {
+  return dataplane.engine === "embedded";
+}
