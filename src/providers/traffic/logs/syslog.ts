@@ -92,7 +92,7 @@ function rfc5424(text: string): SyslogResult {
   let at = 0;
   for (const [name, max] of HEADER_FIELDS) {
     const end = text.indexOf(" ", at);
-    if (end === -1) return fail(`RFC 5424 message ends before its ${name}`);
+    if (end === -1) return fail(`RFC 5424 header is cut short at its ${name}`);
     const field = text.slice(at, end);
     if (field.length === 0 || field.length > max || !printable(field))
       return fail(`RFC 5424 ${name} must be 1-${max} printable ASCII characters`);
