@@ -32,6 +32,15 @@ const FAILURES: ReadonlySet<string> = new Set<FailureKind>(["connect", "timeout"
 // Up to 9 digits each side: 10^9 ms is 11 days, longer than any request an engine would log.
 const DECIMAL = /^\d{1,9}(\.\d{1,9})?$/;
 const STATUS = /^[1-5]\d\d$/;
+// The keys of the fields after the magic, in order.
+const KEYS: ReadonlyArray<readonly string[]> = [
+  ["svc"],
+  ["ver"],
+  ["role"],
+  ["st"],
+  ["ms", "sec"],
+  ["fail"],
+];
 
 /** Parses one message body; never throws. */
 export function parseLine(body: string): LineResult {
@@ -41,16 +50,15 @@ export function parseLine(body: string): LineResult {
     return bad(`expected 5 or 6 fields after ${MAGIC}, got ${tokens.length - 1}`);
 
   const values: string[] = [];
-  const keys = ["svc", "ver", "role", "st", "ms|sec", "fail"];
   let inSeconds = false;
   for (let i = 1; i < tokens.length; i++) {
     const token = tokens[i] as string;
     const eq = token.indexOf("=");
     const key = eq === -1 ? token : token.slice(0, eq);
-    const expected = keys[i - 1] as string;
+    const expected = KEYS[i - 1] as readonly string[];
     if (token.length === 0) return bad("fields must be separated by single spaces");
-    if (eq === -1 || !expected.split("|").includes(key))
-      return bad(`field ${i} must be ${expected.replace("|", " or ")}=...`);
+    if (eq === -1 || !expected.includes(key))
+      return bad(`field ${i} must be ${expected.join(" or ")}=...`);
     const value = token.slice(eq + 1);
     if (value.length === 0) return bad(`${key} is empty`);
     if (!printableWithoutEquals(value))
