@@ -7,6 +7,7 @@
  */
 
 import { z } from "zod";
+import { isLoopbackHost, parseListenAddress } from "../util/address.js";
 import { parseCidr } from "../util/cidr.js";
 import { durationWithin, ListenAddress } from "./schema-parts.js";
 
@@ -83,6 +84,16 @@ export const LogSettings = z
       .describe(
         "The engines' source addresses (or CIDR ranges), for an engine on another host. Needed to listen on anything but loopback; datagrams from elsewhere are dropped and counted as foreign. UDP sources can be forged on the path, so use a network only the engines can send on.",
       ),
+  })
+  .superRefine((logs, ctx) => {
+    const host = parseListenAddress(logs.listen.slice("udp://".length))?.host;
+    if (host !== undefined && logs.allowFrom === undefined && !isLoopbackHost(host))
+      ctx.addIssue({
+        code: "custom",
+        path: ["listen"],
+        message:
+          "not a loopback address: anyone who can send it a datagram could add counts to a version's figures. Listen on 127.0.0.1 or [::1], or name the engines' addresses in allowFrom",
+      });
   })
   .describe("The engine's access log, which feeds the per-version metrics the analysis reads.");
 export type LogSettings = z.infer<typeof LogSettings>;

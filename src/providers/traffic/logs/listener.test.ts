@@ -250,6 +250,24 @@ describe("log listener over real UDP", () => {
 });
 
 describe("log listener addresses", () => {
+  it("refuses a second counter on the same registry without keeping the port", async () => {
+    const clock = new ManualClock(T0);
+    const { metrics, resolve } = known(clock);
+    const opts = { resolve, log: silentLogger(), prometheus: metrics.prometheus };
+    const first = await startLogListener({ listen: "udp://127.0.0.1:0", ...opts });
+    const port = await freeUdpPort();
+    try {
+      await assert.rejects(
+        startLogListener({ listen: `udp://127.0.0.1:${port}`, ...opts }),
+        /already been registered/,
+      );
+    } finally {
+      await first.close();
+    }
+    const again = await startLogListener({ listen: `udp://127.0.0.1:${port}`, ...opts });
+    await again.close();
+  });
+
   it("refuses a port in use with an error naming dataplane.logs.listen", async () => {
     const clock = new ManualClock(T0);
     const { resolve } = known(clock);
@@ -341,6 +359,14 @@ describe("log listener addresses", () => {
     }
   });
 });
+
+async function freeUdpPort(): Promise<number> {
+  const s = createSocket("udp4");
+  await new Promise<void>((resolve) => s.bind(0, "127.0.0.1", resolve));
+  const { port } = s.address();
+  await new Promise<void>((resolve) => s.close(resolve));
+  return port;
+}
 
 /** `global.gc` when the runner exposes it, else turned on here; either way a full collection. */
 function exposeGc(): () => void {

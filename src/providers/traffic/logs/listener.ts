@@ -18,7 +18,7 @@ import { isIP, isIPv6 } from "node:net";
 import { Counter, type Registry } from "prom-client";
 import type { Recorder } from "../../../dataplane/metrics/types.js";
 import { AviaryError } from "../../../errors.js";
-import { type ListenAddress, parseListenAddress } from "../../../util/address.js";
+import { isLoopbackHost, type ListenAddress, parseListenAddress } from "../../../util/address.js";
 import { addressMatcher } from "../../../util/cidr.js";
 import { type Clock, systemClock, type TimerHandle } from "../../../util/clock.js";
 import type { Logger } from "../../../util/log.js";
@@ -76,7 +76,7 @@ export async function startLogListener(opts: LogListenerOptions): Promise<LogLis
   } catch (err) {
     throw new AviaryError("AVIARY_USAGE", `dataplane.logs.allowFrom: ${(err as Error).message}`);
   }
-  if (fromAllowed === undefined && !isLoopback(where.host))
+  if (fromAllowed === undefined && !isLoopbackHost(where.host))
     throw new AviaryError(
       "AVIARY_USAGE",
       `${SETTING}: ${opts.listen} is not a loopback address; anyone who can send it a datagram could add counts to a canary's figures. Listen on 127.0.0.1 or ::1, or name the engines' addresses in dataplane.logs.allowFrom`,
@@ -88,7 +88,13 @@ export async function startLogListener(opts: LogListenerOptions): Promise<LogLis
   });
   await bind(socket, where, opts.listen);
   const bound = socket.address();
-  return new UdpLogListener(socket, { host: bound.address, port: bound.port }, opts, fromAllowed);
+  try {
+    return new UdpLogListener(socket, { host: bound.address, port: bound.port }, opts, fromAllowed);
+  } catch (err) {
+    // Such as a second listener's counter on the same registry: the bound port must not leak.
+    socket.close();
+    throw err;
+  }
 }
 
 class UdpLogListener implements LogListener {
@@ -238,13 +244,6 @@ function bind(socket: Socket, where: ListenAddress, listen: string): Promise<voi
       resolve();
     });
   });
-}
-
-function isLoopback(host: string): boolean {
-  const h = host.toLowerCase();
-  if (h === "localhost") return true;
-  if (isIP(h) === 4) return h.startsWith("127.");
-  return h === "::1" || h === "0:0:0:0:0:0:0:1";
 }
 
 /** `::ffff:10.0.0.5` (an IPv4 sender on a dual-stack socket) as the IPv4 address it is. */
