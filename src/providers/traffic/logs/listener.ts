@@ -43,7 +43,8 @@ export interface LogListenerOptions {
   listen: string;
   /**
    * The recorder of a (service, version, role) the spec or a rollout names, else undefined:
-   * the line is then counted as `foreign` and dropped.
+   * the line is then counted as `foreign` and dropped. A lookup, called once per line: it must
+   * not create recorders for names it does not know, nor throw.
    */
   resolve: (service: string, version: string, role: "stable" | "canary") => Recorder | undefined;
   log: Logger;
@@ -128,7 +129,7 @@ class UdpLogListener implements LogListener {
     this.#prometheus = opts.prometheus;
     if (this.#prometheus !== undefined) this.#register(this.#prometheus);
     socket.on("message", (msg, rinfo) => this.#handle(msg, rinfo));
-    // After binding, a socket error (rare on UDP) must not crash the process: say it once.
+    // After binding, a socket error (UDP sockets rarely report one) must not crash the process.
     socket.on("error", (err) => this.#log.warn({ err }, "syslog listener socket error"));
     this.#log.info(
       { listen: opts.listen, receiveBufferBytes: socket.getRecvBufferSize() },
