@@ -7,6 +7,8 @@
  */
 
 import { z } from "zod";
+import { isLoopbackHost, parseListenAddress } from "../util/address.js";
+import { parseCidr } from "../util/cidr.js";
 import { durationWithin, ListenAddress } from "./schema-parts.js";
 
 /** `unix:/path` or `HOST:PORT`: where a local engine's control socket listens. */
@@ -64,12 +66,34 @@ export const LogSettings = z
   .strictObject({
     listen: z
       .string()
-      .refine((s) => /^unix:\/.+/.test(s) || /^udp:\/\/.+:\d+$/.test(s), {
-        message: "expected udp://HOST:PORT or unix:/absolute/path",
+      .refine((s) => s.startsWith("udp://") && ListenAddress.safeParse(s.slice(6)).success, {
+        message:
+          "expected udp://HOST:PORT, e.g. udp://127.0.0.1:5514 (UDP only: Node has no unix datagram sockets)",
       })
       .describe(
-        "Where Aviary receives the engine's access log as syslog: udp://127.0.0.1:5514 or a unix datagram socket unix:/path.",
+        "Where Aviary receives the engine's access log as syslog: udp://HOST:PORT, e.g. udp://127.0.0.1:5514. A loopback address unless allowFrom is set: anyone who can send a datagram there can add counts to a version's figures.",
       ),
+    allowFrom: z
+      .array(
+        z.string().refine((s) => parseCidr(s) !== undefined, {
+          message: "expected an address or a CIDR range such as 10.0.0.5 or 10.0.0.0/24",
+        }),
+      )
+      .min(1)
+      .optional()
+      .describe(
+        "The engines' source addresses (or CIDR ranges), for an engine on another host. Needed to listen on anything but loopback; datagrams from elsewhere are dropped and counted as foreign. UDP sources can be forged on the path, so use a network only the engines can send on.",
+      ),
+  })
+  .superRefine((logs, ctx) => {
+    const host = parseListenAddress(logs.listen.slice("udp://".length))?.host;
+    if (host !== undefined && logs.allowFrom === undefined && !isLoopbackHost(host))
+      ctx.addIssue({
+        code: "custom",
+        path: ["listen"],
+        message:
+          "not a loopback address: anyone who can send it a datagram could add counts to a version's figures. Listen on 127.0.0.1 or [::1], or name the engines' addresses in allowFrom",
+      });
   })
   .describe("The engine's access log, which feeds the per-version metrics the analysis reads.");
 export type LogSettings = z.infer<typeof LogSettings>;

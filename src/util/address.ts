@@ -4,7 +4,7 @@
  * @module
  */
 
-import { isIPv6 } from "node:net";
+import { isIPv4, isIPv6 } from "node:net";
 import { AviaryError } from "../errors.js";
 
 export interface ListenAddress {
@@ -49,6 +49,15 @@ export function listenAddressesOverlap(a: ListenAddress, b: ListenAddress): bool
   if (y === ANY_V4) return !isIPv6(x);
   const loopback = (h: string) => LOOPBACK_NAMES.has(h) || /^127\./.test(h);
   return (x === "localhost" && loopback(y)) || (y === "localhost" && loopback(x));
+}
+
+/**
+ * Whether a host is this machine's loopback and nothing else: `localhost`, an IPv4 address in
+ * 127.0.0.0/8 or `::1` (a name that merely starts with `127.` is not).
+ */
+export function isLoopbackHost(host: string): boolean {
+  const h = normalHost(host);
+  return h === "localhost" || h === "::1" || (isIPv4(h) && h.startsWith("127."));
 }
 
 /**
