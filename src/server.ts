@@ -20,7 +20,9 @@ import { EventHub } from "./events/hub.js";
 import { callGate, resolveGateHook } from "./notify/gate-client.js";
 import { startNotifier } from "./notify/notifier.js";
 import { createMetricProvider } from "./providers/metrics/factory.js";
-import { createTrafficProvider } from "./providers/traffic/factory.js";
+import { createTrafficProvider, servesInProcess } from "./providers/traffic/factory.js";
+import { KnownVersions } from "./providers/traffic/logs/known-versions.js";
+import { type LogListener, startLogListener } from "./providers/traffic/logs/listener.js";
 import { Controller } from "./rollout/controller.js";
 import type { SpecChange } from "./rollout/spec-changes.js";
 import type { Service, Spec } from "./spec/schema.js";
@@ -61,6 +63,8 @@ export interface RunningAviary {
   admin: FastifyInstance;
   listen: ListenAddress;
   adminAddress: ListenAddress;
+  /** The engine's access-log listener (external engines only). */
+  logs: LogListener | undefined;
   /** Where the operator token came from (env or file); never the token itself. */
   tokenSource: string;
   /** The tokens file the admin API re-reads when it changes. */
@@ -158,7 +162,11 @@ export async function startAviary(opts: AviaryOptions): Promise<RunningAviary> {
     },
   });
 
+  // An external engine's access log feeds the same per-version windows the embedded router
+  // fills; only versions the store names are recorded (KnownVersions).
+  let logs: LogListener | undefined;
   const closeAll = async () => {
+    await logs?.close();
     await controller.stop();
     await traffic.close();
     await notifier.close();
@@ -168,8 +176,24 @@ export async function startAviary(opts: AviaryOptions): Promise<RunningAviary> {
   let boundListen: ListenAddress;
   let boundAdmin: ListenAddress;
   try {
+    const logSettings = opts.spec.dataplane.logs;
+    const known = logSettings && new KnownVersions(metrics, store);
+    if (known !== undefined)
+      hub.subscribe((m) => {
+        if (m.kind === "event") known.refresh(m.event.service);
+      });
     await controller.start(opts.spec.services, opts.spec.analysisTemplates);
-    boundListen = await router.listen(listen);
+    if (logSettings !== undefined && known !== undefined) {
+      logs = await startLogListener({
+        listen: logSettings.listen,
+        ...(logSettings.allowFrom ? { allowFrom: logSettings.allowFrom } : {}),
+        resolve: known.resolve,
+        log: opts.log,
+        prometheus: metrics.prometheus,
+        clock,
+      });
+    }
+    boundListen = servesInProcess(opts.spec.dataplane) ? await router.listen(listen) : listen;
     boundAdmin = await listenAdmin(admin, adminAt);
   } catch (err) {
     await closeAll();
@@ -184,6 +208,7 @@ export async function startAviary(opts: AviaryOptions): Promise<RunningAviary> {
     admin,
     listen: boundListen,
     adminAddress: boundAdmin,
+    logs,
     tokenSource: source,
     tokensFile: tokens.file,
     // All or nothing (see Controller.applySpec): a refused spec rejects and changes nothing.

@@ -211,6 +211,20 @@ controller:
 services: []`,
     owns: (p) => /^(proxy|metrics|controller)(\.|$)/.test(p),
   },
+  {
+    title: "Data plane",
+    intro:
+      "Which engine carries the users' requests. The embedded router needs nothing; HAProxy and nginx are driven at run time (see [data planes](dataplanes.md)), and their access logs come back over syslog so the analysis judges what the engine served. Read when Aviary starts.",
+    example: `dataplane:
+  engine: haproxy
+  haproxy:
+    runtimeApi: unix:/run/haproxy/admin.sock
+    mapsDir: /etc/haproxy/aviary
+  logs:
+    listen: udp://127.0.0.1:5514
+services: []`,
+    owns: (p) => /^dataplane(\.|$)/.test(p),
+  },
 ];
 
 interface Section {
