@@ -80,13 +80,17 @@ export function capabilityIssues(
 
   services.forEach((svc, i) => {
     const at = ["services", i];
-    svc.routes.forEach((r, j) => match(r.match, [...at, "routes", j, "match"]));
+    svc.routes.forEach((r, j) => {
+      match(r.match, [...at, "routes", j, "match"]);
+    });
     mirror(svc.mirror, [...at, "mirror"]);
     weight(svc.weight, [...at, "weight"]);
     sticky(svc.stickiness, [...at, "stickiness"]);
     targets(svc.stable.targets, [...at, "stable", "targets"]);
     if (svc.canary) targets(svc.canary.targets, [...at, "canary", "targets"]);
-    svc.strategy?.steps.forEach((s, k) => step(s, [...at, "strategy", "steps", k]));
+    svc.strategy?.steps.forEach((s, k) => {
+      step(s, [...at, "strategy", "steps", k]);
+    });
     match(svc.strategy?.blueGreen?.preview, [...at, "strategy", "blueGreen", "preview"]);
   });
   return issues;
