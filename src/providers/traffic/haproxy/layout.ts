@@ -6,6 +6,7 @@
  * @module
  */
 
+import { createHash } from "node:crypto";
 import { join } from "node:path";
 import { resolveStrategy } from "../../../rollout/steps.js";
 import type { RequestMatch, Service } from "../../../spec/schema.js";
@@ -87,4 +88,51 @@ export function bySpecificity(services: readonly Service[]): Service[] {
       Number(b.match.host !== undefined) - Number(a.match.host !== undefined) ||
       (b.match.pathPrefix ?? "/").length - (a.match.pathPrefix ?? "/").length,
   );
+}
+
+/** A managed route's identity in the catalog: its name and its match, so a changed match is a different route. */
+export function routeKey(route: RenderedRoute): string {
+  return `${encodeURIComponent(route.name)}#${createHash("sha256").update(canonical(route.match)).digest("hex").slice(0, 16)}`;
+}
+
+/**
+ * What the rendered configuration holds, as the `aviary catalog` Runtime API command (registered
+ * by the Lua file) prints it: per service its rendered stable targets and its managed routes.
+ * The provider reads it from the running engine, so a route the running configuration lacks
+ * is refused as `not-configured` instead of being switched on in a map nobody reads.
+ */
+export function renderCatalog(services: readonly Service[], slots: number): string {
+  const lines: string[] = [];
+  for (const svc of services) {
+    lines.push(`service ${svc.name} ${slots}`);
+    lines.push(
+      `stable ${svc.name} ${svc.stable.targets.map(encodeURIComponent).join(" ")}`.trimEnd(),
+    );
+    managedRoutes(svc).forEach((r, j) => {
+      lines.push(`route ${svc.name} ${j} ${routeKey(r)}`);
+    });
+  }
+  return `${lines.join("\n")}\n`;
+}
+
+export interface CatalogService {
+  slots: number;
+  stableTargets: string[];
+  /** Route key → its index in the configuration. */
+  routes: Map<string, number>;
+}
+
+export function parseCatalog(text: string): Map<string, CatalogService> {
+  const out = new Map<string, CatalogService>();
+  for (const line of text.split("\n")) {
+    const [kind, name, ...rest] = line.trim().split(" ");
+    if (name === undefined) continue;
+    if (kind === "service")
+      out.set(name, { slots: Number(rest[0]), stableTargets: [], routes: new Map() });
+    const svc = out.get(name);
+    if (svc === undefined) continue;
+    if (kind === "stable") svc.stableTargets = rest.filter(Boolean).map(decodeURIComponent);
+    if (kind === "route") svc.routes.set(rest[1] as string, Number(rest[0]));
+  }
+  return out;
 }

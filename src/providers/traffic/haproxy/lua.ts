@@ -57,7 +57,11 @@ function sourceLiteral(s: ValueSource): string {
   return `{ kind = "${s.kind}", name = ${luaBytes(s.kind === "query" ? utf8(s.name) : lowBytes(s.name))} }`;
 }
 
-export function renderLua(services: readonly LuaService[], values: readonly ValueSource[]): string {
+export function renderLua(
+  services: readonly LuaService[],
+  values: readonly ValueSource[],
+  catalog: string,
+): string {
   const serviceLines = services.map(
     (s, i) =>
       `  [${i + 1}] = { prefix = ${luaBytes(lowBytes(s.prefix))}, sticky = ${s.sticky === undefined ? "nil" : sourceLiteral(s.sticky)} },`,
@@ -182,6 +186,13 @@ local function read(txn, source)
   if source.kind == "query" then return query(txn, source.name) end
   return txn.f:src()
 end
+
+-- What this configuration renders, for the provider to check a route exists before switching it on.
+local CATALOG = ${luaBytes(utf8(catalog))}
+
+core.register_cli({ "aviary", "catalog" }, "Aviary: the services and managed routes rendered here", function(applet)
+  applet:send(CATALOG)
+end)
 
 core.register_fetches("aviary_bucket", function(txn, n)
   local svc = SERVICES[tonumber(n)]

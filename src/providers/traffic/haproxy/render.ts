@@ -29,6 +29,7 @@ import {
   mapFileName,
   mapPath,
   type Role,
+  renderCatalog,
   serverName,
 } from "./layout.js";
 import { type LuaService, lowBytes, renderLua, type ValueSource } from "./lua.js";
@@ -384,7 +385,10 @@ export function renderHaproxy(spec: Spec): RenderedConfig {
   return {
     files: [
       { name: CONFIG_FILE, content: config },
-      { name: LUA_FILE, content: renderLua(lua, values.list) },
+      {
+        name: LUA_FILE,
+        content: renderLua(lua, values.list, renderCatalog(services, settings.targetSlots)),
+      },
       ...maps,
     ],
     instructions: [
