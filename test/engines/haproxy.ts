@@ -22,7 +22,7 @@ import {
   renderHaproxy,
 } from "../../src/providers/traffic/haproxy/render.js";
 import type { RenderedConfig } from "../../src/providers/traffic/render.js";
-import { type Service, Spec } from "../../src/spec/schema.js";
+import { type Service, Spec, type SpecInput } from "../../src/spec/schema.js";
 
 export const HAPROXY_INSTALL = "apt-get install -y haproxy";
 
@@ -71,7 +71,7 @@ export interface HaproxyEngine {
 }
 
 export interface HaproxyEngineOptions {
-  services: readonly Service[] | Spec["services"];
+  services: SpecInput["services"] | readonly Service[];
   /** Where the access log goes (`udp://127.0.0.1:PORT`); a free port nobody reads by default. */
   logs?: string;
   targetSlots?: number;

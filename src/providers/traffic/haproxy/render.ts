@@ -230,6 +230,9 @@ function backend(
     "    mode http",
     "    balance roundrobin",
     "    option forwardfor",
+    // As the embedded router: one more try, on another target, after a failed connect.
+    "    retries 1",
+    "    option redispatch 1",
     `    timeout connect ${ms(svc.timeouts.connect)}`,
     // HAProxy's server timeout is one inactivity timeout: the longer of Aviary's two.
     `    timeout server ${parseDuration(svc.timeouts.response)! >= parseDuration(svc.timeouts.idle)! ? ms(svc.timeouts.response) : ms(svc.timeouts.idle)}`,
@@ -282,8 +285,12 @@ export function renderHaproxy(spec: Spec): RenderedConfig {
     "    timeout http-keep-alive 60s",
     "    option forwardfor",
     `    log ${logTarget(logs.listen)} format rfc5424 local0 info`,
-    // The line contract shared with the log ingestion; aviary_fail is empty or " fail=<kind>".
-    '    log-format "aviary1 svc=%[var(txn.aviary_svc)] ver=%[var(txn.aviary_ver)] role=%[var(txn.aviary_role)] st=%ST ms=%Ta%[var(txn.aviary_fail)]"',
+    // The line contract shared with the log ingestion. An empty sample logs as "-", so the
+    // optional " fail=<kind>" cannot be a field of its own: aviary_tail holds the duration and,
+    // after a failure, the fail token (set in http-after-response, see below).
+    '    log-format "aviary1 svc=%[var(txn.aviary_svc)] ver=%[var(txn.aviary_ver)] role=%[var(txn.aviary_role)] st=%ST ms=%[var(txn.aviary_tail)]"',
+    // When the request's headers were in: the duration runs from here to the response's headers.
+    "    http-request set-var(txn.aviary_t0) date(0,us)",
     "    # 1. The service: a host first, then the longest path prefix (whole segments).",
   ];
   for (const svc of services) {
@@ -295,7 +302,6 @@ export function renderHaproxy(spec: Spec): RenderedConfig {
   front.push(
     "    http-request set-log-level silent if !{ var(txn.aviary_svc) -m found }",
     "    http-request deny deny_status 404 if !{ var(txn.aviary_svc) -m found }",
-    '    http-request set-var(txn.aviary_fail) str("")',
     "    # 2. The service's weight (basis points) from its map, and the bucket when the weight decides.",
   );
   const decisions: string[] = [
@@ -377,8 +383,11 @@ export function renderHaproxy(spec: Spec): RenderedConfig {
   front.push(
     // A response from a target marks the request; without one, the engine's own 5xx names the failure.
     "    http-response set-var(txn.aviary_up) bool(true)",
-    '    http-after-response set-var(txn.aviary_fail) str(" fail=timeout") if { status 504 } !{ var(txn.aviary_up) -m found }',
-    '    http-after-response set-var(txn.aviary_fail) str(" fail=connect") if { status 502 503 } !{ var(txn.aviary_up) -m found } { var(txn.aviary_role) -m found }',
+    // HAProxy 2.6 has no fetch of the total time at log time (%Ta is log-format only): the
+    // duration logged is from the request's headers to the response's, in milliseconds.
+    "    http-after-response set-var(txn.aviary_tail) date(0,us),sub(txn.aviary_t0),div(1000)",
+    '    http-after-response set-var(txn.aviary_tail) var(txn.aviary_tail),concat(" fail=timeout") if { status 504 } !{ var(txn.aviary_up) -m found } { var(txn.aviary_role) -m found }',
+    '    http-after-response set-var(txn.aviary_tail) var(txn.aviary_tail),concat(" fail=connect") if { status 502 503 } !{ var(txn.aviary_up) -m found } { var(txn.aviary_role) -m found }',
   );
   const config = [...front, ...decisions, ...backends, ""].join("\n");
   const socket = statsSocketAddress(settings.runtimeApi);
