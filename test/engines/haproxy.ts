@@ -111,7 +111,7 @@ export async function startHaproxy(options: HaproxyEngineOptions): Promise<Hapro
         "global",
         `    lua-load ${join(dir, LUA_FILE)}`,
         `    stats socket ${socketPath} level admin`,
-        "    pidfile " + join(dir, "haproxy.pid"),
+        `    pidfile ${join(dir, "haproxy.pid")}`,
         "",
       ].join("\n"),
     );

@@ -67,9 +67,9 @@ describe("renderHaproxy", () => {
     assert.equal(file(s, "aviary-static.map"), "stable v1\ncanary v2\nweight 1250\n");
     const cfg = file(s, CONFIG_FILE);
     // The strategy's canary slots start out of rotation; the static canary's point at it.
-    assert.match(cfg, /backend aviary-ruled-canary[^]*?server s1 127\.0\.0\.1:1 disabled/);
-    assert.match(cfg, /backend aviary-static-canary[^]*?server s1 127\.0\.0\.1:2\n/);
-    assert.match(cfg, /backend aviary-static-stable[^]*?server s2 127\.0\.0\.1:1 disabled/);
+    assert.match(cfg, /backend aviary-ruled-canary[\s\S]*?server s1 127\.0\.0\.1:1 disabled/);
+    assert.match(cfg, /backend aviary-static-canary[\s\S]*?server s1 127\.0\.0\.1:2\n/);
+    assert.match(cfg, /backend aviary-static-stable[\s\S]*?server s2 127\.0\.0\.1:1 disabled/);
   });
 
   it("tries services with a host first, then longer prefixes, by whole segments", () => {
