@@ -51,6 +51,8 @@ describe("haproxy provider against a real HAProxy", () => {
   before(async () => {
     for (const name of ["shop-v1", "shop-v2", "cart-v1", "cart-v2", "web-v1", "web-v2"])
       up[name] = await startUpstream(name);
+    // Answers nothing: HAProxy's own 504 after the service's response timeout.
+    up["slow-v1"] = await startUpstream("slow-v1", () => {});
     logs = createSocket("udp4");
     logs.on("message", (m) => lines.push(m.toString("latin1")));
     const logPort = await freePort();
@@ -87,6 +89,12 @@ describe("haproxy provider against a real HAProxy", () => {
             { match: { headers: { "x-v": { prefix: "old" } } }, to: "stable" },
           ],
           weight: 100,
+        },
+        {
+          name: "slow",
+          match: { pathPrefix: "/slow" },
+          stable: v("slow-v1"),
+          timeouts: { response: "200ms", idle: "200ms" },
         },
       ],
     });
@@ -135,6 +143,10 @@ describe("haproxy provider against a real HAProxy", () => {
       });
       assert.ok(canary > 0, `some users on the canary at ${weight} %`);
     }
+    // Without a sticky key, a uniform draw: about half of 200 requests at 50 %.
+    const keyless = await inBatches(Array.from({ length: 200 }), 25, () => answer("/shop/x"));
+    const onCanary = keyless.filter((x) => x === "v2").length;
+    assert.ok(onCanary > 60 && onCanary < 140, `${onCanary} of 200 keyless requests on the canary`);
   });
 
   it("puts 1,000 cookie-sticky users exactly where the embedded bucketer does (group, quotes, spaces)", async () => {
@@ -191,8 +203,9 @@ describe("haproxy provider against a real HAProxy", () => {
     await answer("/shop/logged", { "x-user": "u" });
     await provider.apply("shop", shop(0));
     await answer("/shop/logged", { "x-user": "u" });
+    assert.equal(await answer("/slow/"), "status 504");
     const until = Date.now() + 5_000;
-    while (lines.length < 2 && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
+    while (lines.length < 3 && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
     // HAProxy ends each datagram with one LF, the syslog framing; the body is what precedes it.
     for (const l of lines) assert.ok(l.endsWith("\n") && !l.endsWith("\n\n"), JSON.stringify(l));
     const bodies = lines.map((l) => l.slice(l.indexOf("aviary1 "), -1));
@@ -202,6 +215,11 @@ describe("haproxy provider against a real HAProxy", () => {
       lines[0],
     );
     assert.match(bodies[1] ?? "", /^aviary1 svc=shop ver=v1 role=stable st=200 ms=\d+$/, lines[1]);
+    assert.match(
+      bodies[2] ?? "",
+      /^aviary1 svc=slow ver=v1 role=stable st=504 ms=\d+ fail=timeout$/,
+      lines[2],
+    );
   });
 
   it("keeps weight, versions and routes across a reload; slots come back as rendered, as drift, and one apply repairs them", async () => {
