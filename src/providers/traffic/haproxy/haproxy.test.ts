@@ -260,6 +260,13 @@ describe("haproxy provider against a real HAProxy", () => {
     assert.equal(await answer("/shop/", { "x-user": "user-1@example.com" }), "v2");
   });
 
+  it("runs overlapping calls on one service in order: the last state wins", async () => {
+    const states = [5, 25, 50, 75].map((w) => shop(w));
+    await Promise.all(states.map((s) => provider.apply("shop", s)));
+    assert.equal(await drift("shop", states[3] as TrafficState), undefined);
+    assert.match(readFileSync(mapPath(engine.mapsDir, "shop"), "utf8"), /^weight 7500$/m);
+  });
+
   it("refuses a managed route the configuration lacks as not-configured, naming it", async () => {
     const gamma = { name: "gamma", match: { headers: { "x-gamma": { exact: "1" } } } };
     await assert.rejects(

@@ -175,6 +175,12 @@ export class HaproxyTrafficProvider implements TrafficProvider {
   /** Targets last applied per service, to report a slot by the URL it was given. */
   readonly #targets = new Map<string, { stable: string[]; canary: string[] }>();
   readonly #canaryUp = new Map<string, boolean>();
+  /**
+   * The last call per service: calls on one service run one after another, since two
+   * interleaved map versions (prepare, prepare, commit the newer, commit the older) and two
+   * writes of one map file would leave the older state behind.
+   */
+  readonly #queues = new Map<string, Promise<unknown>>();
 
   constructor(settings: HaproxySettings, deps: HaproxyProviderDeps) {
     this.#settings = settings;
@@ -221,7 +227,26 @@ export class HaproxyTrafficProvider implements TrafficProvider {
     if (first !== undefined) throw first;
   }
 
-  async apply(service: string, state: TrafficState): Promise<void> {
+  apply(service: string, state: TrafficState): Promise<void> {
+    return this.#serial(service, () => this.#apply(service, state));
+  }
+
+  finalize(service: string): Promise<void> {
+    return this.#serial(service, () => this.#finalize(service));
+  }
+
+  #serial<T>(service: string, call: () => Promise<T>): Promise<T> {
+    const previous = this.#queues.get(service) ?? Promise.resolve();
+    const next = previous.then(call, call);
+    const settled = next.catch(() => {});
+    this.#queues.set(service, settled);
+    void settled.then(() => {
+      if (this.#queues.get(service) === settled) this.#queues.delete(service);
+    });
+    return next;
+  }
+
+  async #apply(service: string, state: TrafficState): Promise<void> {
     this.#check(service, state);
     const file = mapPath(this.#settings.mapsDir, service);
     const entries = await this.#api.session(`apply ${service}`, async (s) => {
@@ -288,7 +313,7 @@ export class HaproxyTrafficProvider implements TrafficProvider {
     });
   }
 
-  async finalize(service: string): Promise<void> {
+  async #finalize(service: string): Promise<void> {
     const file = mapPath(this.#settings.mapsDir, service);
     const done = await this.#api.session(`finalize ${service}`, async (s) => {
       const [catalogAnswer, prepared] = await s.run(["aviary catalog", `prepare map ${file}`]);
