@@ -65,6 +65,8 @@ export interface HaproxyEngine {
   stop(): Promise<void>;
   /** Starts it again from the files as first rendered (maps included). */
   start(): Promise<void>;
+  /** Stops it and starts it again from the files as first rendered. */
+  restart(): Promise<void>;
   /** Checks a configuration with `haproxy -c`; returns its exit status and output. */
   check(): { status: number | null; output: string };
   close(): Promise<void>;
@@ -175,6 +177,11 @@ export async function startHaproxy(options: HaproxyEngineOptions): Promise<Hapro
     },
     stop,
     async start() {
+      writeOriginal();
+      await start();
+    },
+    async restart() {
+      await stop();
       writeOriginal();
       await start();
     },

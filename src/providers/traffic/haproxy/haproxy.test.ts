@@ -246,8 +246,7 @@ describe("haproxy provider against a real HAProxy", () => {
   it("shows a restart from the original configuration as drift, and one apply repairs it", async () => {
     const s = shop(50, { headerRoutes: [beta] });
     await provider.apply("shop", s);
-    await engine.stop();
-    await engine.start();
+    await engine.restart();
     const d = await drift("shop", s);
     assert.match(d ?? "", /canary v2 but none served/);
     assert.equal(
