@@ -12,7 +12,7 @@
  */
 
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -104,7 +104,7 @@ export async function startHaproxy(options: HaproxyEngineOptions): Promise<Hapro
   const globalFile = join(dir, "global.cfg");
   const writeOriginal = () => {
     rmSync(mapsDir, { recursive: true, force: true });
-    spawnSync("mkdir", ["-p", mapsDir]);
+    mkdirSync(mapsDir, { recursive: true });
     for (const f of rendered.files)
       writeFileSync(join(f.name.endsWith(".map") ? mapsDir : dir, f.name), f.content);
     writeFileSync(

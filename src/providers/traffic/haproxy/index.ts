@@ -138,9 +138,8 @@ function servedFrom(
     slots[role]
       .filter((s) => s.ready)
       .map((s, i) => {
-        const here = s.addr.includes(":") ? `${s.addr}:${s.port}` : `${s.addr}:${s.port}`;
         const known = remembered?.[role][i];
-        if (known !== undefined && endpoint(known) === here) return known;
+        if (known !== undefined && endpoint(known) === `${s.addr}:${s.port}`) return known;
         return s.addr.includes(":") ? `http://[${s.addr}]:${s.port}` : `http://${s.addr}:${s.port}`;
       });
   const routes = [...map]
