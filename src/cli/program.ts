@@ -12,6 +12,7 @@ import { registerApply } from "./commands/apply.js";
 import { registerDemo } from "./commands/demo.js";
 import { registerGet } from "./commands/get.js";
 import { registerHistory } from "./commands/history.js";
+import { registerRender } from "./commands/render.js";
 import { registerRolloutVerbs } from "./commands/rollout.js";
 import { registerSchema } from "./commands/schema.js";
 import { registerServe } from "./commands/serve.js";
@@ -29,6 +30,7 @@ export function buildProgram(): Command {
 
   registerServe(program);
   registerValidate(program);
+  registerRender(program);
   registerSchema(program);
   registerDemo(program);
   registerApply(program);

@@ -10,7 +10,7 @@
 
 import { z } from "zod";
 import { capabilityIssues } from "../providers/traffic/capabilities.js";
-import { ENGINE_CAPABILITIES } from "../providers/traffic/engines.js";
+import { engineCapabilities } from "../providers/traffic/engines.js";
 import { listenConflict } from "../util/address.js";
 import { parseCidr } from "../util/cidr.js";
 import { AnalysisTemplate } from "./analysis.js";
@@ -216,9 +216,10 @@ export const Spec = z
   .superRefine((spec, ctx) => {
     checkAnalysisTemplates(spec.analysisTemplates, ctx);
     checkAnalysisRefs(spec.services, spec.analysisTemplates, ctx);
-    const engine = spec.dataplane.engine;
-    for (const issue of capabilityIssues(spec.services, engine, ENGINE_CAPABILITIES[engine]))
-      ctx.addIssue({ code: "custom", path: issue.path, message: issue.message });
+    const caps = engineCapabilities(spec.dataplane);
+    if (caps !== undefined)
+      for (const issue of capabilityIssues(spec.services, spec.dataplane.engine, caps))
+        ctx.addIssue({ code: "custom", path: issue.path, message: issue.message });
     const clash = listenConflict(spec.listen, spec.admin);
     if (clash !== undefined) {
       // At `admin`; when admin is left at its default, only `listen` is in the file (orAt).

@@ -10,6 +10,7 @@ import type { DataplaneSettings } from "../../spec/schema.js";
 import type { Clock } from "../../util/clock.js";
 import type { Logger } from "../../util/log.js";
 import { EmbeddedTrafficProvider } from "./embedded/index.js";
+import { createHaproxyProvider } from "./haproxy/index.js";
 import { NoopTrafficProvider } from "./noop/index.js";
 import type { TrafficProvider } from "./provider.js";
 
@@ -30,6 +31,9 @@ export function createTrafficProvider(
     case "none":
       return new NoopTrafficProvider();
     case "haproxy":
+      if (dataplane.haproxy === undefined)
+        throw new Error("engine haproxy needs its haproxy settings");
+      return createHaproxyProvider(dataplane.haproxy, { log: deps.log, clock: deps.clock });
     case "nginx":
       throw new Error(`engine ${dataplane.engine} is not available in this build`);
   }

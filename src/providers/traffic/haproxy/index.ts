@@ -38,6 +38,7 @@ import {
   type TrafficProvider,
   TrafficProviderError,
 } from "../provider.js";
+import { haproxyCapabilities } from "./capabilities.js";
 import {
   backendName,
   type CatalogService,
@@ -185,19 +186,7 @@ export class HaproxyTrafficProvider implements TrafficProvider {
     this.#settings = settings;
     this.#api = new RuntimeApi(settings.runtimeApi, parseDuration(settings.timeout) ?? 2000);
     this.#log = deps.log;
-    this.capabilities = {
-      routes: { headers: true, cookies: true, query: true },
-      // HAProxy's regexes are PCRE (backtracking) on client values: exact and prefix only.
-      matchKinds: { exact: true, prefix: true, regex: false },
-      // HAProxy 2.6 has no request mirroring.
-      mirror: false,
-      // setCookie: Aviary does not mint sticky ids in HAProxy.
-      stickiness: { header: true, cookie: true, clientAddress: true, setCookie: false },
-      // The map holds basis points, the Lua bucket has 10,000 values: Aviary's own step.
-      weightStep: 0.01,
-      maxTargets: settings.targetSlots,
-      dataPath: true,
-    };
+    this.capabilities = haproxyCapabilities(settings);
   }
 
   async configure(
