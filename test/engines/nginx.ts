@@ -13,6 +13,8 @@ import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
+import { CONF_FILE, renderNginx } from "../../src/providers/traffic/nginx/render.js";
+import { Spec, type SpecInput } from "../../src/spec/schema.js";
 
 const run = promisify(execFile);
 
@@ -176,4 +178,74 @@ export class NginxUnderTest {
     await this.stop();
     await rm(this.dir, { recursive: true, force: true });
   }
+}
+
+/** What {@link startAviaryNginx} starts: nginx with Aviary's rendered include, and its addresses. */
+export interface AviaryNginx {
+  nginx: NginxUnderTest;
+  spec: Spec;
+  /** Users' listener, `http://127.0.0.1:port`. */
+  url: string;
+  /** The control server, `http://127.0.0.1:port`. */
+  controlUrl: string;
+  /** Where the provider keeps its state file. */
+  stateDir: string;
+  /** The UDP port the access log is sent to (nobody listens unless the test does). */
+  logPort: number;
+  /** Whether the control server answers. */
+  ready(): Promise<boolean>;
+  close(): Promise<void>;
+}
+
+/**
+ * Renders `services` for nginx on free loopback ports, writes the include next to nginx.conf and
+ * starts nginx. `stateDir` may be shared by a second instance (a restart from the state file).
+ */
+export async function startAviaryNginx(
+  services: SpecInput["services"],
+  options: { stateDir?: string; logPort?: number; workers?: number; start?: boolean } = {},
+): Promise<AviaryNginx> {
+  const stateDir = options.stateDir ?? (await mkdtemp(join(tmpdir(), "aviary-nginx-state-")));
+  const [listen, control] = [await freePort(), await freePort()];
+  const logPort = options.logPort ?? (await freePort());
+  const spec = Spec.parse({
+    listen: `127.0.0.1:${listen}`,
+    dataplane: {
+      engine: "nginx",
+      nginx: { control: `127.0.0.1:${control}`, stateDir },
+      logs: { listen: `udp://127.0.0.1:${logPort}` },
+    },
+    services,
+  });
+  const rendered = renderNginx(spec);
+  const files = Object.fromEntries(rendered.files.map((f) => [f.name, f.content]));
+  const nginx = await NginxUnderTest.prepare({
+    http: `include ${CONF_FILE};`,
+    files,
+    workers: options.workers ?? 2,
+  });
+  const controlUrl = `http://127.0.0.1:${control}`;
+  const ready = async () => {
+    try {
+      const res = await fetch(`${controlUrl}/aviary/v1/services`);
+      await res.arrayBuffer();
+      return res.status === 200;
+    } catch {
+      return false;
+    }
+  };
+  if (options.start !== false) await nginx.start(ready);
+  return {
+    nginx,
+    spec,
+    url: `http://127.0.0.1:${listen}`,
+    controlUrl,
+    stateDir,
+    logPort,
+    ready,
+    close: async () => {
+      await nginx.close();
+      if (options.stateDir === undefined) await rm(stateDir, { recursive: true, force: true });
+    },
+  };
 }

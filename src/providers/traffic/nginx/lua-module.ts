@@ -378,7 +378,7 @@ function M.route(name)
     return ngx.exit(404)
   end
   local ver = choose({}, st)
-  ngx.ctx.aviary_peers = ver.peers
+  ngx.ctx.aviary_ver = ver
   local var = ngx.var
   var.aviary_svc = name
   var.aviary_ver = ver.name
@@ -389,12 +389,13 @@ end
 -- connect is tried once more on the next target (proxy_next_upstream decides when).
 function M.balance()
   local ctx = ngx.ctx
-  local peers = ctx.aviary_peers
-  if not peers then return ngx.exit(500) end
+  local ver = ctx.aviary_ver
+  if not ver then return ngx.exit(500) end
+  local peers = ver.peers
   local i = ctx.aviary_try
   if i == nil then
-    peers.rr = peers.rr % #peers + 1
-    i = peers.rr
+    ver.rr = ver.rr % #peers + 1
+    i = ver.rr
     if #peers > 1 then balancer.set_more_tries(1) end
   else
     i = i % #peers + 1
