@@ -94,8 +94,6 @@ function targetProblem(target: string): string | undefined {
   const host = url.hostname.startsWith("[") ? url.hostname.slice(1, -1) : url.hostname;
   if (isIP(host) === 0)
     return "the nginx engine needs an IP address here (its balancer resolves no names)";
-  if (target !== `http://${url.host}` && target !== `http://${url.host}/`)
-    return "expected http://IP:PORT";
   return undefined;
 }
 
