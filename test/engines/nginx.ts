@@ -8,7 +8,7 @@
 
 import { type ChildProcess, execFile, spawn } from "node:child_process";
 import { existsSync } from "node:fs";
-import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -76,6 +76,8 @@ export class NginxUnderTest {
     nginxBinary();
     const modules = nginxModuleDir();
     const dir = await mkdtemp(join(tmpdir(), "aviary-nginx-"));
+    // Run as root, nginx's workers are `nobody`: they must reach the temp paths inside.
+    await chmod(dir, 0o755);
     await mkdir(join(dir, "logs"));
     await mkdir(join(dir, "temp"));
     for (const [name, content] of Object.entries(options.files ?? {}))
@@ -149,6 +151,32 @@ export class NginxUnderTest {
   /** `nginx -s reload`: the master re-reads the configuration and replaces its workers. */
   async reload(): Promise<void> {
     await run(nginxBinary(), this.#args("-s", "reload"));
+  }
+
+  /**
+   * Reloads and waits (up to 5 s) until none of the workers from before is left, so what
+   * answers afterwards is the new generation.
+   */
+  async reloadAndSettle(): Promise<void> {
+    const before = await this.workers();
+    await this.reload();
+    const until = Date.now() + 5_000;
+    while (Date.now() < until) {
+      const now = await this.workers();
+      if (now.length > 0 && now.every((pid) => !before.includes(pid))) return;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    throw new Error(
+      `the old workers were still running 5 s after the reload:\n${await this.errorLog()}`,
+    );
+  }
+
+  /** The master's child processes (workers, and old workers still finishing), from /proc. */
+  async workers(): Promise<number[]> {
+    const pid = this.#child?.pid;
+    if (pid === undefined) return [];
+    const text = await readFile(`/proc/${pid}/task/${pid}/children`, "utf8").catch(() => "");
+    return text.split(/\s+/).filter(Boolean).map(Number);
   }
 
   /** The master's process id. */

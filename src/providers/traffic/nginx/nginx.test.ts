@@ -229,15 +229,8 @@ describe("nginx provider against a real nginx", () => {
     });
     await p.apply("shop", s);
     const before = await p.snapshot();
-    await e.nginx.reload();
-    // The new workers take over within a moment; the dict (and its boot id) outlives the reload.
-    const until = Date.now() + 5_000;
-    let pids = "";
-    while (Date.now() < until) {
-      pids = (await readFile(join(e.nginx.dir, "logs", "error.log"), "utf8")).slice(-2000);
-      if (/gracefully shutting down|exiting/.test(pids)) break;
-      await new Promise((r) => setTimeout(r, 20));
-    }
+    // The new workers take over; the dict (and its boot id) outlives the reload.
+    await e.nginx.reloadAndSettle();
     const afterReload = await p.snapshot();
     assert.equal(afterReload.boot, before.boot, "a reload keeps the shared dict");
     assert.deepEqual(afterReload.services.shop, before.services.shop);
