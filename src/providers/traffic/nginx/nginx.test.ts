@@ -47,6 +47,22 @@ function servicesInput(): SpecInput["services"] {
       stickiness: { cookie: "sid", group: "team-a" },
       strategy: { steps: [{ setWeight: 10 }] },
     },
+    {
+      name: "addr",
+      match: { pathPrefix: "/addr" },
+      stable: v("shop-v1"),
+      canary: v("shop-v2"),
+      weight: 50,
+      stickiness: { clientAddress: true },
+    },
+    {
+      name: "slow",
+      match: { pathPrefix: "/slow" },
+      stable: v("slow-v1"),
+      canary: v("slow-v2"),
+      routes: [{ match: { headers: { "x-reset": { exact: "1" } } }, to: "canary" }],
+      timeouts: { response: "300ms" },
+    },
   ];
 }
 
@@ -85,6 +101,9 @@ describe("nginx provider against a real nginx", () => {
   before(async () => {
     for (const name of ["shop-v1", "shop-v2", "shop-v3", "cart-v1", "cart-v2"])
       up[name] = await startUpstream(name);
+    // One target that never answers, one that cuts the connection: the log's fail= kinds.
+    up["slow-v1"] = await startUpstream("slow-v1", () => {});
+    up["slow-v2"] = await startUpstream("slow-v2", (req) => req.socket.destroy());
     logs = createSocket("udp4");
     logs.on("message", (m) => lines.push(m.toString("latin1")));
     await new Promise<void>((resolve) => logs.bind(0, "127.0.0.1", resolve));
@@ -163,6 +182,26 @@ describe("nginx provider against a real nginx", () => {
     assert.equal(res.headers["x-upstream"], "shop-v2", "x-beta: 1 and x-beta: 2 read as '1, 2'");
   });
 
+  it("decodes query parameters as URLSearchParams does, and reads headers past the 100th", async () => {
+    await p.apply("shop", shop("shop-v2", 0));
+    assert.equal(await answer(e.url, "/shop?force=can%61ry"), "shop-v2");
+    assert.equal(await answer(e.url, "/shop?f%6frce=canary"), "shop-v2");
+    assert.equal(await answer(e.url, "/shop?force=canary+"), "shop-v1", "+ is a space");
+    const many: Record<string, string> = {};
+    for (let i = 0; i < 120; i++) many[`x-filler-${i}`] = "f";
+    await p.apply("shop", shop("shop-v2", 50));
+    const bucketer = bucketerFor("shop");
+    for (const user of ["josé", "ünïcödé-42", "a b", "x"]) {
+      const want = bucketer.bucket(user) < 5000 ? "shop-v2" : "shop-v1";
+      assert.equal(await answer(e.url, "/shop", { ...many, "x-user": user }), want, user);
+    }
+  });
+
+  it("buckets by the client's address as the embedded router would", async () => {
+    const want = bucketerFor("addr").bucket("127.0.0.1") < 5000 ? "shop-v2" : "shop-v1";
+    for (let i = 0; i < 5; i++) assert.equal(await answer(e.url, "/addr/x"), want);
+  });
+
   it("writes the access-log line contract to the syslog address, with fail= when no target answers", async () => {
     await p.apply("shop", shop("shop-v2", 100));
     lines.length = 0;
@@ -173,13 +212,23 @@ describe("nginx provider against a real nginx", () => {
       canary: { version: "v9", targets: [dead] },
     });
     assert.equal(await answer(e.url, "/shop/dead"), "status 502");
+    assert.equal(await answer(e.url, "/slow/x"), "status 504");
+    assert.equal(await answer(e.url, "/slow/x", { "x-reset": "1" }), "status 502");
     const until = Date.now() + 5_000;
-    while (lines.length < 2 && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
+    while (lines.length < 4 && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
     const bodies = lines.map((l) => l.slice(l.indexOf("aviary1 ")));
     assert.match(bodies[0] ?? "", /^aviary1 svc=shop ver=v2 role=canary st=200 sec=\d+\.\d+$/);
     assert.match(
       bodies[1] ?? "",
       /^aviary1 svc=shop ver=v9 role=canary st=502 sec=\d+\.\d+ fail=connect$/,
+    );
+    assert.match(
+      bodies[2] ?? "",
+      /^aviary1 svc=slow ver=v1 role=stable st=504 sec=0\.\d+ fail=timeout$/,
+    );
+    assert.match(
+      bodies[3] ?? "",
+      /^aviary1 svc=slow ver=v2 role=canary st=502 sec=\d+\.\d+ fail=reset$/,
     );
     assert.match(lines[0] ?? "", /^<\d+>.* aviary: aviary1 /, "a syslog message tagged aviary");
   });

@@ -66,7 +66,7 @@ export function renderNginx(spec: Spec): RenderedConfig {
 
   spec.services.forEach((s, i) => {
     const problems = unsupportedIn(s, initialTraffic(s), settings.targetSlots);
-    if (s.mirror !== undefined && s.canary !== undefined && s.strategy !== undefined)
+    if (s.mirror !== undefined && !problems.some((p) => p.path === "mirror"))
       problems.push({ path: "mirror", message: "the nginx engine does not mirror requests" });
     const first = problems[0];
     if (first !== undefined) throw new Error(`services[${i}].${first.path}: ${first.message}`);
@@ -95,6 +95,8 @@ export function renderNginx(spec: Spec): RenderedConfig {
     "  server 0.0.0.1; # never used: balancer_by_lua picks the peer",
     "  balancer_by_lua_block { aviary.balance() }",
     "  keepalive 64;",
+    "  # Idle connections to targets close before Node's default 5 s keep-alive would close them.",
+    "  keepalive_timeout 4s;",
     "}",
     "",
     "# The control server: loopback only; Aviary PUTs each service's state here.",
