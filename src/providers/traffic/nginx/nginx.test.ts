@@ -459,6 +459,10 @@ describe("renderNginx", () => {
       () => renderNginx(base({ nginx: { control: "0.0.0.0:9980", stateDir: "/s" } })),
       /dataplane\.nginx\.control: .*loopback/,
     );
+    assert.throws(
+      () => renderNginx(base({ nginx: { control: "127.0.0.1:8080", stateDir: "/s" } })),
+      /dataplane\.nginx\.control: .*same port as listen/,
+    );
     const svc = (extra: Record<string, unknown>) => [
       {
         name: "shop",

@@ -21,7 +21,7 @@ import { join } from "node:path";
 import { stableOnly, trafficFromSpec } from "../../../rollout/traffic.js";
 import type { TrafficState } from "../../../rollout/types.js";
 import type { NginxSettings, Service, Spec } from "../../../spec/schema.js";
-import { parseListenAddress } from "../../../util/address.js";
+import { listenAddressesOverlap, parseListenAddress } from "../../../util/address.js";
 import { parseDuration } from "../../../util/duration.js";
 import type { RenderedConfig } from "../render.js";
 import { LUA_MODULE } from "./lua-module.js";
@@ -63,6 +63,10 @@ export function renderNginx(spec: Spec): RenderedConfig {
     );
   const listen = parseListenAddress(spec.listen);
   if (listen === undefined) throw new Error(`listen: ${spec.listen} is not HOST:PORT`);
+  if (listenAddressesOverlap(listen, control))
+    throw new Error(
+      `dataplane.nginx.control: ${settings.control} takes the same port as listen (${spec.listen}); give them different ports`,
+    );
 
   spec.services.forEach((s, i) => {
     const problems = unsupportedIn(s, initialTraffic(s), settings.targetSlots);
