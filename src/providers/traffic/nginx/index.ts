@@ -56,6 +56,8 @@ function capabilities(settings: NginxSettings): TrafficCapabilities {
 export interface NginxSnapshot {
   /** Changes when nginx starts afresh (a reload keeps it, as it keeps the shared dict). */
   boot: string;
+  /** The services the rendered include has a location for. */
+  rendered: string[];
   services: Record<string, NginxState>;
 }
 
@@ -98,6 +100,14 @@ export class NginxTrafficProvider implements TrafficProvider {
   ): Promise<void> {
     const bodies = new Map<string, string>();
     const now = await this.#snapshot();
+    // Refuse before changing anything when nginx's include lacks a service.
+    const missing = services.filter((s) => !now.rendered.includes(s.name)).map((s) => s.name);
+    if (missing.length > 0)
+      throw new TrafficProviderError(
+        PROVIDER_TYPE,
+        "not-configured",
+        `nginx's rendered configuration has no location for ${missing.join(", ")}: render it again and reload nginx`,
+      );
     for (const s of services) {
       const kept = now.services[s.name];
       const state =

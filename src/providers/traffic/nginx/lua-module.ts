@@ -456,7 +456,10 @@ local function all()
     local raw = DICT:get("s:" .. s.name)
     if raw then parts[#parts + 1] = json_string(s.name) .. ":" .. raw end
   end
-  return '{"boot":' .. json_string(DICT:get("boot") or "") .. ',"services":{' .. concat(parts, ",") .. "}}\n"
+  local rendered = {}
+  for i, s in ipairs(CONFIG.services) do rendered[i] = json_string(s.name) end
+  return '{"boot":' .. json_string(DICT:get("boot") or "") .. ',"rendered":[' .. concat(rendered, ",")
+    .. '],"services":{' .. concat(parts, ",") .. "}}\n"
 end
 
 local BASE = "/aviary/v1/services"

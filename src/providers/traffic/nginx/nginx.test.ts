@@ -387,10 +387,40 @@ describe("nginx provider against a real nginx", () => {
     const spec = Spec.parse({
       services: [{ name: "other", match: { pathPrefix: "/o" }, stable: v("shop-v1") }],
     }).services;
+    const before = await p.snapshot();
     await assert.rejects(
-      p.configure(spec, new Map()),
-      (err) => err instanceof TrafficProviderError && err.kind === "not-configured",
+      p.configure([...specs, ...spec], new Map()),
+      (err) =>
+        err instanceof TrafficProviderError &&
+        err.kind === "not-configured" &&
+        /no location for other/.test(err.message),
     );
+    assert.deepEqual((await p.snapshot()).services, before.services, "nothing changed");
+  });
+
+  it("a second provider (Aviary restarted) keeps the other services' lines in the state file", async () => {
+    await p.apply("cart", {
+      stable: v("cart-v1"),
+      canary: v("cart-v2"),
+      weight: 12.5,
+      headerRoutes: [],
+      mirror: null,
+    });
+    const second = provider(e);
+    try {
+      await second.configure(specs, new Map());
+      await second.apply("shop", shop("shop-v2", 7));
+      const file = await readFile(join(e.stateDir, STATE_FILE), "utf8");
+      assert.match(file, /^cart \{.*"weight":12\.5/m);
+      assert.match(file, /^shop \{.*"weight":7/m);
+      assert.equal(
+        (await second.observe()).get("cart")?.weight,
+        12.5,
+        "configure kept cart's traffic",
+      );
+    } finally {
+      await second.close();
+    }
   });
 });
 
