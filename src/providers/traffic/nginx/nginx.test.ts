@@ -7,6 +7,8 @@
 import assert from "node:assert/strict";
 import { createSocket, type Socket } from "node:dgram";
 import { readFile } from "node:fs/promises";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { Pool, request } from "undici";
@@ -189,9 +191,18 @@ describe("nginx provider against a real nginx", () => {
     assert.equal(await answer(e.url, "/shop?force=canary+"), "shop-v1", "+ is a space");
     const many: Record<string, string> = {};
     for (let i = 0; i < 120; i++) many[`x-filler-${i}`] = "f";
+    const beta = { name: "beta", match: { headers: { "x-beta": { exact: "1" } } } };
+    await p.apply("shop", shop("shop-v2", 0, { headerRoutes: [beta] }));
+    assert.equal(
+      await answer(e.url, "/shop", { ...many, "x-beta": "1" }),
+      "shop-v2",
+      "121st header",
+    );
     await p.apply("shop", shop("shop-v2", 50));
     const bucketer = bucketerFor("shop");
-    for (const user of ["josé", "ünïcödé-42", "a b", "x"]) {
+    const users = ["josé", "ünïcödé-42", "a b", "x", "ÿ\u00a0"];
+    for (let i = 0; i < 20; i++) users.push(`${String.fromCharCode(0xc0 + i)}-${i}`);
+    for (const user of users) {
       const want = bucketer.bucket(user) < 5000 ? "shop-v2" : "shop-v1";
       assert.equal(await answer(e.url, "/shop", { ...many, "x-user": user }), want, user);
     }
@@ -396,6 +407,42 @@ describe("nginx provider against a real nginx", () => {
         /no location for other/.test(err.message),
     );
     assert.deepEqual((await p.snapshot()).services, before.services, "nothing changed");
+  });
+
+  it("maps a 404 from something else to refused, and silence to timeout", async () => {
+    const settings = e.spec.dataplane.nginx;
+    if (settings === undefined) throw new Error("no nginx settings");
+    // The users' listener is not a control server: it answers 404.
+    const wrong = createNginxProvider(
+      { ...settings, control: e.url.slice("http://".length) },
+      { log: silentLogger(), clock: systemClock },
+    );
+    const silent = createServer(() => {});
+    await new Promise<void>((resolve) => silent.listen(0, "127.0.0.1", resolve));
+    const mute = createNginxProvider(
+      {
+        ...settings,
+        control: `127.0.0.1:${(silent.address() as AddressInfo).port}`,
+        timeout: "200ms",
+      },
+      { log: silentLogger(), clock: systemClock },
+    );
+    try {
+      await assert.rejects(
+        wrong.observe(),
+        (err) =>
+          err instanceof TrafficProviderError && err.kind === "refused" && /404/.test(err.message),
+      );
+      await assert.rejects(
+        mute.observe(),
+        (err) => err instanceof TrafficProviderError && err.kind === "timeout",
+      );
+    } finally {
+      await wrong.close();
+      await mute.close().catch(() => {});
+      silent.close();
+      silent.closeAllConnections?.();
+    }
   });
 
   it("a second provider (Aviary restarted) keeps the other services' lines in the state file", async () => {
