@@ -489,7 +489,10 @@ function M.control()
     if sub(ctype, 1, 16) ~= "application/json" then return problem(415, "media-type", "send application/json") end
     ngx.req.read_body()
     local raw = ngx.req.get_body_data()
-    if not raw then return problem(413, "too-large", "the body is empty or larger than the control server buffers") end
+    if not raw then
+      if ngx.req.get_body_file() then return problem(413, "too-large", "the body is larger than the control server buffers") end
+      return problem(400, "bad-state", "the body is empty")
+    end
     local ok, err = pcall(compile_state, raw)
     if not ok then return problem(400, "bad-state", type(err) == "table" and err.state or tostring(err)) end
     local stored, serr = store(name, raw)

@@ -326,6 +326,7 @@ describe("nginx provider against a real nginx", () => {
     >;
     const cases: Array<[string, string, number, RegExp]> = [
       ["/shop", "{not json", 400, /not JSON/],
+      ["/shop", "", 400, /empty/],
       ["/shop", JSON.stringify({ ...good, weight: 101 }), 400, /weight/],
       ["/shop", JSON.stringify({ ...good, weight: "5" }), 400, /weight/],
       [
