@@ -1,7 +1,7 @@
 /** The traffic provider conformance suite against a real nginx with Aviary's rendered include. */
 
 import { request } from "undici";
-import { type AviaryNginx, startAviaryNginx } from "../../../../test/engines/nginx.js";
+import { startAviaryNginx } from "../../../../test/engines/nginx.js";
 import { systemClock } from "../../../util/clock.js";
 import { silentLogger } from "../../../util/log.js";
 import { runTrafficConformance } from "../conformance.js";
@@ -11,10 +11,8 @@ runTrafficConformance({
   name: "nginx",
   features: { dataPath: true, tamper: true, stopStart: true },
   async start(services) {
-    let engine: AviaryNginx | undefined;
     // The suite hands over parsed services; they go back through the schema with the settings.
-    engine = await startAviaryNginx(services.map((s) => ({ ...s })));
-    const e = engine;
+    const e = await startAviaryNginx(services.map((s) => ({ ...s })));
     const settings = e.spec.dataplane.nginx;
     if (settings === undefined) throw new Error("rendered without nginx settings");
     const provider = createNginxProvider(
@@ -43,8 +41,7 @@ runTrafficConformance({
       start: () => e.nginx.start(e.ready),
       async close() {
         await provider.close();
-        await engine?.close();
-        engine = undefined;
+        await e.close();
       },
     };
   },

@@ -12,7 +12,7 @@ import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { Pool, request } from "undici";
-import { type AviaryNginx, startAviaryNginx } from "../../../../test/engines/nginx.js";
+import { type AviaryNginx, freePort, startAviaryNginx } from "../../../../test/engines/nginx.js";
 import { startUpstream, type Upstream } from "../../../../test/fixtures.js";
 import { bucketerFor } from "../../../dataplane/hash.js";
 import type { TrafficState } from "../../../rollout/types.js";
@@ -217,7 +217,7 @@ describe("nginx provider against a real nginx", () => {
     await p.apply("shop", shop("shop-v2", 100));
     lines.length = 0;
     await answer(e.url, "/shop/logged");
-    const dead = `http://127.0.0.1:${await deadPortNumber()}`;
+    const dead = `http://127.0.0.1:${await freePort()}`;
     await p.apply("shop", {
       ...shop("shop-v2", 100),
       canary: { version: "v9", targets: [dead] },
@@ -471,11 +471,6 @@ describe("nginx provider against a real nginx", () => {
     }
   });
 });
-
-async function deadPortNumber(): Promise<number> {
-  const { freePort } = await import("../../../../test/engines/nginx.js");
-  return freePort();
-}
 
 describe("renderNginx", () => {
   const base = (extra: Record<string, unknown> = {}, services?: SpecInput["services"]) =>
