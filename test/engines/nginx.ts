@@ -236,22 +236,12 @@ export async function startAviaryNginx(
   const stateDir = options.stateDir ?? (await mkdtemp(join(tmpdir(), "aviary-nginx-state-")));
   const [listen, control] = [await freePort(), await freePort()];
   const logPort = options.logPort ?? (await freePort());
-  const spec = Spec.parse({
-    listen: `127.0.0.1:${listen}`,
-    dataplane: {
-      engine: "nginx",
-      nginx: { control: `127.0.0.1:${control}`, stateDir },
-      logs: { listen: `udp://127.0.0.1:${logPort}` },
-    },
-    services,
-  });
-  const rendered = renderNginx(spec);
-  const files = Object.fromEntries(rendered.files.map((f) => [f.name, f.content]));
-  const nginx = await NginxUnderTest.prepare({
-    http: `include ${CONF_FILE};`,
-    files,
-    workers: options.workers ?? 2,
-  });
+  const removeState = () =>
+    options.stateDir === undefined
+      ? rm(stateDir, { recursive: true, force: true })
+      : Promise.resolve();
+  let nginx: NginxUnderTest | undefined;
+  let spec: Spec;
   const controlUrl = `http://127.0.0.1:${control}`;
   const ready = async () => {
     try {
@@ -262,9 +252,33 @@ export async function startAviaryNginx(
       return false;
     }
   };
-  if (options.start !== false) await nginx.start(ready);
+  // Whatever fails before nginx is up (a bad spec, a refused render) leaves no directory behind.
+  try {
+    spec = Spec.parse({
+      listen: `127.0.0.1:${listen}`,
+      dataplane: {
+        engine: "nginx",
+        nginx: { control: `127.0.0.1:${control}`, stateDir },
+        logs: { listen: `udp://127.0.0.1:${logPort}` },
+      },
+      services,
+    });
+    const rendered = renderNginx(spec);
+    const files = Object.fromEntries(rendered.files.map((f) => [f.name, f.content]));
+    nginx = await NginxUnderTest.prepare({
+      http: `include ${CONF_FILE};`,
+      files,
+      workers: options.workers ?? 2,
+    });
+    if (options.start !== false) await nginx.start(ready);
+  } catch (e) {
+    await nginx?.close();
+    await removeState();
+    throw e;
+  }
+  const started = nginx;
   return {
-    nginx,
+    nginx: started,
     spec,
     url: `http://127.0.0.1:${listen}`,
     controlUrl,
@@ -272,8 +286,8 @@ export async function startAviaryNginx(
     logPort,
     ready,
     close: async () => {
-      await nginx.close();
-      if (options.stateDir === undefined) await rm(stateDir, { recursive: true, force: true });
+      await started.close();
+      await removeState();
     },
   };
 }
