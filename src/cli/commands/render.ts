@@ -2,6 +2,7 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Command } from "commander";
 import { renderHaproxy } from "../../providers/traffic/haproxy/render.js";
+import { renderNginx } from "../../providers/traffic/nginx/render.js";
 import type { RenderedConfig } from "../../providers/traffic/render.js";
 import { loadSpecFile, SpecError } from "../../spec/load.js";
 import type { Spec } from "../../spec/schema.js";
@@ -9,6 +10,7 @@ import { EXIT } from "../exit.js";
 
 const RENDERERS: Record<string, (spec: Spec) => RenderedConfig> = {
   haproxy: renderHaproxy,
+  nginx: renderNginx,
 };
 
 export function registerRender(program: Command): void {

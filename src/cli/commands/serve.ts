@@ -102,6 +102,8 @@ export function registerServe(program: Command): void {
       log.info(
         {
           listen: formatListenAddress(aviary.listen),
+          engine: spec.dataplane.engine,
+          ...(aviary.logs ? { logs: `udp://${formatListenAddress(aviary.logs.address)}` } : {}),
           admin: formatListenAddress(aviary.adminAddress),
           dashboard: `http://${formatListenAddress(aviary.adminAddress)}/dashboard/`,
           services: spec.services.length,

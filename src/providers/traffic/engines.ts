@@ -8,6 +8,7 @@
 import type { DataplaneSettings } from "../../spec/dataplane.js";
 import { EMBEDDED_CAPABILITIES } from "./embedded/capabilities.js";
 import { haproxyCapabilities } from "./haproxy/capabilities.js";
+import { nginxCapabilities } from "./nginx/capabilities.js";
 import { NOOP_CAPABILITIES } from "./noop/capabilities.js";
 import type { TrafficCapabilities } from "./provider.js";
 
@@ -21,6 +22,6 @@ export function engineCapabilities(d: DataplaneSettings): TrafficCapabilities | 
     case "haproxy":
       return d.haproxy && haproxyCapabilities(d.haproxy);
     case "nginx":
-      return EMBEDDED_CAPABILITIES;
+      return d.nginx && nginxCapabilities(d.nginx);
   }
 }

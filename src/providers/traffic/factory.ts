@@ -11,6 +11,7 @@ import type { Clock } from "../../util/clock.js";
 import type { Logger } from "../../util/log.js";
 import { EmbeddedTrafficProvider } from "./embedded/index.js";
 import { createHaproxyProvider } from "./haproxy/index.js";
+import { createNginxProvider } from "./nginx/index.js";
 import { NoopTrafficProvider } from "./noop/index.js";
 import type { TrafficProvider } from "./provider.js";
 
@@ -35,7 +36,8 @@ export function createTrafficProvider(
         throw new Error("engine haproxy needs its haproxy settings");
       return createHaproxyProvider(dataplane.haproxy, { log: deps.log, clock: deps.clock });
     case "nginx":
-      throw new Error(`engine ${dataplane.engine} is not available in this build`);
+      if (dataplane.nginx === undefined) throw new Error("engine nginx needs its nginx settings");
+      return createNginxProvider(dataplane.nginx, { log: deps.log, clock: deps.clock });
   }
 }
 

@@ -26,6 +26,7 @@ import {
   type TrafficProvider,
   TrafficProviderError,
 } from "../provider.js";
+import { nginxCapabilities } from "./capabilities.js";
 import { initialTraffic, STATE_FILE, stateFilePath } from "./render.js";
 import {
   type NginxState,
@@ -37,20 +38,6 @@ import {
 
 export const PROVIDER_TYPE = "nginx";
 const BASE = "/aviary/v1/services";
-
-/** What nginx with Aviary's Lua serves (see render.ts and lua-module.ts). */
-function capabilities(settings: NginxSettings): TrafficCapabilities {
-  return {
-    routes: { headers: true, cookies: true, query: true },
-    // ngx.re is PCRE (backtracking) and the value is the client's: no regex.
-    matchKinds: { exact: true, prefix: true, regex: false },
-    mirror: false,
-    stickiness: { header: true, cookie: true, clientAddress: true, setCookie: false },
-    weightStep: 0.01,
-    maxTargets: settings.targetSlots,
-    dataPath: true,
-  };
-}
 
 /** What the control server's GET of all services answers. */
 export interface NginxSnapshot {
@@ -80,7 +67,7 @@ export class NginxTrafficProvider implements TrafficProvider {
   constructor(settings: NginxSettings, deps: { log: Logger; clock: Clock }) {
     this.#settings = settings;
     this.#log = deps.log;
-    this.capabilities = capabilities(settings);
+    this.capabilities = nginxCapabilities(settings);
     this.#timeoutMs = parseDuration(settings.timeout) ?? 2_000;
     const address = parseListenAddress(settings.control);
     if (address === undefined)
