@@ -230,6 +230,11 @@ function backend(
     "    mode http",
     "    balance roundrobin",
     "    option forwardfor",
+    // A slot's address changes at run time, but HAProxy 2.6 reuses a connection a client's
+    // session already holds to that slot, to the old address (seen: a promoted stable's users
+    // still reached the old version until their connections closed). Closing the server side
+    // after each response makes every request go where the slot points now.
+    "    option http-server-close",
     // As the embedded router: one more try, on another target, after a failed connect.
     "    retries 1",
     "    option redispatch 1",
@@ -284,6 +289,11 @@ export function renderHaproxy(spec: Spec): RenderedConfig {
     "    timeout http-request 10s",
     "    timeout http-keep-alive 60s",
     "    option forwardfor",
+    // A slot's address changes at run time, but HAProxy 2.6 reuses a connection a client's
+    // session already holds to that slot, to the old address (seen: a promoted stable's users
+    // still reached the old version until their connections closed). Closing the server side
+    // after each response makes every request go where the slot points now.
+    "    option http-server-close",
     `    log ${logTarget(logs.listen)} format rfc5424 local0 info`,
     // The line contract shared with the log ingestion. An empty sample logs as "-", so the
     // optional " fail=<kind>" cannot be a field of its own: aviary_tail holds the duration and,
