@@ -13,6 +13,7 @@ import type { Service } from "../../../spec/schema.js";
 import type { Clock } from "../../../util/clock.js";
 import type { ServedTraffic, TrafficCapabilities, TrafficProvider } from "../provider.js";
 import { servedOf } from "../served.js";
+import { ServedSnapshots } from "./served-snapshots.js";
 
 export const PROVIDER_TYPE = "embedded";
 
@@ -40,8 +41,8 @@ export class EmbeddedTrafficProvider implements TrafficProvider {
    * objects (so the router recompiles only what changed), with what it serves.
    */
   readonly #composed = new Map<string, Composed>();
-  /** What {@link observe} last handed out; dropped on every change, so callers keep a snapshot. */
-  #observed: ReadonlyMap<string, ServedTraffic> | undefined;
+  /** What each service in the spec is served, read by {@link observe} without a copy per read. */
+  readonly #served = new ServedSnapshots();
 
   constructor(router: Router, clock: Clock) {
     this.#router = router;
@@ -62,9 +63,15 @@ export class EmbeddedTrafficProvider implements TrafficProvider {
     this.#router.apply(composed.map((c) => c.service));
     this.#base = base;
     this.#traffic = next;
-    for (const c of composed) this.#composed.set(c.base.name, c);
-    for (const name of this.#composed.keys()) if (!base.has(name)) this.#composed.delete(name);
-    this.#observed = undefined;
+    for (const c of composed) {
+      this.#composed.set(c.base.name, c);
+      this.#served.set(c.base.name, c.served);
+    }
+    for (const name of [...this.#composed.keys()])
+      if (!base.has(name)) {
+        this.#composed.delete(name);
+        this.#served.delete(name);
+      }
   }
 
   /** One service's traffic: the router recompiles that service only. */
@@ -74,7 +81,7 @@ export class EmbeddedTrafficProvider implements TrafficProvider {
       const composed = this.#compose(spec, state);
       this.#router.applyService(composed.service);
       this.#composed.set(service, composed);
-      this.#observed = undefined;
+      this.#served.set(service, composed.served);
     }
     // A service not in the spec yet keeps its traffic for when a configure brings it.
     this.#traffic.set(service, state);
@@ -82,15 +89,7 @@ export class EmbeddedTrafficProvider implements TrafficProvider {
 
   /** What the router took last: its swap is atomic, so what it took is what it serves. */
   async observe(): Promise<ReadonlyMap<string, ServedTraffic>> {
-    if (this.#observed === undefined) {
-      const out = new Map<string, ServedTraffic>();
-      for (const name of this.#base.keys()) {
-        const served = this.#composed.get(name)?.served;
-        if (served !== undefined) out.set(name, served);
-      }
-      this.#observed = out;
-    }
-    return this.#observed;
+    return this.#served.snapshot();
   }
 
   async finalize(service: string): Promise<void> {
@@ -99,7 +98,7 @@ export class EmbeddedTrafficProvider implements TrafficProvider {
     this.#base.delete(service);
     this.#traffic.delete(service);
     this.#composed.delete(service);
-    this.#observed = undefined;
+    this.#served.delete(service);
   }
 
   async close(): Promise<void> {}
