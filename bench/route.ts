@@ -46,7 +46,6 @@ const plan = compilePlan(spec.services, {
   proxy: spec.proxy,
   generation: 1,
   slots: new HeaderSlots(),
-  cache: new WeakMap(),
 });
 
 // Requests as the header pass leaves them: host, user id and (for 1 in 50) the beta header.

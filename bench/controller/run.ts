@@ -150,7 +150,7 @@ function onEvent(e: RolloutEvent): void {
 /**
  * The traffic router: the no-op one (only the controller's own cost), or with `--router
  * embedded` the embedded data plane's provider over a Router that is never listening (what
- * `aviary serve` drives: every apply recompiles the router's plan).
+ * `aviary serve` drives: every apply compiles that service's plan and swaps the router's plan).
  */
 interface Routing {
   traffic: TrafficProvider;

@@ -1,6 +1,6 @@
 /**
- * Turns the spec's services into a {@link RouterPlan}. Runs on every configuration change,
- * never per request.
+ * Turns a spec's service into the {@link ServicePlan} a {@link RouterPlan} holds. Runs when that
+ * service changes, never per request.
  *
  * @module
  */
@@ -13,45 +13,62 @@ import { compileRequestMatch } from "./match.js";
 import type { MetricsRegistry, Role } from "./metrics/registry.js";
 import type { RouterPlan, ServicePlan, StickyPlan, VersionPlan } from "./plan.js";
 import type { HeaderSlots } from "./request-view.js";
-import { outlierPolicy, TargetGroup, type TargetRegistry } from "./targets.js";
+import { outlierPolicy, type Target, TargetGroup, type TargetRegistry } from "./targets.js";
 
 export interface CompileContext {
   targets: TargetRegistry;
   metrics: MetricsRegistry;
   proxy: ProxySettings;
-  generation: number;
   /** Header slots shared by every plan of one router, so a service's compiled plan stays valid in later plans. */
   slots: HeaderSlots;
-  /** Plans of unchanged services (the same Service object) are reused, not compiled again. */
-  cache: WeakMap<Service, ServicePlan>;
 }
 
-export function compilePlan(services: readonly Service[], ctx: CompileContext): RouterPlan {
-  const slots = ctx.slots;
-  const hostSlot = slots.slot("host");
-  const plans = services.map((svc) => {
-    let plan = ctx.cache.get(svc);
-    if (plan === undefined) {
-      plan = compileService(svc, slots, ctx);
-      ctx.cache.set(svc, plan);
-    }
-    return plan;
-  });
-  plans.sort(
-    (a, b) =>
-      Number(b.host !== undefined) - Number(a.host !== undefined) ||
-      b.pathPrefix.length - a.pathPrefix.length,
+/**
+ * The order {@link RouterPlan.services} keeps, most specific first: a host beats no host, then
+ * the longer path prefix; ties keep the spec's order (`order`, the service's place in it).
+ */
+export function bySpecificity(
+  a: ServicePlan,
+  aOrder: number,
+  b: ServicePlan,
+  bOrder: number,
+): number {
+  return (
+    Number(b.host !== undefined) - Number(a.host !== undefined) ||
+    b.pathPrefix.length - a.pathPrefix.length ||
+    aOrder - bOrder
   );
+}
+
+/**
+ * A whole plan from scratch, for use outside a router (benchmarks, tools); the router itself
+ * compiles service by service so that a change to one costs work for that one only.
+ */
+export function compilePlan(
+  services: readonly Service[],
+  ctx: CompileContext & { generation: number },
+): RouterPlan {
+  const plans = services.map((svc, order) => ({ plan: compileService(svc, ctx), order }));
+  plans.sort((a, b) => bySpecificity(a.plan, a.order, b.plan, b.order));
   return {
-    services: plans,
-    slots,
-    hostSlot,
+    services: plans.map((p) => p.plan),
+    slots: ctx.slots,
+    hostSlot: ctx.slots.slot("host"),
     generation: ctx.generation,
     trustedProxy: addressMatcher(ctx.proxy.trustedProxies),
   };
 }
 
-function compileService(svc: Service, slots: HeaderSlots, ctx: CompileContext): ServicePlan {
+/** Every target a service plan sends to (stable and canary; the mirror sends to the canary's). */
+export function targetsOf(plan: ServicePlan): Set<Target> {
+  const out = new Set<Target>(plan.stable.targets.targets);
+  for (const t of plan.canary?.targets.targets ?? []) out.add(t);
+  return out;
+}
+
+/** One service's plan; its targets are made in the registry but not held (the router holds them once it serves the plan). */
+export function compileService(svc: Service, ctx: CompileContext): ServicePlan {
+  const slots = ctx.slots;
   const ms = (d: string) => parseDuration(d) as number;
   const poolSettings = {
     connectTimeoutMs: ms(svc.timeouts.connect),

@@ -10,7 +10,7 @@ import type { Logger } from "pino";
 import type { HealthCheck, Service } from "../spec/schema.js";
 import type { Clock, TimerHandle } from "../util/clock.js";
 import { parseDuration } from "../util/duration.js";
-import type { RouterPlan } from "./plan.js";
+import type { ServicePlan } from "./plan.js";
 import type { Target } from "./targets.js";
 
 interface Check {
@@ -20,52 +20,87 @@ interface Check {
   passes: number;
   failures: number;
   stopped: boolean;
+  /** Services whose plan in force asks for this check. */
+  users: number;
 }
 
 export class HealthChecks {
   readonly #clock: Clock;
   readonly #log: Logger;
   readonly #checks = new Map<string, Check>();
+  /** The checks each service asks for now, by key: what a change of that service undoes. */
+  readonly #byService = new Map<string, readonly string[]>();
 
   constructor(clock: Clock, log: Logger) {
     this.#clock = clock;
     this.#log = log;
   }
 
-  /** Makes the running checks match the services: starts new ones, stops the rest. */
-  reconcile(services: readonly Service[], plan: RouterPlan): void {
-    const wanted = new Map<string, { target: Target; config: HealthCheck }>();
-    for (const svc of services) {
-      if (svc.healthCheck === undefined) continue;
-      const sp = plan.services.find((p) => p.name === svc.name);
-      if (sp === undefined) continue;
-      for (const v of [sp.stable, sp.canary]) {
+  /**
+   * Makes the checks of one service follow its plan: every target it serves (stable and
+   * canary), probed as its spec says. Other services' checks are not looked at; a check two
+   * services share runs once and stops when neither asks for it.
+   */
+  follow(service: Service, plan: ServicePlan): void {
+    const keys: string[] = [];
+    const config = service.healthCheck;
+    if (config !== undefined) {
+      const json = JSON.stringify(config);
+      for (const v of [plan.stable, plan.canary]) {
         for (const target of v?.targets.targets ?? []) {
-          wanted.set(`${target.origin}|${JSON.stringify(svc.healthCheck)}`, {
-            target,
-            config: svc.healthCheck,
-          });
+          const key = `${target.key}|${json}`;
+          if (keys.includes(key)) continue;
+          keys.push(key);
+          this.#use(key, target, config);
         }
       }
     }
-    for (const [key, check] of this.#checks) {
-      if (wanted.get(key)?.target === check.target) continue;
+    // Taken before the old ones are dropped, so a check kept across the change keeps its state.
+    this.#drop(this.#byService.get(service.name) ?? []);
+    if (keys.length === 0) this.#byService.delete(service.name);
+    else this.#byService.set(service.name, keys);
+  }
+
+  /** The service is no longer served: its checks stop unless another service uses them. */
+  forget(service: string): void {
+    this.#drop(this.#byService.get(service) ?? []);
+    this.#byService.delete(service);
+  }
+
+  #use(key: string, target: Target, config: HealthCheck): void {
+    const running = this.#checks.get(key);
+    if (running !== undefined && running.target === target) {
+      running.users++;
+      return;
+    }
+    // The same key on another Target object: the old one's pool was closed and a new one
+    // made, so the old check watches nothing served.
+    if (running !== undefined) this.#stopCheck(running);
+    const check: Check = {
+      target,
+      config,
+      timer: undefined,
+      passes: 0,
+      failures: 0,
+      stopped: false,
+      users: 1 + (running?.users ?? 0),
+    };
+    this.#checks.set(key, check);
+    this.#schedule(check, 0);
+  }
+
+  #drop(keys: readonly string[]): void {
+    for (const key of keys) {
+      const check = this.#checks.get(key);
+      if (check === undefined || --check.users > 0) continue;
       this.#stopCheck(check);
       this.#checks.delete(key);
     }
-    for (const [key, { target, config }] of wanted) {
-      if (this.#checks.has(key)) continue;
-      const check: Check = {
-        target,
-        config,
-        timer: undefined,
-        passes: 0,
-        failures: 0,
-        stopped: false,
-      };
-      this.#checks.set(key, check);
-      this.#schedule(check, 0);
-    }
+  }
+
+  /** Checks running now (for tests and introspection). */
+  get size(): number {
+    return this.#checks.size;
   }
 
   stop(): void {

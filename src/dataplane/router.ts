@@ -14,9 +14,10 @@ import type { Logger } from "pino";
 import type { Dispatcher } from "undici";
 import type { ProxySettings, Service } from "../spec/schema.js";
 import type { ListenAddress } from "../util/address.js";
+import { addressMatcher } from "../util/cidr.js";
 import { type Clock, systemClock, type TimerHandle } from "../util/clock.js";
 import { parseDuration } from "../util/duration.js";
-import { compilePlan } from "./compile.js";
+import { bySpecificity, compileService, targetsOf } from "./compile.js";
 import { defaultMaxConnections, FD_RESERVE, openFilesSoftLimit } from "./connection-cap.js";
 import { chooseVersion, findService } from "./decide.js";
 import { Exchange, type ExchangeOwner } from "./exchange.js";
@@ -37,6 +38,21 @@ import { registerRouterMetrics } from "./router-metrics.js";
 import { type Target, TargetRegistry } from "./targets.js";
 import { proxyUpgrade } from "./upgrade.js";
 import { classifyUpstreamError } from "./upstream-errors.js";
+
+interface Served {
+  readonly service: Service;
+  readonly plan: ServicePlan;
+  readonly order: number;
+}
+
+function versionNames(plan: ServicePlan | undefined): string[] {
+  if (plan === undefined) return [];
+  return plan.canary === undefined ? [plan.stable.name] : [plan.stable.name, plan.canary.name];
+}
+
+function versionKey(service: string, version: string): string {
+  return JSON.stringify([service, version]);
+}
 
 const kOpenExchanges = Symbol("aviary.openExchanges");
 type TrackedSocket = Socket & { [kOpenExchanges]?: Set<Exchange> };
@@ -61,12 +77,18 @@ export class Router implements ExchangeOwner {
   readonly #server: Server;
   #plan: RouterPlan;
   readonly #slots = new HeaderSlots();
-  readonly #compiled = new WeakMap<Service, ServicePlan>();
+  /**
+   * Each service served now: its spec, its compiled plan and its place in the spec (which
+   * breaks ties in the plan's order). Kept in that place's order.
+   */
+  #entries = new Map<string, Served>();
+  #nextOrder = 0;
+  readonly #trustedProxy: ((address: string) => boolean) | undefined;
   readonly #retainRetiredMs: number;
   /** Versions no longer served, each with the timer that will drop its metrics. */
   readonly #retiring = new Map<string, TimerHandle>();
-  #served = new Set<string>();
-  #services: readonly Service[] = [];
+  /** The services as last applied, rebuilt from {@link #entries} when read after a one-service change. */
+  #services: readonly Service[] | undefined = [];
   #inFlight = 0;
   #draining = false;
   #drained: (() => void) | undefined;
@@ -89,7 +111,14 @@ export class Router implements ExchangeOwner {
     this.#health = new HealthChecks(this.#clock, this.#log);
     this.#mirror = new Mirrorer(opts.proxy, this.#clock);
     this.#retainRetiredMs = opts.retainRetiredMs ?? 15 * 60_000;
-    this.#plan = this.#compile([]);
+    this.#trustedProxy = addressMatcher(opts.proxy.trustedProxies);
+    this.#plan = {
+      services: [],
+      slots: this.#slots,
+      hostSlot: this.#slots.slot("host"),
+      generation: 1,
+      trustedProxy: this.#trustedProxy,
+    };
     const openFiles = openFilesSoftLimit();
     this.#maxConnections = opts.proxy.maxConnections ?? defaultMaxConnections(openFiles);
     // An explicit cap the descriptors cannot back: said once, at start, not discovered at EMFILE.
@@ -161,7 +190,23 @@ export class Router implements ExchangeOwner {
 
   /** The services being served, as last applied. */
   get services(): readonly Service[] {
+    this.#services ??= Array.from(this.#entries.values(), (e) => e.service);
     return this.#services;
+  }
+
+  /** The compiled plan of one service in force, or undefined when it is not served. */
+  servicePlan(name: string): ServicePlan | undefined {
+    return this.#entries.get(name)?.plan;
+  }
+
+  /** Targets with an open pool (for tests and introspection). */
+  get targetCount(): number {
+    return this.#targets.size;
+  }
+
+  /** Health checks running (for tests and introspection). */
+  get healthCheckCount(): number {
+    return this.#health.size;
   }
 
   /** The compiled plan in force (for tests and introspection). */
@@ -196,20 +241,87 @@ export class Router implements ExchangeOwner {
   /**
    * Serves `services` from now on: the desired state, not a delta, so applying the same state
    * twice changes nothing. Requests already under way finish on the plan they started with;
-   * pools no longer named close once their in-flight requests are done.
+   * pools no longer named close once their in-flight requests are done. A service given as the
+   * same object as before keeps its compiled plan (and everything hanging from it).
    */
   apply(services: readonly Service[]): void {
-    const plan = this.#compile(services);
-    this.#plan = plan;
+    const next = new Map<string, Served>();
+    const changed: Served[] = [];
+    try {
+      services.forEach((service, order) => {
+        if (next.has(service.name))
+          throw new Error(`router: two services are named "${service.name}"`);
+        const cur = this.#entries.get(service.name);
+        const plan = cur?.service === service ? cur.plan : this.#compileService(service);
+        const entry = { service, plan, order };
+        next.set(service.name, entry);
+        if (plan !== cur?.plan) changed.push(entry);
+      });
+    } catch (err) {
+      this.#targets.closeUnheld();
+      throw err;
+    }
+    // Every new hold before any release: a target moving from one service to another stays open.
+    for (const e of changed) this.#targets.hold(targetsOf(e.plan));
+    const before = this.#entries;
+    this.#entries = next;
+    this.#nextOrder = services.length;
     this.#services = services;
-    const inUse = new Set(
-      plan.services.flatMap((s) =>
-        [s.stable, ...(s.canary ? [s.canary] : [])].flatMap((v) => v.targets.targets),
-      ),
+    this.#swap(
+      [...next.values()]
+        .sort((x, y) => bySpecificity(x.plan, x.order, y.plan, y.order))
+        .map((e) => e.plan),
     );
-    this.#targets.retainOnly(inUse);
-    this.#health.reconcile(services, plan);
-    this.#retireMetrics(plan);
+    for (const e of changed) this.#settle(e.service.name, before.get(e.service.name)?.plan, e);
+    for (const [name, old] of before) if (!next.has(name)) this.#settle(name, old.plan, undefined);
+  }
+
+  /**
+   * Serves `service` (a new one, or a new state of one served) and leaves every other service
+   * as it is: their plans stay the same objects, and the work done (compiling, holding targets,
+   * health checks, metrics) is this service's only. The new plan object is swapped in whole, as
+   * {@link apply} does.
+   */
+  applyService(service: Service): void {
+    const cur = this.#entries.get(service.name);
+    if (cur?.service === service) return;
+    let plan: ServicePlan;
+    try {
+      plan = this.#compileService(service);
+    } catch (err) {
+      this.#targets.closeUnheld();
+      throw err;
+    }
+    this.#targets.hold(targetsOf(plan));
+    const entry: Served = { service, plan, order: cur?.order ?? this.#nextOrder++ };
+    const list = this.#plan.services;
+    let services: ServicePlan[];
+    if (
+      cur !== undefined &&
+      cur.plan.host === plan.host &&
+      cur.plan.pathPrefix === plan.pathPrefix
+    ) {
+      // Same place in the order: one slot changes.
+      services = list.slice();
+      services[list.indexOf(cur.plan)] = plan;
+    } else {
+      services = cur === undefined ? list.slice() : list.filter((p) => p !== cur.plan);
+      services.splice(this.#placeOf(services, entry), 0, plan);
+    }
+    this.#entries.set(service.name, entry);
+    this.#services = undefined;
+    this.#swap(services);
+    this.#settle(service.name, cur?.plan, entry);
+  }
+
+  /** Stops serving one service; the others' plans stay the same objects. */
+  removeService(name: string): void {
+    const cur = this.#entries.get(name);
+    if (cur === undefined) return;
+    this.#entries.delete(name);
+    this.#services = undefined;
+    this.#swap(this.#plan.services.filter((p) => p !== cur.plan));
+    this.#settle(name, cur.plan, undefined);
   }
 
   async listen(address: ListenAddress): Promise<ListenAddress> {
@@ -255,24 +367,62 @@ export class Router implements ExchangeOwner {
     await this.#targets.closeAll();
   }
 
+  /** A new plan object with `services` in force: what requests starting from now read. */
+  #swap(services: readonly ServicePlan[]): void {
+    this.#plan = {
+      services,
+      slots: this.#slots,
+      hostSlot: this.#plan.hostSlot,
+      generation: this.#plan.generation + 1,
+      trustedProxy: this.#trustedProxy,
+    };
+  }
+
+  /** Where `entry`'s plan goes in `services` (sorted, without it) to keep the order. */
+  #placeOf(services: readonly ServicePlan[], entry: Served): number {
+    let lo = 0;
+    let hi = services.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      const other = services[mid] as ServicePlan;
+      const order = this.#entries.get(other.name)?.order ?? 0;
+      if (bySpecificity(other, order, entry.plan, entry.order) < 0) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  }
+
+  /**
+   * What follows one service's change once the new plan is in force, for that service only:
+   * the old plan's targets released (after the new plan's were held), health checks following
+   * the targets now served, and the metrics of versions no longer served set to retire.
+   */
+  #settle(name: string, old: ServicePlan | undefined, now: Served | undefined): void {
+    if (old !== undefined) this.#targets.release(targetsOf(old));
+    if (now !== undefined) this.#health.follow(now.service, now.plan);
+    else this.#health.forget(name);
+    this.#retireVersions(name, old, now?.plan);
+  }
+
   /**
    * A version the router no longer serves keeps its metrics for a while (analyses and
    * Prometheus still read them), then they are dropped, so memory does not grow with every
    * deploy. A version served again before then keeps them.
    */
-  #retireMetrics(plan: RouterPlan): void {
-    const served = new Set<string>();
-    for (const s of plan.services) {
-      served.add(JSON.stringify([s.name, s.stable.name]));
-      if (s.canary) served.add(JSON.stringify([s.name, s.canary.name]));
-    }
-    for (const key of served) {
+  #retireVersions(
+    service: string,
+    old: ServicePlan | undefined,
+    now: ServicePlan | undefined,
+  ): void {
+    const served = versionNames(now);
+    for (const version of served) {
+      const key = versionKey(service, version);
       this.#retiring.get(key)?.cancel();
       this.#retiring.delete(key);
     }
-    for (const key of this.#served) {
-      if (served.has(key) || this.#retiring.has(key)) continue;
-      const [service, version] = JSON.parse(key) as [string, string];
+    for (const version of versionNames(old)) {
+      const key = versionKey(service, version);
+      if (served.includes(version) || this.#retiring.has(key)) continue;
       this.#retiring.set(
         key,
         this.#clock.setTimeout(() => {
@@ -281,17 +431,14 @@ export class Router implements ExchangeOwner {
         }, this.#retainRetiredMs),
       );
     }
-    this.#served = served;
   }
 
-  #compile(services: readonly Service[]): RouterPlan {
-    return compilePlan(services, {
+  #compileService(service: Service): ServicePlan {
+    return compileService(service, {
       targets: this.#targets,
       metrics: this.#metrics,
       proxy: this.#proxy,
-      generation: (this.#plan?.generation ?? 0) + 1,
       slots: this.#slots,
-      cache: this.#compiled,
     });
   }
 

@@ -38,6 +38,8 @@ export function outlierPolicy(spec: OutlierDetection): OutlierPolicy {
 /** One upstream address with its pool and health. Shared by every plan that names it. */
 export class Target {
   readonly origin: string;
+  /** The registry's key: the origin and the pool settings. */
+  readonly key: string;
   readonly pool: Pool;
   /** Set by active health checks; passive ejection is tracked separately. */
   healthy = true;
@@ -54,9 +56,12 @@ export class Target {
   /** Connections plus queue places: at `active >= capacity` the target takes nothing more. */
   readonly capacity: number;
   #consecutiveFailures = 0;
+  /** Service plans in force that name this target; the registry closes the pool at 0. */
+  holders = 0;
 
-  constructor(origin: string, settings: PoolSettings) {
+  constructor(origin: string, settings: PoolSettings, key = origin) {
     this.origin = origin;
+    this.key = key;
     this.capacity = settings.connections + settings.queue;
     this.pool = new Pool(origin, {
       connections: settings.connections,
@@ -149,30 +154,52 @@ export class TargetGroup {
 }
 
 /**
- * Owns every Target, so plans built one after another share pools and health state, and a
- * pool no plan uses any more is closed once its in-flight requests finish.
+ * Owns every Target, so plans built one after another share pools and health state. Each
+ * service plan in force holds its targets; a pool no plan holds any more is closed once its
+ * in-flight requests finish. Counting holders (rather than collecting every target in use)
+ * lets a change to one service cost work for that service only.
  */
 export class TargetRegistry {
   readonly #targets = new Map<string, Target>();
 
+  /** The target for this origin and these settings, made (unheld) if there is none. */
   get(origin: string, settings: PoolSettings): Target {
     const key = `${origin}|${settings.connectTimeoutMs}|${settings.connections}|${settings.queue}|${settings.keepAliveTimeoutMs}`;
     let t = this.#targets.get(key);
     if (t === undefined) {
-      t = new Target(origin, settings);
+      t = new Target(origin, settings, key);
       this.#targets.set(key, t);
     }
     return t;
   }
 
-  /** Closes (gracefully) the pools of targets not in `inUse`. */
-  retainOnly(inUse: ReadonlySet<Target>): void {
-    for (const [key, t] of this.#targets) {
-      if (inUse.has(t)) continue;
-      this.#targets.delete(key);
-      // close() lets queued and running requests finish, so a swap fails no request.
-      t.pool.close().catch(() => {});
-    }
+  hold(targets: Iterable<Target>): void {
+    for (const t of targets) t.holders++;
+  }
+
+  /** Drops one hold on each; a target nobody holds any more is closed (gracefully). */
+  release(targets: Iterable<Target>): void {
+    for (const t of targets) if (--t.holders <= 0) this.#retire(t);
+  }
+
+  /**
+   * Closes targets made but never held: a compile that failed half-way may have made some.
+   * Walks every target, so it is for that failure path only.
+   */
+  closeUnheld(): void {
+    for (const t of this.#targets.values()) if (t.holders <= 0) this.#retire(t);
+  }
+
+  /** Targets the registry holds open (for tests and introspection). */
+  get size(): number {
+    return this.#targets.size;
+  }
+
+  #retire(t: Target): void {
+    if (this.#targets.get(t.key) !== t) return;
+    this.#targets.delete(t.key);
+    // close() lets queued and running requests finish, so a swap fails no request.
+    t.pool.close().catch(() => {});
   }
 
   async closeAll(): Promise<void> {

@@ -83,4 +83,24 @@ describe("embedded traffic router", () => {
       "back from its spec, not from the traffic it had before it was removed",
     );
   });
+
+  it("applies one service's traffic without recompiling the others, and hands out snapshots from observe", async () => {
+    await router?.close();
+    router = await startRouter([]);
+    const traffic = new EmbeddedTrafficProvider(router.router, systemClock);
+    await traffic.configure(services([shop(), web()]), new Map());
+    const webPlan = router.router.servicePlan("web");
+    const seen = await traffic.observe();
+    assert.equal(await traffic.observe(), seen, "nothing changed: the same snapshot");
+    await traffic.apply("shop", all("shop-v2", "shop-v1"));
+    assert.equal(router.router.servicePlan("web"), webPlan, "web's compiled plan is untouched");
+    assert.equal(await answers("/shop/"), "shop-v2");
+    assert.equal(seen.get("shop")?.canary, null, "a snapshot handed out earlier does not change");
+    assert.equal((await traffic.observe()).get("shop")?.canary, "v2");
+    assert.equal(traffic.canaryAvailable("shop"), true);
+    assert.equal(traffic.canaryAvailable("web"), undefined);
+    await traffic.finalize("web");
+    assert.equal(await answers("/web/"), "404");
+    assert.deepEqual([...(await traffic.observe()).keys()], ["shop"]);
+  });
 });

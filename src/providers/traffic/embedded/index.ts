@@ -14,6 +14,7 @@ import type { Clock } from "../../../util/clock.js";
 import type { ServedTraffic, TrafficProvider } from "../provider.js";
 import { servedOf } from "../served.js";
 import { EMBEDDED_CAPABILITIES } from "./capabilities.js";
+import { ServedSnapshots } from "./served-snapshots.js";
 
 export const PROVIDER_TYPE = "embedded";
 
@@ -22,13 +23,16 @@ export class EmbeddedTrafficProvider implements TrafficProvider {
   readonly capabilities = EMBEDDED_CAPABILITIES;
   readonly #router: Router;
   readonly #clock: Clock;
-  #base: Service[] = [];
+  /** The services' spec by name, in the spec's order. */
+  #base = new Map<string, Service>();
   #traffic = new Map<string, TrafficState>();
-  /** The last service composed for each name, reused while its spec and traffic are the same objects, so the router recompiles only what changed. */
-  readonly #composed = new Map<
-    string,
-    { base: Service; traffic: TrafficState | undefined; service: Service }
-  >();
+  /**
+   * The last service composed for each name, reused while its spec and traffic are the same
+   * objects (so the router recompiles only what changed), with what it serves.
+   */
+  readonly #composed = new Map<string, Composed>();
+  /** What each service in the spec is served, read by {@link observe} without a copy per read. */
+  readonly #served = new ServedSnapshots();
 
   constructor(router: Router, clock: Clock) {
     this.#router = router;
@@ -40,66 +44,81 @@ export class EmbeddedTrafficProvider implements TrafficProvider {
     services: readonly Service[],
     traffic: ReadonlyMap<string, TrafficState>,
   ): Promise<void> {
-    const names = new Set(services.map((s) => s.name));
-    const next = new Map([...this.#traffic].filter(([name]) => names.has(name)));
-    for (const [name, state] of traffic) if (names.has(name)) next.set(name, state);
-    this.#swap([...services], next);
+    const base = new Map(services.map((s) => [s.name, s]));
+    const next = new Map([...this.#traffic].filter(([name]) => base.has(name)));
+    for (const [name, state] of traffic) if (base.has(name)) next.set(name, state);
+    const composed = [...base.values()].map((spec) => this.#compose(spec, next.get(spec.name)));
+    // Remembered only once the router took them: should it throw, what this remembers stays
+    // what the router serves.
+    this.#router.apply(composed.map((c) => c.service));
+    this.#base = base;
+    this.#traffic = next;
+    for (const c of composed) {
+      this.#composed.set(c.base.name, c);
+      this.#served.set(c.base.name, c.served);
+    }
+    for (const name of [...this.#composed.keys()])
+      if (!base.has(name)) {
+        this.#composed.delete(name);
+        this.#served.delete(name);
+      }
   }
 
+  /** One service's traffic: the router recompiles that service only. */
   async apply(service: string, state: TrafficState): Promise<void> {
-    this.#swap(this.#base, new Map(this.#traffic).set(service, state));
+    const spec = this.#base.get(service);
+    if (spec !== undefined) {
+      const composed = this.#compose(spec, state);
+      this.#router.applyService(composed.service);
+      this.#composed.set(service, composed);
+      this.#served.set(service, composed.served);
+    }
+    // A service not in the spec yet keeps its traffic for when a configure brings it.
+    this.#traffic.set(service, state);
   }
 
   /** What the router took last: its swap is atomic, so what it took is what it serves. */
   async observe(): Promise<ReadonlyMap<string, ServedTraffic>> {
-    const out = new Map<string, ServedTraffic>();
-    for (const spec of this.#base)
-      out.set(spec.name, servedOf(this.#traffic.get(spec.name) ?? initialTraffic(spec)));
-    return out;
+    return this.#served.snapshot();
   }
 
   async finalize(service: string): Promise<void> {
-    if (!this.#base.some((s) => s.name === service)) return;
-    const traffic = new Map(this.#traffic);
-    traffic.delete(service);
-    this.#swap(
-      this.#base.filter((s) => s.name !== service),
-      traffic,
-    );
+    if (!this.#base.has(service)) return;
+    this.#router.removeService(service);
+    this.#base.delete(service);
+    this.#traffic.delete(service);
+    this.#composed.delete(service);
+    this.#served.delete(service);
   }
 
   async close(): Promise<void> {}
 
   canaryAvailable(service: string): boolean | undefined {
-    const plan = this.#router.plan.services.find((s) => s.name === service);
+    const plan = this.#router.servicePlan(service);
     if (plan?.canary === undefined) return undefined;
     const now = this.#clock.now();
     return plan.canary.targets.targets.some((t) => t.isAvailable(now));
   }
 
-  /**
-   * Serves `base` under `traffic`, remembering both only once the router took them: should it
-   * throw, what this remembers stays what the router serves.
-   */
-  #swap(base: Service[], traffic: Map<string, TrafficState>): void {
-    this.#router.apply(this.#compose(base, traffic));
-    this.#base = base;
-    this.#traffic = traffic;
-    for (const name of this.#composed.keys())
-      if (!base.some((s) => s.name === name)) this.#composed.delete(name);
+  /** The service `spec` is under `state` (its initial traffic when the controller set none). */
+  #compose(spec: Service, state: TrafficState | undefined): Composed {
+    const cached = this.#composed.get(spec.name);
+    if (cached !== undefined && cached.base === spec && cached.traffic === state) return cached;
+    const effective = state ?? initialTraffic(spec);
+    return {
+      base: spec,
+      traffic: state,
+      service: withTraffic(spec, effective),
+      served: servedOf(effective),
+    };
   }
+}
 
-  #compose(base: readonly Service[], traffic: ReadonlyMap<string, TrafficState>): Service[] {
-    return base.map((spec) => {
-      const state = traffic.get(spec.name);
-      const cached = this.#composed.get(spec.name);
-      if (cached !== undefined && cached.base === spec && cached.traffic === state)
-        return cached.service;
-      const service = withTraffic(spec, state ?? initialTraffic(spec));
-      this.#composed.set(spec.name, { base: spec, traffic: state, service });
-      return service;
-    });
-  }
+interface Composed {
+  base: Service;
+  traffic: TrafficState | undefined;
+  service: Service;
+  served: ServedTraffic;
 }
 
 /**
