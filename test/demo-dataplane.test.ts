@@ -76,7 +76,7 @@ describe("aviary demo --dataplane", () => {
     const tmp = mkdtempSync(join(tmpdir(), "aviary-demo-test-"));
     const demo = runDemo(["--dataplane", "envoy"], tmp);
     assert.equal(await demo.exited, 2);
-    assert.match(demo.output(), /--dataplane must be one of embedded, haproxy, nginx/);
+    assert.match(demo.output(), /Allowed choices are embedded, haproxy, nginx/);
     assert.deepEqual(readdirSync(tmp), []);
   });
 });

@@ -1,4 +1,4 @@
-import type { Command } from "commander";
+import { type Command, Option } from "commander";
 import { DEMO_ENGINES, type DemoEngine, ENGINE_NAMES } from "../../demo/dataplane.js";
 import { colours, plain } from "../../demo/narrate.js";
 import { formatSummary } from "../../demo/summary.js";
@@ -12,7 +12,7 @@ interface DemoOptions {
   exit?: boolean;
   rate: string;
   color: boolean;
-  dataplane: string;
+  dataplane: DemoEngine;
 }
 
 export function registerDemo(program: Command): void {
@@ -30,10 +30,13 @@ export function registerDemo(program: Command): void {
     .option("--exit", "end after the summary, with exit code 0 if the story went as planned")
     .option("--rate <n>", "requests per second the demo's users send", "150")
     .option("--no-color", "no colours, even on a terminal")
-    .option(
-      "--dataplane <engine>",
-      "who carries the users' traffic: embedded (Aviary's router), haproxy or nginx (a real engine the demo starts; Aviary only decides)",
-      "embedded",
+    .addOption(
+      new Option(
+        "--dataplane <engine>",
+        "who carries the users' traffic: Aviary's own router, or a real HAProxy or nginx the demo starts (Aviary then only decides)",
+      )
+        .choices(DEMO_ENGINES)
+        .default("embedded"),
     )
     .addHelpText(
       "after",
@@ -44,13 +47,7 @@ export function registerDemo(program: Command): void {
       if (!Number.isFinite(rate) || rate < 10 || rate > 5_000) {
         throw new AviaryError("AVIARY_USAGE", "--rate must be a number from 10 to 5000");
       }
-      const engine = opts.dataplane as DemoEngine;
-      if (!DEMO_ENGINES.includes(engine)) {
-        throw new AviaryError(
-          "AVIARY_USAGE",
-          `--dataplane must be one of ${DEMO_ENGINES.join(", ")}, not ${opts.dataplane}`,
-        );
-      }
+      const engine = opts.dataplane;
       const paint = opts.color && process.stdout.isTTY && !process.env.NO_COLOR ? colours : plain;
       const write = (line: string) => process.stdout.write(`${line}\n`);
       // Loaded here, not at the top: every other verb would pay for the whole server at start.
