@@ -72,6 +72,27 @@ describe("aviary demo --dataplane", () => {
     });
   }
 
+  for (const { engine, name } of ENGINES) {
+    it(`${engine}: Ctrl-C in the middle of the story stops the engine and leaves nothing`, async () => {
+      const tmp = mkdtempSync(join(tmpdir(), "aviary-demo-test-"));
+      const demo = runDemo(
+        ["--dataplane", engine, "--listen", "127.0.0.1:0", "--admin", "127.0.0.1:0"],
+        tmp,
+      );
+      const [, pid] = await waitFor(
+        demo.output,
+        new RegExp(`engine\\s+${name} \\(pid (\\d+)\\)`),
+        demo.child,
+        30_000,
+      );
+      await waitFor(demo.output, /v2 deployed/, demo.child, 30_000);
+      demo.child.kill("SIGINT");
+      assert.equal(await demo.exited, 0, demo.output());
+      assert.equal(alive(Number(pid)), false, `${name} (pid ${pid}) is stopped`);
+      assert.deepEqual(readdirSync(tmp), []);
+    });
+  }
+
   it("refuses an unknown --dataplane as a usage error", async () => {
     const tmp = mkdtempSync(join(tmpdir(), "aviary-demo-test-"));
     const demo = runDemo(["--dataplane", "envoy"], tmp);

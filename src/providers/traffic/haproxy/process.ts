@@ -8,9 +8,10 @@
  * @module
  */
 
-import { type ChildProcess, spawn, spawnSync } from "node:child_process";
+import { type ChildProcess, spawnSync } from "node:child_process";
 import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { spawnEngine } from "../engine-process.js";
 import type { RenderedConfig } from "../render.js";
 import { CONFIG_FILE, LUA_FILE } from "./render.js";
 
@@ -73,40 +74,26 @@ export interface HaproxyProcess {
 
 /** Starts HAProxy with `args` in `dir` and waits (up to 5 s) until its first worker has loaded. */
 export async function startHaproxyProcess(args: string[], dir: string): Promise<HaproxyProcess> {
-  const child = spawn(haproxyBinary(), args, { cwd: dir, stdio: ["ignore", "pipe", "pipe"] });
-  let output = "";
   let loads = 0;
-  const onData = (d: Buffer) => {
-    const text = d.toString();
-    output += text;
-    loads += text.split("Loading success.").length - 1;
-  };
-  child.stdout?.on("data", onData);
-  child.stderr?.on("data", onData);
-  child.on("error", (err) => {
-    output += `${err.message}\n`;
+  const { child, output, gone, stop } = spawnEngine(haproxyBinary(), args, {
+    cwd: dir,
+    pipe: ["stdout", "stderr"],
+    onText: (text) => {
+      loads += text.split("Loading success.").length - 1;
+    },
   });
-  const gone = () => child.exitCode !== null || child.signalCode !== null;
-  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
-  const stop = async () => {
-    if (gone()) return;
-    child.kill("SIGTERM");
-    const timer = setTimeout(() => child.kill("SIGKILL"), 5_000);
-    await exited;
-    clearTimeout(timer);
-  };
   const waitFor = async (what: string, ok: () => boolean | Promise<boolean>) => {
     const until = Date.now() + 5_000;
     while (Date.now() < until) {
       if (await ok()) return;
-      if (gone()) throw new Error(`haproxy exited while waiting for ${what}:\n${output}`);
+      if (gone()) throw new Error(`haproxy exited while waiting for ${what}:\n${output()}`);
       await new Promise((r) => setTimeout(r, 25));
     }
-    throw new Error(`haproxy: ${what} not within 5 s:\n${output}`);
+    throw new Error(`haproxy: ${what} not within 5 s:\n${output()}`);
   };
   const started: HaproxyProcess = {
     child,
-    output: () => output,
+    output,
     loads: () => loads,
     waitFor,
     stop,

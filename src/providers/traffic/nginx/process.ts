@@ -8,10 +8,11 @@
  * @module
  */
 
-import { type ChildProcess, spawn } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import { existsSync } from "node:fs";
 import { chmod, mkdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
+import { spawnEngine } from "../engine-process.js";
 
 export const NGINX_INSTALL = "apt-get install -y nginx libnginx-mod-http-lua";
 
@@ -105,31 +106,17 @@ export async function startNginxProcess(
   dir: string,
   ready: () => Promise<boolean>,
 ): Promise<NginxProcess> {
-  let stderr = "";
-  const child = spawn(nginxBinary(), nginxArgs(dir, "-g", "daemon off;"), {
-    stdio: ["ignore", "ignore", "pipe"],
-  });
-  child.stderr?.on("data", (c: Buffer) => {
-    stderr += c.toString();
-  });
-  child.on("error", (err) => {
-    stderr += `${err.message}\n`;
-  });
-  const gone = () => child.exitCode !== null || child.signalCode !== null;
-  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
-  const stop = async () => {
-    if (gone()) return;
-    child.kill("SIGTERM");
-    const timer = setTimeout(() => child.kill("SIGKILL"), 5_000);
-    await exited;
-    clearTimeout(timer);
-  };
+  const { child, output, gone, stop } = spawnEngine(
+    nginxBinary(),
+    nginxArgs(dir, "-g", "daemon off;"),
+    { pipe: ["stderr"] },
+  );
   const until = Date.now() + 5_000;
   while (Date.now() < until) {
-    if (gone()) throw new Error(`nginx exited at start:\n${stderr}${await nginxErrorLog(dir)}`);
+    if (gone()) throw new Error(`nginx exited at start:\n${output()}${await nginxErrorLog(dir)}`);
     if (await ready().catch(() => false)) return { child, stop };
     await new Promise((r) => setTimeout(r, 25));
   }
   await stop();
-  throw new Error(`nginx did not become ready within 5 s:\n${stderr}${await nginxErrorLog(dir)}`);
+  throw new Error(`nginx did not become ready within 5 s:\n${output()}${await nginxErrorLog(dir)}`);
 }
