@@ -3,7 +3,9 @@
  * directory, on loopback ports, with its stats socket (level admin) in that directory. It
  * renders the spec with `renderHaproxy`, writes a `global` section with the lines the
  * instructions ask for, and keeps the files as first rendered so that `restart` starts from the
- * original configuration (maps included), as a redeploy of the config would.
+ * original configuration (maps included), as a redeploy of the config would. Writing the files
+ * and starting the process is the product's starter (`haproxy/process.ts`, which the demo uses);
+ * this adds what only tests need (reload, restart, `haproxy -c`).
  *
  * A missing binary is an error naming the install command: the tests run against the real
  * engine or not at all.

@@ -1,7 +1,9 @@
 /**
  * A real nginx for tests and benchmarks: its own prefix in a temporary directory (config, pid,
  * error log, temp paths), listening on loopback, in the foreground so the test owns the process.
- * A missing binary or Lua module throws with the install command instead of skipping.
+ * A missing binary or Lua module throws with the install command instead of skipping. The prefix
+ * and the process come from the product's starter (`nginx/process.ts`, which the demo uses);
+ * this adds what only tests need (`nginx -t`, reloads, the workers' ids).
  *
  * @module
  */
