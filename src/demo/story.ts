@@ -17,6 +17,13 @@ import { Spec } from "../spec/schema.js";
 import { formatListenAddress } from "../util/address.js";
 import type { Logger } from "../util/log.js";
 import { ConversionLog, type StatsServer, startStatsServer } from "./conversions.js";
+import {
+  type DemoEngine,
+  demoDataplane,
+  ENGINE_NAMES,
+  type EngineProcess,
+  startEngine,
+} from "./dataplane.js";
 import { LoadGenerator } from "./load.js";
 import { clockLabel, describeEvent, type Paint, trafficLine } from "./narrate.js";
 import { type SampleService, startSampleService } from "./sample-service.js";
@@ -33,6 +40,8 @@ export interface DemoOptions {
   rate?: number;
   /** How long one rollout may take before the demo gives up on it. */
   rolloutTimeoutMs?: number;
+  /** Who carries the users' traffic: the embedded router (default), or a real HAProxy or nginx. */
+  dataplane?: DemoEngine;
 }
 
 export interface Demo {
@@ -42,9 +51,13 @@ export interface Demo {
   /** The operator token for the dashboard and the CLI (from the demo's own data directory). */
   token: string;
   dataDir: string;
+  /** Who carries the users' traffic. */
+  engine: DemoEngine;
+  /** The engine's process (HAProxy's or nginx's master), undefined for the embedded router. */
+  enginePid: number | undefined;
   /** Runs the story; resolves with what happened. */
   run(): Promise<DemoOutcome>;
-  /** Stops the users, Aviary and the sample versions, and removes the data directory. */
+  /** Stops the users, Aviary, the engine and the sample versions, and removes the data directory. */
   close(): Promise<void>;
 }
 
@@ -61,9 +74,12 @@ export async function startDemo(opts: DemoOptions): Promise<Demo> {
   let aviary: RunningAviary | undefined;
   let load: LoadGenerator | undefined;
   let stats: StatsServer | undefined;
+  let engineProcess: EngineProcess | undefined;
+  const engine = opts.dataplane ?? "embedded";
   const close = async () => {
     await load?.stop();
     await aviary?.close();
+    await engineProcess?.stop();
     await Promise.all(started.map((s) => s.close()));
     await stats?.close();
     rmSync(dataDir, { recursive: true, force: true });
@@ -77,14 +93,18 @@ export async function startDemo(opts: DemoOptions): Promise<Demo> {
       started.push(s);
       services[version] = s;
     }
-    const spec = Spec.parse(
-      demoSpec({
-        listen: opts.listen,
-        admin: opts.admin,
-        stableUrl: services.v1?.url as string,
-        statsUrl: stats.url,
-      }),
-    );
+    const input = demoSpec({
+      listen: opts.listen,
+      admin: opts.admin,
+      stableUrl: services.v1?.url as string,
+      statsUrl: stats.url,
+    });
+    // A real engine: its configuration is rendered from the spec and it is started before
+    // Aviary, which then drives it at run time and reads its access log.
+    const external =
+      engine === "embedded" ? undefined : await demoDataplane(engine, dataDir, opts.listen);
+    const spec = Spec.parse(external ? { ...input, ...external } : input);
+    if (external) engineProcess = await startEngine(spec, dataDir);
     const running = await startAviary({ spec, log: opts.log, dataDir });
     aviary = running;
     const routerUrl = `http://${formatListenAddress(running.listen)}`;
@@ -104,6 +124,8 @@ export async function startDemo(opts: DemoOptions): Promise<Demo> {
       dashboardUrl: `http://${formatListenAddress(running.adminAddress)}/dashboard/`,
       token,
       dataDir,
+      engine,
+      enginePid: engineProcess?.pid,
       run: () => story(running, services, users, opts),
       close,
     };
@@ -130,7 +152,10 @@ async function story(
   const ticker = setInterval(() => say(trafficLine(users.recent(5), opts.paint)), 5_000);
   try {
     users.start();
-    say("users are sending traffic to v1 (stable); 3 % of them are beta testers");
+    const through = ENGINE_NAMES[opts.dataplane ?? "embedded"];
+    say(
+      `users are sending traffic to v1 (stable) through ${through}; 3 % of them are beta testers`,
+    );
     await delay(6_000);
     const outcomes: VersionOutcome[] = [];
     for (const version of ["v2", "v3"] as const) {
@@ -155,6 +180,7 @@ async function story(
       rollouts: outcomes,
       served: users.totals(),
       noAnswer: users.noAnswer,
+      carriedBy: through,
     });
   } finally {
     clearInterval(ticker);

@@ -25,6 +25,8 @@ export interface DemoOutcome {
   rollouts: VersionOutcome[];
   served: Map<string, VersionCounts>;
   noAnswer: number;
+  /** Who carried the users' traffic, as the narration names it. */
+  carriedBy?: string;
   /** v2 rolled back by the analysis and v3 promoted. */
   ok: boolean;
 }
@@ -64,7 +66,8 @@ export function formatSummary(o: DemoOutcome, p: Paint): string {
       lines.push(p.bad(`  ? ${r.version} had not finished when the demo gave up on it`));
     }
   }
-  lines.push("", "  Requests as the users saw them:");
+  const through = o.carriedBy === undefined ? "" : ` (through ${o.carriedBy})`;
+  lines.push("", `  Requests as the users saw them${through}:`);
   const versions = [...o.served.entries()].sort(([a], [b]) => a.localeCompare(b));
   for (const [version, c] of versions) {
     const share = c.requests > 0 ? ((100 * c.failed) / c.requests).toFixed(2) : "0.00";

@@ -3,7 +3,9 @@
  * directory, on loopback ports, with its stats socket (level admin) in that directory. It
  * renders the spec with `renderHaproxy`, writes a `global` section with the lines the
  * instructions ask for, and keeps the files as first rendered so that `restart` starts from the
- * original configuration (maps included), as a redeploy of the config would.
+ * original configuration (maps included), as a redeploy of the config would. Writing the files
+ * and starting the process is the product's starter (`haproxy/process.ts`, which the demo uses);
+ * this adds what only tests need (reload, restart, `haproxy -c`).
  *
  * A missing binary is an error naming the install command: the tests run against the real
  * engine or not at all.
@@ -11,41 +13,25 @@
  * @module
  */
 
-import { type ChildProcess, spawn, spawnSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { createServer } from "node:net";
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import {
-  CONFIG_FILE,
-  LUA_FILE,
-  renderHaproxy,
-} from "../../src/providers/traffic/haproxy/render.js";
+  type HaproxyProcess,
+  haproxyBinary,
+  startHaproxyProcess,
+  writeHaproxyFiles,
+} from "../../src/providers/traffic/haproxy/process.js";
+import { renderHaproxy } from "../../src/providers/traffic/haproxy/render.js";
 import type { RenderedConfig } from "../../src/providers/traffic/render.js";
 import { type Service, Spec, type SpecInput } from "../../src/spec/schema.js";
+import { freeTcpPort } from "../../src/util/ports.js";
 
-export const HAPROXY_INSTALL = "apt-get install -y haproxy";
-
-/** The haproxy binary, or an error saying how to install it. */
-export function haproxyBinary(): string {
-  const found = spawnSync("haproxy", ["-v"], { encoding: "utf8" });
-  if (found.error !== undefined || found.status !== 0)
-    throw new Error(`haproxy is not installed (needed for these tests): ${HAPROXY_INSTALL}`);
-  return "haproxy";
-}
+export { HAPROXY_INSTALL, haproxyBinary } from "../../src/providers/traffic/haproxy/process.js";
 
 /** A free loopback TCP port (bound, read, released). */
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address();
-      const port = typeof address === "object" && address !== null ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
-}
+export const freePort = freeTcpPort;
 
 export interface HaproxyEngine {
   dir: string;
@@ -101,65 +87,26 @@ export async function startHaproxy(options: HaproxyEngineOptions): Promise<Hapro
     services: options.services,
   });
   const rendered = renderHaproxy(spec);
-  const globalFile = join(dir, "global.cfg");
-  const writeOriginal = () => {
-    rmSync(mapsDir, { recursive: true, force: true });
-    mkdirSync(mapsDir, { recursive: true });
-    for (const f of rendered.files)
-      writeFileSync(join(f.name.endsWith(".map") ? mapsDir : dir, f.name), f.content);
-    writeFileSync(
-      globalFile,
-      [
-        "global",
-        `    lua-load ${join(dir, LUA_FILE)}`,
-        `    stats socket ${socketPath} level admin`,
-        `    pidfile ${join(dir, "haproxy.pid")}`,
-        "",
-      ].join("\n"),
-    );
-  };
-  const args = ["-W", "-db", "-f", globalFile, "-f", join(dir, CONFIG_FILE)];
-  let child: ChildProcess | undefined;
-  let stderr = "";
-  let loads = 0;
-
-  const waitFor = async (what: string, ok: () => boolean | Promise<boolean>) => {
-    const until = Date.now() + 5_000;
-    while (Date.now() < until) {
-      if (await ok()) return;
-      if (child === undefined || child.exitCode !== null)
-        throw new Error(`haproxy exited while waiting for ${what}:\n${stderr}`);
-      await new Promise((r) => setTimeout(r, 25));
-    }
-    throw new Error(`haproxy: ${what} not within 5 s:\n${stderr}`);
-  };
+  const layout = { dir, mapsDir, socketPath };
+  const writeOriginal = () => writeHaproxyFiles(rendered, layout);
+  let args: string[] = [];
+  let proc: HaproxyProcess | undefined;
 
   const start = async () => {
-    stderr = "";
-    loads = 0;
-    const proc = spawn(bin, args, { cwd: dir, stdio: ["ignore", "pipe", "pipe"] });
-    child = proc;
-    const onData = (d: Buffer) => {
-      const text = d.toString();
-      stderr += text;
-      loads += text.split("Loading success.").length - 1;
-    };
-    proc.stdout?.on("data", onData);
-    proc.stderr?.on("data", onData);
-    await waitFor("its first load", () => loads >= 1);
+    proc = await startHaproxyProcess(args, dir);
   };
-
+  // The last process stays readable after it stopped: a failing test prints its output.
   const stop = async () => {
-    const proc = child;
-    if (proc === undefined || proc.exitCode !== null) return;
-    const exited = new Promise((r) => proc.once("exit", r));
-    proc.kill("SIGTERM");
-    await exited;
-    child = undefined;
+    await proc?.stop();
   };
 
-  writeOriginal();
-  await start();
+  args = writeOriginal();
+  try {
+    await start();
+  } catch (err) {
+    rmSync(dir, { recursive: true, force: true });
+    throw err;
+  }
   return {
     dir,
     mapsDir,
@@ -167,13 +114,15 @@ export async function startHaproxy(options: HaproxyEngineOptions): Promise<Hapro
     url: `http://127.0.0.1:${port}`,
     spec,
     rendered,
-    output: () => stderr,
+    output: () => proc?.output() ?? "",
     async reload() {
-      const before = loads;
-      child?.kill("SIGUSR2");
-      await waitFor("the reload", () => loads > before);
-      if (stderr.includes("Reexecuting Master process in waitpid mode"))
-        throw new Error(`haproxy reload failed:\n${stderr}`);
+      const running = proc;
+      if (running === undefined) throw new Error("haproxy was never started");
+      const before = running.loads();
+      running.child.kill("SIGUSR2");
+      await running.waitFor("the reload", () => running.loads() > before);
+      if (running.output().includes("Reexecuting Master process in waitpid mode"))
+        throw new Error(`haproxy reload failed:\n${running.output()}`);
     },
     stop,
     async start() {

@@ -1,63 +1,44 @@
 /**
  * A real nginx for tests and benchmarks: its own prefix in a temporary directory (config, pid,
  * error log, temp paths), listening on loopback, in the foreground so the test owns the process.
- * A missing binary or Lua module throws with the install command instead of skipping.
+ * A missing binary or Lua module throws with the install command instead of skipping. The prefix
+ * and the process come from the product's starter (`nginx/process.ts`, which the demo uses);
+ * this adds what only tests need (`nginx -t`, reloads, the workers' ids).
  *
  * @module
  */
 
-import { type ChildProcess, execFile, spawn } from "node:child_process";
-import { existsSync } from "node:fs";
-import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
-import { createServer } from "node:net";
+import { execFile } from "node:child_process";
+import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
+import {
+  type NginxPrefixOptions,
+  type NginxProcess,
+  nginxArgs,
+  nginxBinary,
+  nginxConfPath,
+  nginxErrorLog,
+  startNginxProcess,
+  writeNginxPrefix,
+} from "../../src/providers/traffic/nginx/process.js";
 import { CONF_FILE, renderNginx } from "../../src/providers/traffic/nginx/render.js";
 import { Spec, type SpecInput } from "../../src/spec/schema.js";
+import { freeTcpPort } from "../../src/util/ports.js";
+
+export {
+  NGINX_INSTALL,
+  nginxBinary,
+  nginxModuleDir,
+} from "../../src/providers/traffic/nginx/process.js";
 
 const run = promisify(execFile);
 
-export const NGINX_INSTALL = "apt-get install -y nginx libnginx-mod-http-lua";
-
-/** Where Debian keeps nginx's dynamic modules. */
-const MODULE_DIRS = ["/usr/lib/nginx/modules", "/usr/share/nginx/modules"];
-
-/** The nginx binary, or a thrown error with the install command. */
-export function nginxBinary(): string {
-  for (const dir of ["/usr/sbin", "/usr/local/sbin", "/usr/bin"]) {
-    const path = join(dir, "nginx");
-    if (existsSync(path)) return path;
-  }
-  throw new Error(`nginx is not installed: ${NGINX_INSTALL}`);
-}
-
-/** The directory holding the Lua module (and NDK), or a thrown error with the install command. */
-export function nginxModuleDir(): string {
-  for (const dir of MODULE_DIRS)
-    if (
-      existsSync(join(dir, "ngx_http_lua_module.so")) &&
-      existsSync(join(dir, "ndk_http_module.so"))
-    )
-      return dir;
-  throw new Error(`nginx's Lua module is not installed: ${NGINX_INSTALL}`);
-}
-
 /** A TCP port free on 127.0.0.1 right now. */
-export async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const address = server.address();
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  if (address === null || typeof address === "string") throw new Error("no port");
-  return address.port;
-}
+export const freePort = freeTcpPort;
 
-export interface NginxOptions {
-  /** Text inside `http { }` (the rendered include is written next to it and included). */
-  http: string;
-  /** Extra files written into the prefix directory, by name. */
-  files?: Record<string, string>;
+export interface NginxOptions extends Omit<NginxPrefixOptions, "workers"> {
   /** Worker processes (2 by default, so cross-worker state is exercised). */
   workers?: number;
 }
@@ -65,7 +46,7 @@ export interface NginxOptions {
 /** One nginx under a test's control. */
 export class NginxUnderTest {
   readonly dir: string;
-  #child: ChildProcess | undefined;
+  #proc: NginxProcess | undefined;
 
   private constructor(dir: string) {
     this.dir = dir;
@@ -73,40 +54,22 @@ export class NginxUnderTest {
 
   /** Writes the configuration into a fresh temporary prefix; nothing runs yet. */
   static async prepare(options: NginxOptions): Promise<NginxUnderTest> {
-    nginxBinary();
-    const modules = nginxModuleDir();
     const dir = await mkdtemp(join(tmpdir(), "aviary-nginx-"));
-    // Run as root, nginx's workers are `nobody`: they must reach the temp paths inside.
-    await chmod(dir, 0o755);
-    await mkdir(join(dir, "logs"));
-    await mkdir(join(dir, "temp"));
-    for (const [name, content] of Object.entries(options.files ?? {}))
-      await writeFile(join(dir, name), content);
-    const temp = (what: string) => `${what}_temp_path ${join(dir, "temp", what)};`;
-    const conf = [
-      `load_module ${join(modules, "ndk_http_module.so")};`,
-      `load_module ${join(modules, "ngx_http_lua_module.so")};`,
-      `worker_processes ${options.workers ?? 2};`,
-      `pid ${join(dir, "nginx.pid")};`,
-      `error_log ${join(dir, "logs", "error.log")} warn;`,
-      "events { worker_connections 1024; }",
-      "http {",
-      `  access_log off;`,
-      `  ${temp("client_body")} ${temp("proxy")} ${temp("fastcgi")} ${temp("uwsgi")} ${temp("scgi")}`,
-      options.http,
-      "}",
-      "",
-    ].join("\n");
-    await writeFile(join(dir, "nginx.conf"), conf);
+    try {
+      await writeNginxPrefix(dir, { ...options, workers: options.workers ?? 2 });
+    } catch (err) {
+      await rm(dir, { recursive: true, force: true });
+      throw err;
+    }
     return new NginxUnderTest(dir);
   }
 
   get confPath(): string {
-    return join(this.dir, "nginx.conf");
+    return nginxConfPath(this.dir);
   }
 
   #args(...more: string[]): string[] {
-    return ["-p", this.dir, "-c", this.confPath, ...more];
+    return nginxArgs(this.dir, ...more);
   }
 
   /** `nginx -t` on the configuration; resolves with its output, rejects with it on failure. */
@@ -122,30 +85,8 @@ export class NginxUnderTest {
 
   /** Starts nginx in the foreground and waits until `ready` (e.g. a port answers) holds. */
   async start(ready: () => Promise<boolean>): Promise<void> {
-    if (this.#child !== undefined) throw new Error("nginx is already running");
-    let stderr = "";
-    const child = spawn(nginxBinary(), this.#args("-g", "daemon off;"), {
-      stdio: ["ignore", "ignore", "pipe"],
-    });
-    child.stderr?.on("data", (c: Buffer) => {
-      stderr += c.toString();
-    });
-    this.#child = child;
-    let exited = false;
-    child.once("exit", () => {
-      exited = true;
-    });
-    const until = Date.now() + 5_000;
-    while (Date.now() < until) {
-      if (exited) {
-        this.#child = undefined;
-        throw new Error(`nginx exited at start:\n${stderr}${await this.errorLog()}`);
-      }
-      if (await ready().catch(() => false)) return;
-      await new Promise((r) => setTimeout(r, 25));
-    }
-    await this.stop();
-    throw new Error(`nginx did not become ready within 5 s:\n${stderr}${await this.errorLog()}`);
+    if (this.#proc !== undefined) throw new Error("nginx is already running");
+    this.#proc = await startNginxProcess(this.dir, ready);
   }
 
   /** `nginx -s reload`: the master re-reads the configuration and replaces its workers. */
@@ -173,7 +114,7 @@ export class NginxUnderTest {
 
   /** The master's child processes (workers, and old workers still finishing), from /proc. */
   async workers(): Promise<number[]> {
-    const pid = this.#child?.pid;
+    const pid = this.#proc?.child.pid;
     if (pid === undefined) return [];
     const text = await readFile(`/proc/${pid}/task/${pid}/children`, "utf8").catch(() => "");
     return text.split(/\s+/).filter(Boolean).map(Number);
@@ -181,24 +122,18 @@ export class NginxUnderTest {
 
   /** The master's process id. */
   get pid(): number | undefined {
-    return this.#child?.pid;
+    return this.#proc?.child.pid;
   }
 
   /** Stops nginx (fast shutdown) and waits for the master to exit. */
   async stop(): Promise<void> {
-    const child = this.#child;
-    if (child === undefined) return;
-    this.#child = undefined;
-    if (child.exitCode !== null || child.signalCode !== null) return;
-    const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
-    child.kill("SIGTERM");
-    const timer = setTimeout(() => child.kill("SIGKILL"), 5_000);
-    await exited;
-    clearTimeout(timer);
+    const proc = this.#proc;
+    this.#proc = undefined;
+    await proc?.stop();
   }
 
   async errorLog(): Promise<string> {
-    return readFile(join(this.dir, "logs", "error.log"), "utf8").catch(() => "");
+    return nginxErrorLog(this.dir);
   }
 
   /** Stops nginx and removes its directory. */

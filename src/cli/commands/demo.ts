@@ -1,4 +1,5 @@
-import type { Command } from "commander";
+import { type Command, Option } from "commander";
+import { DEMO_ENGINES, type DemoEngine, ENGINE_NAMES } from "../../demo/dataplane.js";
 import { colours, plain } from "../../demo/narrate.js";
 import { formatSummary } from "../../demo/summary.js";
 import { AviaryError } from "../../errors.js";
@@ -11,6 +12,7 @@ interface DemoOptions {
   exit?: boolean;
   rate: string;
   color: boolean;
+  dataplane: DemoEngine;
 }
 
 export function registerDemo(program: Command): void {
@@ -19,28 +21,43 @@ export function registerDemo(program: Command): void {
     .description(
       "Run the whole idea on this machine: a sample shop in three versions behind Aviary, users sending traffic, a bad version rolled back by the analysis and a good one promoted.",
     )
-    .option("--listen <host:port>", "data-plane address", "127.0.0.1:8080")
+    .option(
+      "--listen <host:port>",
+      "where the users' traffic goes (the router's, or the engine's, address)",
+      "127.0.0.1:8080",
+    )
     .option("--admin <host:port>", "admin address (API and dashboard)", "127.0.0.1:9900")
     .option("--exit", "end after the summary, with exit code 0 if the story went as planned")
     .option("--rate <n>", "requests per second the demo's users send", "150")
     .option("--no-color", "no colours, even on a terminal")
+    .addOption(
+      new Option(
+        "--dataplane <engine>",
+        "who carries the users' traffic: Aviary's own router, or a real HAProxy or nginx the demo starts (Aviary then only decides)",
+      )
+        .choices(DEMO_ENGINES)
+        .default("embedded"),
+    )
     .addHelpText(
       "after",
-      "\nExamples:\n  aviary demo                 # then open the dashboard URL it prints\n  aviary demo --exit          # for scripts: exit code 0 when v2 was caught and v3 promoted\n  aviary demo --listen 127.0.0.1:0 --admin 127.0.0.1:0   # any free ports",
+      "\nExamples:\n  aviary demo                 # then open the dashboard URL it prints\n  aviary demo --exit          # for scripts: exit code 0 when v2 was caught and v3 promoted\n  aviary demo --listen 127.0.0.1:0 --admin 127.0.0.1:0   # any free ports\n  aviary demo --dataplane haproxy   # HAProxy carries the traffic (or nginx)",
     )
     .action(async (opts: DemoOptions) => {
       const rate = Number(opts.rate);
       if (!Number.isFinite(rate) || rate < 10 || rate > 5_000) {
         throw new AviaryError("AVIARY_USAGE", "--rate must be a number from 10 to 5000");
       }
+      const engine = opts.dataplane;
       const paint = opts.color && process.stdout.isTTY && !process.env.NO_COLOR ? colours : plain;
       const write = (line: string) => process.stdout.write(`${line}\n`);
       // Loaded here, not at the top: every other verb would pay for the whole server at start.
       const { startDemo } = await import("../../demo/story.js");
+      if (engine !== "embedded") await checkEngineInstalled(engine);
       const demo = await startDemo({
         listen: opts.listen,
         admin: opts.admin,
         rate,
+        dataplane: engine,
         log: createLogger("warn"),
         paint,
         write,
@@ -67,6 +84,10 @@ export function registerDemo(program: Command): void {
       write(`  dashboard  ${demo.dashboardUrl}`);
       write(`  token      ${demo.token}    (paste it into the dashboard to act on rollouts)`);
       write(`  router     ${demo.routerUrl}/shop/`);
+      if (demo.enginePid !== undefined)
+        write(
+          `  engine     ${ENGINE_NAMES[engine]} (pid ${demo.enginePid}) carries the users' traffic; Aviary only decides`,
+        );
       write(
         `  CLI        AVIARY_SERVER=${new URL(demo.dashboardUrl).origin} AVIARY_TOKEN=${demo.token} aviary get shop --watch`,
       );
@@ -86,4 +107,22 @@ export function registerDemo(program: Command): void {
       write("Ctrl-C stops everything.");
       await new Promise(() => {});
     });
+}
+
+/** A missing engine stops the demo before anything starts, with the command that installs it. */
+async function checkEngineInstalled(engine: Exclude<DemoEngine, "embedded">): Promise<void> {
+  try {
+    if (engine === "haproxy") {
+      const { haproxyBinary } = await import("../../providers/traffic/haproxy/process.js");
+      haproxyBinary();
+    } else {
+      const { nginxBinary, nginxModuleDir } = await import(
+        "../../providers/traffic/nginx/process.js"
+      );
+      nginxBinary();
+      nginxModuleDir();
+    }
+  } catch (err) {
+    throw new AviaryError("AVIARY_ENGINE_MISSING", (err as Error).message, { cause: err });
+  }
 }
