@@ -21,8 +21,9 @@ import { Agent, request } from "undici";
 import { stringify } from "yaml";
 import { RuntimeApi } from "../src/providers/traffic/haproxy/runtime-api.js";
 import type { Spec, SpecInput } from "../src/spec/schema.js";
+import { freeUdpPort } from "../src/util/ports.js";
 import { startHaproxy } from "./engines/haproxy.js";
-import { freePort, startAviaryNginx } from "./engines/nginx.js";
+import { startAviaryNginx } from "./engines/nginx.js";
 import { AVIARY_BIN, spawnServe, startUpstream, type Upstream } from "./fixtures.js";
 
 /** An engine under test, as the story needs it. */
@@ -187,7 +188,7 @@ for (const startEngine of [haproxyEngine, nginxEngine]) {
         res.writeHead(++n % 2 === 0 ? 500 : 200, { "x-upstream": "v2" }).end("v2");
       });
       healthy = await startUpstream("v3");
-      const logs = `udp://127.0.0.1:${await freePort()}`;
+      const logs = `udp://127.0.0.1:${await freeUdpPort()}`;
       engine = await startEngine(forEngine(services(stable.url)), logs);
       const dir = mkdtempSync(join(tmpdir(), `aviary-${name}-e2e-`));
       dataDir = join(dir, "data");
