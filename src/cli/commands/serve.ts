@@ -102,10 +102,10 @@ export function registerServe(program: Command): void {
       log.info(
         {
           listen: formatListenAddress(aviary.listen),
-          engine: spec.dataplane.engine,
-          ...(aviary.logs ? { logs: `udp://${formatListenAddress(aviary.logs.address)}` } : {}),
           admin: formatListenAddress(aviary.adminAddress),
           dashboard: `http://${formatListenAddress(aviary.adminAddress)}/dashboard/`,
+          engine: spec.dataplane.engine,
+          ...(aviary.logs ? { logs: `udp://${formatListenAddress(aviary.logs.address)}` } : {}),
           services: spec.services.length,
           dataDir: opts.dataDir,
           tokenFrom: aviary.tokenSource,
