@@ -5,13 +5,14 @@
  *   the engine costs by itself;
  * - engines serving Aviary's split: the embedded router (`aviary serve`), and the HAProxy and
  *   nginx that Aviary drives through their traffic providers (`src/providers/traffic/haproxy`,
- *   `…/nginx`). Those providers are being written in other branches: {@link DRIVEN_ENGINES} is
- *   where each adds its entry (until then the report's driven figures are null, not faked).
+ *   `…/nginx`), set up in `driven.ts` as `aviary serve` sets them up, access log on.
  *
  * @module
  */
 
+import type { LogLineCounts } from "../../src/providers/traffic/logs/listener.js";
 import type { Proc } from "../proxy/procs.js";
+import { DRIVEN_HAPROXY, DRIVEN_NGINX } from "./driven.js";
 
 export type BareKey = "haproxy" | "nginx";
 export type DrivenKey = "haproxy" | "nginx";
@@ -40,22 +41,21 @@ export interface RunningEngine {
  * An engine Aviary drives through its TrafficProvider. `start` configures one service `bench`
  * (stable v1 on the stable port, canary v2 on the canary port, weight 10, sticky on
  * `x-user-id`, access log in Aviary's contract) through the provider and resolves once it serves
- * it. `setWeight` applies a new weight through the provider and resolves once `observe()`
- * reports it served: the switch measurement times it while wrk runs (switchP99Ms) and counts
- * the requests that failed meanwhile (failedRequests).
+ * it. `setWeight` applies a new weight through the provider's `apply` and resolves when that
+ * call returns: the switch measurement then times how long until a probe request sees the new
+ * split (switchP99Ms), while wrk runs, and counts the requests that failed (failedRequests).
+ * `logLines` is what the engine's log listener received (recorded, malformed, …).
  */
 export interface DrivenEngine {
   key: DrivenKey;
   label: string;
   start(ctx: EngineContext): Promise<RunningEngine>;
   setWeight(weight: number): Promise<void>;
+  logLines(): LogLineCounts | undefined;
 }
 
-/**
- * The driven engines, in the order they are measured. Empty until the HAProxy and nginx
- * providers exist; each adds one entry here (and nothing else in the benchmark changes).
- */
-export const DRIVEN_ENGINES: DrivenEngine[] = [];
+/** The driven engines, in the order they are measured. */
+export const DRIVEN_ENGINES: DrivenEngine[] = [DRIVEN_HAPROXY, DRIVEN_NGINX];
 
 export const BARE_LABELS: Record<BareKey, string> = {
   haproxy: "bare HAProxy (balance hdr, 90/10)",

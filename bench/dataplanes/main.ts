@@ -14,7 +14,6 @@ import { spawnSync } from "node:child_process";
 import { mkdirSync, mkdtempSync } from "node:fs";
 import os from "node:os";
 import { join } from "node:path";
-import { performance } from "node:perf_hooks";
 import { fileURLToPath } from "node:url";
 import { serveCli, startAviary } from "../proxy/aviary.js";
 import { backgroundLoad, type Sample, sampleAround } from "../proxy/measure.js";
@@ -37,15 +36,18 @@ import {
 import { startUpstream } from "../proxy/targets.js";
 import { runWrk, type WrkRun, writeWrkScript } from "../proxy/wrk.js";
 import { type DataplaneArgs, parseArgs, USAGE, UsageError } from "./args.js";
+import { SERVICE } from "./driven.js";
 import {
   BARE_LABELS,
   DRIVEN_ENGINES,
   type DrivenEngine,
   EMBEDDED_LABEL,
   type EngineContext,
+  type RunningEngine,
 } from "./engines.js";
 import { findHaproxy, haproxyVersion, startHaproxy } from "./haproxy.js";
 import { type EntryKey, jsonReport, type SwitchResult, summarize, table } from "./report.js";
+import { measureSwitches, percentile, SWITCHES } from "./switches.js";
 
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 /** wrk, the upstreams and this process. */
@@ -66,6 +68,11 @@ if (parsed === undefined) {
   process.exit(0);
 }
 const opts = parsed;
+/** Driven engines started: stopped through their own starter (they are not `launch`ed). */
+const drivenRunning: RunningEngine[] = [];
+async function stopDriven(): Promise<void> {
+  for (const r of drivenRunning.splice(0)) await r.stop().catch(() => undefined);
+}
 const human = opts.json ? process.stderr : process.stdout;
 const say = (line = ""): void => {
   human.write(`${line}\n`);
@@ -191,6 +198,7 @@ async function main(a: DataplaneArgs): Promise<boolean> {
         };
         mkdirSync(ctx.dir, { recursive: true });
         const running = await d.start(ctx);
+        drivenRunning.push(running);
         return {
           key: `driven.${d.key}` as EntryKey,
           label: d.label,
@@ -274,23 +282,42 @@ async function main(a: DataplaneArgs): Promise<boolean> {
     }
   }
 
-  // Driven engines only: weight switches through the provider while wrk runs.
+  // Driven engines only: weight changes through the provider while wrk runs (switches.ts).
   const switches = new Map<EntryKey, SwitchResult>();
   for (const e of entries) {
     if (e.driven === undefined || dropped.has(e.key)) continue;
     try {
-      const s = await measureSwitches(e, a, () => wrkRun(e, a.durationS));
-      switches.set(e.key, s);
-      say(
-        `${e.label}: ${s.switches} weight switches under load: p99 ${s.p99Ms.toFixed(1)} ms to be served; ${s.failedRequests} failed requests`,
+      const s = await measureSwitches(e.url, SERVICE, e.driven, (durationS) =>
+        wrkRun(e, durationS),
       );
+      const failedRequests = s.wrk.non2xx + s.wrk.socketErrors + s.probeFailures;
+      const p99Ms = percentile(s.times, 0.99);
+      switches.set(e.key, { switches: s.switches, p99Ms, failedRequests });
+      say(
+        `${e.label}: ${s.switches} weight changes (10 ↔ 50 via apply) under load: time from apply returning to the first probe response on the new side ` +
+          `p50 ${percentile(s.times, 0.5).toFixed(1)} ms, p99 ${p99Ms.toFixed(1)} ms, max ${Math.max(...s.times).toFixed(1)} ms` +
+          `${s.unseen > 0 ? ` (${s.unseen} not seen within 5 s, counted as 5 s)` : ""}; ` +
+          `failed requests ${failedRequests} (wrk: ${s.wrk.requests} requests, non-2xx ${s.wrk.non2xx}, socket errors ${s.wrk.socketErrors}; probe: ${s.probeRequests} requests, ${s.probeFailures} failed)` +
+          `${s.notMoved > 0 ? `; WARNING: ${s.notMoved} probe(s) were not on the old side before the change` : ""}`,
+      );
+      if (s.switches < SWITCHES)
+        say(`  (only ${s.switches} of ${SWITCHES} changes: wrk ended first)`);
     } catch (err) {
       if (wasInterrupted()) throw err;
       say(`${e.label}: switch run failed: ${(err as Error).message}`);
       ok = false;
     }
   }
+  for (const e of entries) {
+    const lines = e.driven?.logLines();
+    if (lines !== undefined)
+      say(
+        `${e.label}: access-log lines received by Aviary's listener: ${lines.recorded} recorded, ` +
+          `${lines.malformed} malformed, ${lines.foreign} foreign, ${lines.oversized} oversized`,
+      );
+  }
 
+  await stopDriven();
   await stopAll();
   const left: number[] = [];
   for (const port of ports) if (await listening(port)) left.push(port);
@@ -322,37 +349,6 @@ function entry(key: EntryKey, label: string, port: number, proc: Proc): Entry {
   return { key, label, url: `http://127.0.0.1:${port}/`, proc, driven: undefined };
 }
 
-/**
- * Weight switches through the provider while wrk runs: 10 → 50 → 10 … every 250 ms, each timed
- * from the call until the provider reports it served. Failed requests: wrk's non-2xx and socket
- * errors over the whole run.
- */
-async function measureSwitches(
-  e: Entry,
-  a: DataplaneArgs,
-  load: () => Promise<WrkRun>,
-): Promise<SwitchResult> {
-  const d = e.driven as DrivenEngine;
-  const times: number[] = [];
-  const running = load();
-  let done = false;
-  void running.finally(() => {
-    done = true;
-  });
-  const until = performance.now() + (a.durationS * 1000 - 500);
-  for (let i = 0; !done && performance.now() < until; i++) {
-    const t0 = performance.now();
-    await d.setWeight(i % 2 === 0 ? 50 : 10);
-    times.push(performance.now() - t0);
-    await new Promise((r) => setTimeout(r, 250));
-  }
-  const r = await running;
-  await d.setWeight(10);
-  times.sort((x, y) => x - y);
-  const p99 = times[Math.min(times.length - 1, Math.ceil(0.99 * times.length) - 1)] ?? Number.NaN;
-  return { switches: times.length, p99Ms: p99, failedRequests: r.non2xx + r.socketErrors };
-}
-
 installCleanup(say);
 let ok = false;
 try {
@@ -360,6 +356,7 @@ try {
 } catch (err) {
   say(`bench:dataplanes: ${(err as Error).message}`);
 } finally {
+  await stopDriven();
   await stopAll();
   removeTempDirs();
 }
