@@ -18,6 +18,14 @@ export class MetricState {
   failed = 0;
   inconclusive = 0;
   consecutiveErrors = 0;
+  /**
+   * Measurements whose window held no traffic to compare (the judge's `noTraffic`): they judged
+   * nothing, so they never count toward `count`, and too many in a row end the metric
+   * Inconclusive (a silent access log, a router that stopped reporting, a canary nobody reaches
+   * must not let a count-bounded analysis pass unjudged).
+   */
+  unobserved = 0;
+  consecutiveUnobserved = 0;
   /** The judge said the canary passed early (sequential). */
   passedEarly = false;
   /** End of the last measured window (epoch ms). */
@@ -41,6 +49,7 @@ export class MetricState {
     to: number,
     message: string,
     label?: unknown,
+    noTraffic = false,
   ): void {
     this.measurements++;
     this.lastTo = to;
@@ -50,6 +59,12 @@ export class MetricState {
       return;
     }
     this.consecutiveErrors = 0;
+    if (noTraffic) {
+      this.unobserved++;
+      this.consecutiveUnobserved++;
+      return;
+    }
+    this.consecutiveUnobserved = 0;
     if (phase === "Failed") {
       this.failed++;
       if (label === "High" || label === "Low") this.failedLabel = label;
@@ -67,6 +82,7 @@ export class MetricState {
         window?.to ?? m.finishedAt,
         m.message,
         m.evidence.label,
+        m.evidence.noTraffic === true,
       );
     }
   }
@@ -77,9 +93,29 @@ export class MetricState {
     if (this.failed > m.failureLimit) return "Failed";
     if (this.consecutiveErrors > m.consecutiveErrorLimit) return "Error";
     if (this.inconclusive > m.inconclusiveLimit) return "Inconclusive";
+    // Windows without traffic in a row are bounded like errors in a row: the data source is as
+    // good as down, and a person should look rather than the run wait for traffic forever.
+    if (this.consecutiveUnobserved > m.consecutiveErrorLimit) return "Inconclusive";
     if (this.passedEarly && this.inline) return "Successful";
-    if (m.count > 0 && this.measurements - this.consecutiveErrors >= m.count) return "Successful";
+    if (m.count > 0 && this.judged >= m.count) return "Successful";
     return "Running";
+  }
+
+  /** Why the metric is in its phase, in a sentence (the last measurement's, unless silence decided). */
+  get reason(): string {
+    const m = this.metric;
+    const silent =
+      this.consecutiveUnobserved > m.consecutiveErrorLimit &&
+      this.failed <= m.failureLimit &&
+      this.consecutiveErrors <= m.consecutiveErrorLimit &&
+      this.inconclusive <= m.inconclusiveLimit;
+    if (!silent) return this.lastMessage;
+    return `no traffic to judge in ${this.consecutiveUnobserved} measurements in a row (more than consecutiveErrorLimit ${m.consecutiveErrorLimit}): is the data source silent? Last: ${this.lastMessage}`;
+  }
+
+  /** Measurements that judged something: neither an error nor a window without traffic. */
+  get judged(): number {
+    return this.measurements - this.consecutiveErrors - this.unobserved;
   }
 
   get done(): boolean {

@@ -170,7 +170,14 @@ export class AnalysisRunner {
     if (this.#stopped) return;
     const finishedAt = this.#deps.clock.now();
     const decision = verdict.evidence.decision;
-    m.state.record(verdict.phase, decision, to, verdict.message, verdict.evidence.label);
+    m.state.record(
+      verdict.phase,
+      decision,
+      to,
+      verdict.message,
+      verdict.evidence.label,
+      verdict.evidence.noTraffic === true,
+    );
     const stored = this.#deps.store.appendMeasurement({
       runId: this.#record.id,
       metric: metric.name,
@@ -215,7 +222,7 @@ export class AnalysisRunner {
     else if (decisive !== undefined && ownPhase !== phase) message = decisive.message;
     else {
       const culprit = own.find((m) => !m.state.metric.dryRun && m.state.phase === phase) ?? own[0];
-      message = `${culprit?.state.metric.name}: ${culprit?.state.lastMessage}`;
+      message = `${culprit?.state.metric.name}: ${culprit?.state.reason}`;
     }
     for (const m of this.#metrics) m.timer?.cancel();
     this.#stopped = true;
