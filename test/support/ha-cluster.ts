@@ -237,7 +237,7 @@ export async function startHaCluster(opts: HaClusterOptions): Promise<HaCluster>
     if (r === undefined) throw new Error(`no router ${i}`);
     r.proc.start();
     await r.proc.waitFor(
-      (l) => typeof l.msg === "string" && /router (serving|listening)/.test(l.msg),
+      (l) => typeof l.msg === "string" && /^aviary router (started|serving)/.test(l.msg),
       "its ready line",
       30_000,
     );
