@@ -44,7 +44,7 @@ export type StepInput =
  * The transitions an uninterrupted rollout of `steps` records, in order, when nothing goes
  * wrong and nobody intervenes: started at step 0, each step entered (`step.started`), each
  * setWeight that changes the weight (`weight.set`), then the promotion stage (step
- * `steps.length`): full weight and `promoted`.
+ * `steps.length`): full weight and `promoted` (recorded with weight 0: the canary is stable now).
  */
 export function expectedTransitions(steps: readonly StepInput[]): string[] {
   const out: string[] = [];
@@ -63,7 +63,8 @@ export function expectedTransitions(steps: readonly StepInput[]): string[] {
     }
   }
   if (weight !== 100) out.push(`weight.set:${n}:100`);
-  out.push(`promoted:${n}:100`);
+  // A promoted rollout's canary is the new stable: no canary, weight 0.
+  out.push(`promoted:${n}:0`);
   return out;
 }
 
