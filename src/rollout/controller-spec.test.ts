@@ -210,4 +210,59 @@ describe("applying specs", () => {
       ["service.created", "service.removed", "service.created"],
     );
   });
+
+  it("keeps the spec it runs in the store, one revision per application, in the spec's own transaction", async () => {
+    let refusing = false;
+    const h = await harness([shop(), web], {
+      validate: () => {
+        if (refusing) throw new AviaryError("AVIARY_SPEC_INVALID", "refused by the test");
+      },
+    });
+    const first = await h.store.getAppliedSpec();
+    assert.equal(first?.revision, 1);
+    assert.equal(first?.source, "start");
+    const names = (spec: unknown) =>
+      (spec as { services: Array<{ name: string }> }).services.map((s) => s.name);
+    assert.deepEqual(names(first?.spec), ["shop", "web"]);
+
+    await h.controller.applySpec(parse([shop()]), "operator:alice", {
+      dryRun: false,
+      source: "api",
+    });
+    const second = await h.store.getAppliedSpec();
+    assert.equal(second?.revision, 2);
+    assert.equal(second?.source, "api");
+    assert.deepEqual(
+      names(second?.spec),
+      ["shop"],
+      "another instance reads the spec this one runs",
+    );
+
+    await h.controller.applySpec(parse([shop(), web]), "operator:alice", { dryRun: true });
+    refusing = true;
+    await assert.rejects(apply(h, [shop(), web]), /refused by the test/);
+    assert.equal(
+      (await h.store.getAppliedSpec())?.revision,
+      2,
+      "a dry run or a refused spec is not kept",
+    );
+  });
+
+  it("moves a service's revision on by one with every write, from 1 when it is created", async () => {
+    const h = await harness([shop()]);
+    const revision = async () => (await h.store.getService("shop"))?.revision;
+    assert.equal(await revision(), 1, "created");
+    const before = h.events.length;
+    await h.controller.deploy("shop", V2, "operator:alice");
+    // Each transition writes the service once (rollout, traffic and event together).
+    const transitions = h.events
+      .slice(before)
+      .filter((e) => e.rolloutId !== null && e.actor !== "router");
+    assert.equal(await revision(), 1 + transitions.length);
+    const promoted = await h.controller.promote("shop", true, "operator:alice");
+    assert.equal(promoted.phase, "Healthy");
+    const atPromotion = await revision();
+    await h.controller.undo("shop", "operator:alice");
+    assert.equal(await revision(), (atPromotion ?? 0) + 1, "undo wrote it once more");
+  });
 });
