@@ -180,12 +180,14 @@ export async function startAviary(opts: AviaryOptions): Promise<RunningAviary> {
     if (known !== undefined) {
       hub.subscribe((m) => {
         if (m.kind === "event")
-          known.refresh(m.event.service).catch((err: unknown) =>
-            opts.log.error(
-              { service: m.event.service, err: String(err) },
-              "could not read a service's versions for its access log",
-            ),
-          );
+          known
+            .refresh(m.event.service)
+            .catch((err: unknown) =>
+              opts.log.error(
+                { service: m.event.service, err: String(err) },
+                "could not read a service's versions for its access log",
+              ),
+            );
       });
       await known.load();
     }

@@ -98,7 +98,10 @@ export function historyRoutes(controller: Controller, store: ApiStore): ApiRoute
           return { events: await store.eventsAfter(query.after, query.limit) };
         await controller.service(query.service);
         return {
-          events: await store.eventsOf(query.service, { afterSeq: query.after, limit: query.limit }),
+          events: await store.eventsOf(query.service, {
+            afterSeq: query.after,
+            limit: query.limit,
+          }),
         };
       },
     }),
