@@ -217,13 +217,26 @@ export class Leadership {
         lease = await store.acquireLease(name, holder, ttlMs);
         if (this.#closed) return;
       }
+      if (lease === undefined && this.#role !== "leader") {
+        const held = await store.readLease(name);
+        if (held !== undefined && held.expiresAt > held.now && deadOnThisHost(held.holder)) {
+          // Its holder was a process on this machine that is gone (killed, crashed): waiting
+          // out its lease would only delay the restart. Given up for it; taken afresh.
+          this.#opts.log.info(
+            { holder: held.holder, epoch: held.epoch },
+            "the lease's holder is a process of this machine that no longer runs: taking over",
+          );
+          await store.releaseLease(name, held.holder, held.epoch);
+          lease = await store.acquireLease(name, holder, ttlMs);
+          if (this.#closed) return;
+        }
+      }
       this.#lastLease = lease;
       if (lease === undefined) {
         if (this.#role === "leader") this.#lose("another instance holds the lease");
         const held = await store.readLease(name).catch(() => undefined);
         this.#lastLease = held;
-        this.#why =
-          held === undefined ? "no instance has taken the lease yet" : null;
+        this.#why = held === undefined ? "no instance has taken the lease yet" : null;
         return;
       }
       if (this.#role === "leader" && lease.epoch !== this.#epoch)
@@ -282,6 +295,23 @@ export class Leadership {
     this.#why = why;
     this.#opts.log.warn({ instance: this.#opts.holder, epoch: this.#epoch, why }, "stepped down");
     this.#opts.onLose(why);
+  }
+}
+
+/**
+ * Whether a holder named `<hostname>-<pid>-<hex>` (see {@link instanceIdentity}) was a process
+ * of this machine that no longer exists. A reused pid reads as alive: the safe side (wait).
+ */
+export function deadOnThisHost(holderName: string): boolean {
+  const m = /^(.*)-(\d+)-[0-9a-f]{4}$/.exec(holderName);
+  if (m === null || m[1] !== hostname()) return false;
+  const pid = Number(m[2]);
+  if (pid === process.pid) return false;
+  try {
+    process.kill(pid, 0);
+    return false;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === "ESRCH";
   }
 }
 
