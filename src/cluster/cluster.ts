@@ -81,9 +81,17 @@ export class Cluster {
     return this.#opts.instance;
   }
 
-  /** Joins the election (the first attempt is made now). */
-  start(): void {
-    this.leadership.start();
+  /**
+   * Joins the election. Resolves once the first attempt is made and, if it took the lead, the
+   * term has started; rejects with the term's error if that start failed (a spec refused, say),
+   * so a single instance fails to start as it did before leadership existed.
+   */
+  async start(): Promise<void> {
+    await this.leadership.start();
+    await this.settled();
+    const err = this.#termError;
+    this.#termError = undefined;
+    if (err !== undefined) throw err;
   }
 
   /** Resolves once the current term has started (or none runs): for tests and the ready line. */
@@ -131,6 +139,7 @@ export class Cluster {
   }
 
   #lastEpoch: number | undefined;
+  #termError: unknown;
 
   #enqueue(change: () => Promise<void>): void {
     this.#changes = this.#changes.then(change).catch((err: unknown) => {
@@ -155,6 +164,7 @@ export class Cluster {
     try {
       running.term = await this.#opts.startTerm(fenced, epoch);
     } catch (err) {
+      this.#termError = err;
       log.error({ err: String(err), epoch }, "could not start leading; stepping down");
       this.leadership.stepDown(`starting the controller failed: ${String(err)}`);
       return;

@@ -106,9 +106,9 @@ export class Leadership {
     return this.#role === "leader" ? this.#epoch : null;
   }
 
-  /** Starts trying for the lease now, then every renew period. */
-  start(): void {
-    void this.#attempt();
+  /** Starts trying for the lease now, then every renew period; resolves after the first try. */
+  start(): Promise<void> {
+    return this.#attempt();
   }
 
   /** One attempt now (a test, or a follower that wants to know sooner). */
