@@ -102,7 +102,11 @@ export interface RunningAviary {
    * to the leader as an apply command: `text` is the file's text, which the leader parses.
    */
   reload(spec: Spec, text?: string): Promise<SpecChange[]>;
-  close(): Promise<void>;
+  /**
+   * Stops everything and releases the lease, so another instance takes over at once. With
+   * `release: false` the lease is left to expire, as after a crash (tests of the takeover).
+   */
+  close(opts?: { release?: boolean }): Promise<void>;
 }
 
 export async function startAviary(opts: AviaryOptions): Promise<RunningAviary> {
@@ -252,10 +256,10 @@ export async function startAviary(opts: AviaryOptions): Promise<RunningAviary> {
   // An external engine's access log feeds the same per-version windows the embedded router
   // fills; only versions the store names are recorded (KnownVersions).
   let logs: LogListener | undefined;
-  const closeAll = async () => {
+  const closeAll = async (how: { release?: boolean } = {}) => {
     await logs?.close();
     // Stops the term (if leading) and releases the lease: another instance takes over at once.
-    await cluster.close();
+    await cluster.close(how);
     await tail.close();
     await traffic.close();
     await notifier.close();
