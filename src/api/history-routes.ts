@@ -8,7 +8,7 @@
 
 import { z } from "zod";
 import { AviaryError } from "../errors.js";
-import type { Controller } from "../rollout/controller.js";
+import type { ControlReads } from "../cluster/reads.js";
 import type { HealthReporting } from "../store/health.js";
 import type { Store } from "../store/store.js";
 import { type ApiRoute, route } from "./route-table.js";
@@ -47,7 +47,7 @@ const Events = z.strictObject({
 
 const HISTORY = ["history"];
 
-export function historyRoutes(controller: Controller, store: ApiStore): ApiRoute[] {
+export function historyRoutes(controller: ControlReads, store: ApiStore): ApiRoute[] {
   return [
     route({
       method: "GET",

@@ -9,7 +9,7 @@
 
 import { z } from "zod";
 import type { MetricsRegistry, WindowSummary } from "../dataplane/metrics/registry.js";
-import type { Controller } from "../rollout/controller.js";
+import type { ControlReads } from "../cluster/reads.js";
 import type { TrafficState } from "../rollout/types.js";
 import type { Clock } from "../util/clock.js";
 import { formatDuration, parseDuration } from "../util/duration.js";
@@ -167,7 +167,7 @@ export function metricsQuery(maxWindowMs: number) {
 }
 
 export function metricsRoutes(
-  controller: Controller,
+  controller: ControlReads,
   registry: MetricsRegistry,
   maxWindowMs: number,
   clock: Clock,

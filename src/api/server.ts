@@ -11,7 +11,9 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance } from "fastify";
 import { defaultDashboardDir, registerDashboard } from "../dashboard/routes.js";
 import type { MetricsRegistry } from "../dataplane/metrics/registry.js";
 import type { EventHub } from "../events/hub.js";
-import type { Controller } from "../rollout/controller.js";
+import type { CommandBus } from "../cluster/commands.js";
+import type { LeadershipState } from "../cluster/leadership.js";
+import type { ControlReads } from "../cluster/reads.js";
 import type { StoreHealth } from "../store/health.js";
 import type { ListenAddress } from "../util/address.js";
 import type { Clock } from "../util/clock.js";
@@ -33,7 +35,11 @@ export interface AdminOptions {
   metrics: MetricsRegistry;
   /** How far back the metrics registry reaches (the spec's metrics.window), ms. */
   metricsWindowMs: number;
-  controller: Controller;
+  controller: ControlReads;
+  /** Operator commands: run here on the leader, stored for it on a follower. */
+  commands: CommandBus;
+  /** This instance's place in the cluster, with the lease as stored now. */
+  cluster: { describe(): Promise<LeadershipState> };
   store: ApiStore;
   hub: EventHub;
   tokens: TokenRegistry;
@@ -71,10 +77,24 @@ export function registeredRoutes(app: FastifyInstance): readonly RegisteredRoute
 /** The routes of the admin server, in one table. */
 export function adminRoutes(opts: AdminOptions, streams: EventStreams): ApiRoute[] {
   const table: ApiRoute[] = [
-    ...rolloutRoutes(opts.controller),
+    ...rolloutRoutes(opts.controller, opts.commands),
     ...historyRoutes(opts.controller, opts.store),
     ...metricsRoutes(opts.controller, opts.metrics, opts.metricsWindowMs, opts.clock),
     ...streamRoutes(opts.controller, streams),
+    route({
+      method: "GET",
+      url: "/api/v1/cluster",
+      summary: "The cluster",
+      description:
+        "This instance and its role (`leader` or `follower`), the leader and its epoch, the lease's time left by the database's clock, and why there is no leader when none holds the lease (`the database is unreachable: ...`).",
+      tags: ["operations"],
+      role: "read-only",
+      response: {
+        description:
+          "`{ instance, role, leader, epoch, leaseLeftMs, ttlMs, why }`; `leader`, `epoch` and `leaseLeftMs` null, and `why` set, when no instance leads.",
+      },
+      handler: () => opts.cluster.describe(),
+    }),
     route({
       method: "GET",
       url: "/api/v1/whoami",

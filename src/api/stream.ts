@@ -23,7 +23,7 @@ import type { FastifyReply, FastifyRequest } from "fastify";
 import { z } from "zod";
 import { AviaryError } from "../errors.js";
 import type { EventHub, HubMessage } from "../events/hub.js";
-import type { Controller } from "../rollout/controller.js";
+import type { ControlReads } from "../cluster/reads.js";
 import type { Clock, TimerHandle } from "../util/clock.js";
 import type { Logger } from "../util/log.js";
 import { identityOf } from "./auth.js";
@@ -302,7 +302,7 @@ const StreamQuery = z.strictObject({
 });
 const LastEventId = z.coerce.number().int().min(0);
 
-export function streamRoutes(controller: Controller, streams: EventStreams): ApiRoute[] {
+export function streamRoutes(controller: ControlReads, streams: EventStreams): ApiRoute[] {
   return [
     route({
       method: "GET",

@@ -8,11 +8,11 @@
  * @module
  */
 
-import type { Controller } from "../rollout/controller.js";
+import type { ControlReads } from "../cluster/reads.js";
 import type { Rollout } from "../rollout/types.js";
 
 /** The rollout with the data plane's state added to its reason, when the service's is not well. */
-export async function presentRollout(controller: Controller, rollout: Rollout): Promise<Rollout> {
+export async function presentRollout(controller: ControlReads, rollout: Rollout): Promise<Rollout> {
   const status = controller.trafficStatus(rollout.service);
   if (status === undefined || (status.applied && status.why === undefined)) return rollout;
   if ((await controller.service(rollout.service)).rolloutId !== rollout.id) return rollout;

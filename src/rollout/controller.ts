@@ -65,7 +65,7 @@ export interface ControllerOptions {
   /** How often every active rollout is re-checked (targets down, deadlines). */
   tickMs?: number;
   /** Told of every history event once it is committed, and of every analysis measurement. */
-  hub?: EventHub;
+  hub?: Pick<EventHub, "publish">;
   /** Fault-injection seams for crash tests: just before a transition commits, and just after (before its effect). */
   faults?: { beforeCommit?: () => void; afterCommit?: () => void };
   /** Where analysis metrics come from and who judges them; without it, analysis steps abort. */
@@ -89,7 +89,7 @@ export class Controller {
   readonly #clock: Clock;
   readonly #log: Logger;
   readonly #tickMs: number;
-  readonly #hub: EventHub | undefined;
+  readonly #hub: Pick<EventHub, "publish"> | undefined;
   readonly #faults: { beforeCommit?: () => void; afterCommit?: () => void };
   readonly #specs = new Map<string, Service>();
   #templates: readonly AnalysisTemplate[] = [];
