@@ -82,7 +82,10 @@ const Revision = z.int().min(0).max(Number.MAX_SAFE_INTEGER);
 const FleetStateWire = z.strictObject({
   specRevision: Revision,
   proxy: z.record(z.string(), z.unknown()),
-  metricsWindowMs: z.int().min(1000).max(7 * 24 * 3600_000),
+  metricsWindowMs: z
+    .int()
+    .min(1000)
+    .max(7 * 24 * 3600_000),
   services: z
     .array(
       z.strictObject({
@@ -106,6 +109,8 @@ export interface CheckedFleetState {
   state: FleetState;
   /** The services with their traffic applied, validated by the spec's schema, in order. */
   composed: Service[];
+  /** The proxy settings as the spec's schema reads them. */
+  proxy: ProxySettings;
 }
 
 /**
@@ -130,6 +135,7 @@ export function checkFleetState(value: unknown, where: string): CheckedFleetStat
   return {
     state: w as unknown as FleetState,
     composed: parsed.data.services,
+    proxy: parsed.data.proxy,
   };
 }
 

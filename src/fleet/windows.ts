@@ -13,9 +13,9 @@
  */
 
 import { z } from "zod";
-import type { MetricsRegistry } from "../dataplane/metrics/registry.js";
 import { MAX_KEY, MIN_KEY } from "../dataplane/metrics/latency-sketch.js";
 import { SLOTS } from "../dataplane/metrics/outcome.js";
+import type { MetricsRegistry } from "../dataplane/metrics/registry.js";
 import { SecondBucket } from "../dataplane/metrics/second-bucket.js";
 import type { Role } from "../dataplane/metrics/types.js";
 
@@ -125,24 +125,23 @@ export function decodeBucket(row: readonly number[]): SecondBucket | string {
 const MAX_SERIES = 2_000;
 const MAX_ROW = HEAD + 1 + (MAX_KEY - MIN_KEY + 1);
 
+/** Unknown top-level keys are dropped: the stored form adds the router's report interval. */
 export const ReportedWindowsSchema = z
-  .strictObject({
-  v: z.literal(1),
-  from: z.int().min(0),
-  to: z.int().min(0),
-  final: z.boolean(),
-  series: z
-    .array(
-      z.strictObject({
-        service: z.string().min(1).max(200),
-        version: z.string().min(1).max(200),
-        role: z.enum(["stable", "canary", "mirror"]),
-        seconds: z
-          .array(z.array(z.number()).min(HEAD).max(MAX_ROW))
-          .max(MAX_REPORT_SECONDS),
-      }),
-    )
-    .max(MAX_SERIES),
+  .object({
+    v: z.literal(1),
+    from: z.int().min(0),
+    to: z.int().min(0),
+    final: z.boolean(),
+    series: z
+      .array(
+        z.strictObject({
+          service: z.string().min(1).max(200),
+          version: z.string().min(1).max(200),
+          role: z.enum(["stable", "canary", "mirror"]),
+          seconds: z.array(z.array(z.number()).min(HEAD).max(MAX_ROW)).max(MAX_REPORT_SECONDS),
+        }),
+      )
+      .max(MAX_SERIES),
   })
   .refine((w) => w.to >= w.from - 1 && w.to - w.from < MAX_REPORT_SECONDS, {
     message: `from and to must be seconds with from ≤ to + 1, at most ${MAX_REPORT_SECONDS} apart`,
