@@ -1,0 +1,85 @@
+/**
+ * A fleet over real HTTP for tests: a control plane serving the real fleet routes (auth, JSON
+ * bodies, the route table) in front of a board and a reports store, and in-process
+ * `aviary router`s following it.
+ */
+
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import Fastify, { type FastifyInstance } from "fastify";
+import { installAuth } from "../src/api/auth.js";
+import { installJsonBody } from "../src/api/body.js";
+import { type FleetApi, fleetRoutes } from "../src/api/fleet-routes.js";
+import { errorHandler } from "../src/api/problem.js";
+import { registerRoutes } from "../src/api/route-table.js";
+import { TokenRegistry } from "../src/api/tokens.js";
+import { FleetRouter } from "../src/fleet/fleet-router.js";
+import { systemClock } from "../src/util/clock.js";
+import { silentLogger } from "../src/util/log.js";
+
+export const OPERATOR_TOKEN = "fleet-test-operator-token";
+export const ROUTER_TOKEN = "fleet-test-router-token";
+
+export interface ControlPlane {
+  url: string;
+  app: FastifyInstance;
+  dir: string;
+  close(): Promise<void>;
+}
+
+/** The fleet routes on loopback; the tokens file holds one router token. */
+export async function startControlPlane(api: FleetApi, port = 0): Promise<ControlPlane> {
+  const dir = mkdtempSync(join(tmpdir(), "aviary-fleet-cp-"));
+  const { createHash } = await import("node:crypto");
+  const hash = createHash("sha256").update(ROUTER_TOKEN).digest("hex");
+  writeFileSync(join(dir, "tokens"), `sha256:${hash} router edge\n`, { mode: 0o600 });
+  const tokens = new TokenRegistry({
+    operatorToken: OPERATOR_TOKEN,
+    file: join(dir, "tokens"),
+    clock: systemClock,
+    log: silentLogger(),
+  });
+  const app = Fastify();
+  installJsonBody(app);
+  app.setErrorHandler(errorHandler);
+  installAuth(app, { tokens, anonymousRead: false });
+  registerRoutes(app, fleetRoutes(api));
+  await app.listen({ host: "127.0.0.1", port });
+  const address = app.server.address() as { port: number };
+  return {
+    url: `http://127.0.0.1:${address.port}`,
+    app,
+    dir,
+    async close() {
+      await app.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+export interface TestRouterOptions {
+  id: string;
+  controls: string[];
+  dataDir: string;
+  /** The data-plane port (0: any). */
+  port?: number;
+  reportIntervalMs?: number;
+}
+
+/** An `aviary router` in this process, on loopback. */
+export async function startRouter(o: TestRouterOptions): Promise<FleetRouter> {
+  const r = new FleetRouter({
+    id: o.id,
+    controls: o.controls,
+    token: ROUTER_TOKEN,
+    listen: { host: "127.0.0.1", port: o.port ?? 0 },
+    status: { host: "127.0.0.1", port: 0 },
+    dataDir: o.dataDir,
+    log: silentLogger(),
+    reportIntervalMs: o.reportIntervalMs ?? 200,
+    waitMs: 5_000,
+  });
+  await r.start();
+  return r;
+}
