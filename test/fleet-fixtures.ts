@@ -40,7 +40,7 @@ export async function startControlPlane(api: FleetApi, port = 0): Promise<Contro
     clock: systemClock,
     log: silentLogger(),
   });
-  const app = Fastify();
+  const app = Fastify({ forceCloseConnections: true, keepAliveTimeout: 5_000 });
   installJsonBody(app);
   app.setErrorHandler(errorHandler);
   installAuth(app, { tokens, anonymousRead: false });

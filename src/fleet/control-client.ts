@@ -6,7 +6,7 @@
  * @module
  */
 
-import { request } from "undici";
+import { Agent, request } from "undici";
 import type { RouterReport } from "../store/store.js";
 
 export class ControlError extends Error {
@@ -37,6 +37,8 @@ export class ControlClient {
   readonly #token: string;
   readonly #timeoutMs: number;
   #at = 0;
+  /** Its own connections, closed with the router (the global pool would outlive it). */
+  readonly #agent = new Agent({ keepAliveTimeout: 4_000 });
 
   constructor(opts: ControlClientOptions) {
     if (opts.urls.length === 0) throw new Error("--control: at least one control-plane URL");
@@ -78,6 +80,11 @@ export class ControlClient {
     });
   }
 
+  /** Closes its connections. */
+  async close(): Promise<void> {
+    await this.#agent.destroy();
+  }
+
   async #call(
     base: string,
     method: "GET" | "POST",
@@ -92,6 +99,7 @@ export class ControlClient {
     try {
       const res = await request(`${base}${path}`, {
         method,
+        dispatcher: this.#agent,
         headers: {
           authorization: `Bearer ${this.#token}`,
           ...(opts.body === undefined ? {} : { "content-type": "application/json" }),

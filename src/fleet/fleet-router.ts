@@ -196,6 +196,7 @@ export class FleetRouter {
     if (this.#reportTimer) clearInterval(this.#reportTimer);
     await this.#follow?.catch(() => undefined);
     await this.#report(true);
+    await this.#client.close();
     await this.#router?.close();
     if (this.#statusServer) {
       const s = this.#statusServer;
