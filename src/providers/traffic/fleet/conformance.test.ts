@@ -56,13 +56,13 @@ runTrafficConformance({
           id: "r1",
           controls: [cp.url],
           dataDir: join(dir, "r1"),
-          port: ports[0],
+          port: ports[0] ?? 0,
         }),
         await startRouter({
           id: "r2",
           controls: [cp.url],
           dataDir: join(dir, "r2"),
-          port: ports[1],
+          port: ports[1] ?? 0,
         }),
       ];
     };
