@@ -47,11 +47,15 @@ export class FleetMetricProvider implements MetricProvider {
     let gap = metrics.gaps(from, to);
     while (gap?.kind === "not-yet" && clock.now() < deadline && !ctx.signal.aborted) {
       await new Promise<void>((resolve) => {
-        const t = clock.setTimeout(resolve, this.#deps.pollMs ?? 250);
-        ctx.signal.addEventListener("abort", () => {
+        const stop = () => {
           t.cancel();
           resolve();
-        });
+        };
+        const t = clock.setTimeout(() => {
+          ctx.signal.removeEventListener("abort", stop);
+          resolve();
+        }, this.#deps.pollMs ?? 250);
+        ctx.signal.addEventListener("abort", stop, { once: true });
       });
       gap = metrics.gaps(from, to);
     }

@@ -11,6 +11,7 @@ import { hostname } from "node:os";
 import type { Command } from "commander";
 import { AviaryError } from "../../errors.js";
 import { formatListenAddress, type ListenAddress, parseListenAddress } from "../../util/address.js";
+import { parseDuration } from "../../util/duration.js";
 import { createLogger } from "../../util/log.js";
 import { EXIT } from "../exit.js";
 
@@ -21,6 +22,7 @@ interface RouterOptions {
   status: string;
   dataDir: string;
   id?: string;
+  reportEvery: string;
 }
 
 export function registerRouter(program: Command): void {
@@ -44,6 +46,11 @@ export function registerRouter(program: Command): void {
       "127.0.0.1:9901",
     )
     .option("--data-dir <dir>", "where the last known good state is kept", ".aviary-router")
+    .option(
+      "--report-every <duration>",
+      "how often it reports what it serves and its traffic (the control plane calls it stale after three)",
+      "2s",
+    )
     .option("--id <id>", "this router's name in reports (default <hostname>-<listen port>)")
     .addHelpText(
       "after",
@@ -64,6 +71,12 @@ export function registerRouter(program: Command): void {
             `--control: '${u}' is not a URL like http://10.0.0.1:9900`,
           );
       const token = routerToken(opts.tokenFile);
+      const reportIntervalMs = parseDuration(opts.reportEvery);
+      if (reportIntervalMs === undefined || reportIntervalMs < 100 || reportIntervalMs > 60_000)
+        throw new AviaryError(
+          "AVIARY_BAD_REQUEST",
+          `--report-every: expected a duration from 100ms to 60s, got '${opts.reportEvery}'`,
+        );
       const id = opts.id ?? `${hostname()}-${listen.port}`;
       const { FleetRouter } = await import("../../fleet/fleet-router.js");
       const router = new FleetRouter({
@@ -74,6 +87,7 @@ export function registerRouter(program: Command): void {
         status,
         dataDir: opts.dataDir,
         log,
+        reportIntervalMs,
       });
       await router.start();
       let stopping = false;
