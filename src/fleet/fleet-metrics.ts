@@ -54,8 +54,8 @@ export class FleetMetrics {
   readonly #routers = new Map<string, RouterSeconds>();
   /** The first second this instance has the fleet's reports for: nothing before it is known. */
   readonly #knownSince: number;
-  /** The `at` of each router's report last taken, so a report read twice is merged once. */
-  readonly #taken = new Map<string, number>();
+  /** Each router's report last taken (its time and range): one read twice is skipped. */
+  readonly #taken = new Map<string, string>();
 
   constructor(opts: FleetMetricsOptions) {
     this.#clock = opts.clock;
@@ -68,10 +68,12 @@ export class FleetMetrics {
    * (a second is final once reported: it is over). Returns a problem in words, or undefined.
    */
   ingest(report: RouterReport): string | undefined {
-    if (this.#taken.get(report.router) === report.at) return undefined;
+    const w0 = report.windows as { from?: unknown; to?: unknown } | null;
+    const stamp = `${report.at} ${String(w0?.from)} ${String(w0?.to)}`;
+    if (this.#taken.get(report.router) === stamp) return undefined;
     const parsed = ReportedWindowsSchema.safeParse(report.windows);
     if (!parsed.success) return `router ${report.router}: its windows are malformed`;
-    this.#taken.set(report.router, report.at);
+    this.#taken.set(report.router, stamp);
     const w: ReportedWindows = parsed.data;
     let r = this.#routers.get(report.router);
     if (r === undefined) {
