@@ -49,6 +49,8 @@ export interface AviaryOptions {
   streams?: AdminOptions["streams"];
   /** The admin server's connection cap and request-head timeout (tests lower them). */
   adminLimits?: Pick<AdminOptions, "maxConnections" | "headersTimeoutMs">;
+  /** Where the spec came from (the file as given), kept with the applied spec in the store. */
+  specSource?: string;
   /** Store options: initStore (`serve --init-store`), a shorter busy timeout (tests). */
   store?: Pick<SqliteStoreOptions, "initStore" | "busyTimeoutMs">;
 }
@@ -76,6 +78,7 @@ export interface RunningAviary {
 
 export async function startAviary(opts: AviaryOptions): Promise<RunningAviary> {
   const clock = opts.clock ?? systemClock;
+  const specSource = opts.specSource ?? "spec";
   const listen = parseListenAddress(opts.listen ?? opts.spec.listen);
   const adminAt = parseListenAddress(opts.admin ?? opts.spec.admin);
   if (listen === undefined) throw new Error(`invalid listen address ${opts.listen}`);
@@ -92,12 +95,8 @@ export async function startAviary(opts: AviaryOptions): Promise<RunningAviary> {
     clock,
     log: opts.log,
   });
-  // WAL with synchronous=NORMAL: a committed transition survives the process being killed
-  // (the crash-and-resume tests SIGKILL it), and the commit does not stall the data plane's
-  // event loop on an fsync. A power cut may lose the last transitions, but it also restarts the
-  // embedded router, which then serves what the store says: the two stay consistent.
   const store = openSqliteStore(join(opts.dataDir, "aviary.db"), {
-    synchronous: "normal",
+    synchronous: sqliteSynchronous(opts.spec.dataplane),
     ...opts.store,
   });
   const metrics = new MetricsRegistry({
@@ -156,8 +155,8 @@ export async function startAviary(opts: AviaryOptions): Promise<RunningAviary> {
     clock,
     log: opts.log,
     prometheus: metrics.prometheus,
-    versionsOf: (id) => {
-      const r = store.getRollout(id);
+    versionsOf: async (id) => {
+      const r = await store.getRollout(id);
       return r && { stable: r.stable.version, canary: r.canary.version };
     },
   });
@@ -171,18 +170,28 @@ export async function startAviary(opts: AviaryOptions): Promise<RunningAviary> {
     await traffic.close();
     await notifier.close();
     await Promise.all([router.close(), admin.close()]);
-    store.close();
+    await store.close();
   };
   let boundListen: ListenAddress;
   let boundAdmin: ListenAddress;
   try {
     const logSettings = opts.spec.dataplane.logs;
     const known = logSettings && new KnownVersions(metrics, store);
-    if (known !== undefined)
+    if (known !== undefined) {
       hub.subscribe((m) => {
-        if (m.kind === "event") known.refresh(m.event.service);
+        if (m.kind === "event")
+          known
+            .refresh(m.event.service)
+            .catch((err: unknown) =>
+              opts.log.error(
+                { service: m.event.service, err: String(err) },
+                "could not read a service's versions for its access log",
+              ),
+            );
       });
-    await controller.start(opts.spec.services, opts.spec.analysisTemplates);
+      await known.load();
+    }
+    await controller.start(opts.spec.services, opts.spec.analysisTemplates, specSource);
     if (logSettings !== undefined && known !== undefined) {
       logs = await startLogListener({
         listen: logSettings.listen,
@@ -216,9 +225,25 @@ export async function startAviary(opts: AviaryOptions): Promise<RunningAviary> {
       controller.applySpec(spec.services, "spec", {
         dryRun: false,
         templates: spec.analysisTemplates,
+        source: specSource,
       }),
     close: closeAll,
   };
+}
+
+/**
+ * How durable a SQLite commit is, by who serves the traffic. Either way a committed transition
+ * survives the process being killed (SIGKILL, OOM: the OS holds the written WAL); they differ
+ * on a power cut or kernel crash.
+ * - The embedded router (NORMAL): a power cut may lose the last transitions, but it also stops
+ *   the router, which restarts with the store and serves what the store says: the two stay
+ *   consistent, and no commit stalls the data plane's event loop on an fsync.
+ * - An external engine (FULL): the engine outlives Aviary. A transition it was already told
+ *   must not be lost, or the store would be behind the traffic it drives (a canary serving
+ *   that the store says was never started); so a commit returns only once fsynced.
+ */
+export function sqliteSynchronous(dataplane: Spec["dataplane"]): "full" | "normal" {
+  return servesInProcess(dataplane) ? "normal" : "full";
 }
 
 /** Every gate's hook resolves (its URL or secret is there); names the service and the gate if not. */

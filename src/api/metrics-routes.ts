@@ -187,8 +187,8 @@ export function metricsRoutes(
         description:
           "`{ service, from, to, step, versions: [{ version, role, summary: { requests, errors, errorRate, rps, p50Ms, p95Ms, p99Ms }, series: [{ t, requests, errors, errorRate, rps, p50Ms, p99Ms }] }] }`; times in epoch ms, step in ms.",
       },
-      handler: ({ params, query }) => {
-        const state = controller.service(params.name);
+      handler: async ({ params, query }) => {
+        const state = await controller.service(params.name);
         return serviceMetrics(
           registry,
           state.name,

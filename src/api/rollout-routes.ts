@@ -58,12 +58,13 @@ const COMMANDS = ["commands"];
 
 export function rolloutRoutes(controller: Controller): ApiRoute[] {
   const shown = (r: Rollout) => presentRollout(controller, r);
-  const view = (name: string) => {
-    const rollout = controller.rollout(name);
+  const view = async (name: string) => {
+    const service = await controller.service(name);
+    const rollout = await controller.rollout(name);
     return {
-      ...controller.service(name),
+      ...service,
       dataplane: controller.trafficStatus(name) ?? null,
-      rollout: rollout === undefined ? null : shown(rollout),
+      rollout: rollout === undefined ? null : await shown(rollout),
     };
   };
   const verb = (
@@ -82,7 +83,7 @@ export function rolloutRoutes(controller: Controller): ApiRoute[] {
       body: Empty,
       response: { description: "The rollout after the command: `{ rollout }`." },
       handler: async ({ params, actor }) => ({
-        rollout: shown(await controller[name](params.name, actor())),
+        rollout: await shown(await controller[name](params.name, actor())),
       }),
     });
 
@@ -96,7 +97,9 @@ export function rolloutRoutes(controller: Controller): ApiRoute[] {
       tags: SERVICES,
       role: "read-only",
       response: { description: "`{ services: [service view] }`" },
-      handler: () => ({ services: controller.services().map((s) => view(s.name)) }),
+      handler: async () => ({
+        services: await Promise.all((await controller.services()).map((s) => view(s.name))),
+      }),
     }),
     route({
       method: "GET",
@@ -120,8 +123,8 @@ export function rolloutRoutes(controller: Controller): ApiRoute[] {
       params: ServiceParams,
       query: History,
       response: { description: "`{ events: [RolloutEvent] }`, oldest first." },
-      handler: ({ params, query }) => ({
-        events: controller.history(params.name, {
+      handler: async ({ params, query }) => ({
+        events: await controller.history(params.name, {
           ...(query.after !== undefined ? { afterSeq: query.after } : {}),
           limit: query.limit,
         }),
@@ -136,9 +139,9 @@ export function rolloutRoutes(controller: Controller): ApiRoute[] {
       role: "read-only",
       params: ServiceParams,
       response: { description: "`{ runs: [run with measurements] }`, oldest first." },
-      handler: ({ params }) => {
-        controller.service(params.name);
-        return { runs: controller.analysis(params.name) };
+      handler: async ({ params }) => {
+        await controller.service(params.name);
+        return { runs: await controller.analysis(params.name) };
       },
     }),
     route({
@@ -152,7 +155,7 @@ export function rolloutRoutes(controller: Controller): ApiRoute[] {
       body: Deploy,
       response: { status: 201, description: "The rollout started: `{ rollout }`." },
       handler: async ({ params, body, actor }) => ({
-        rollout: shown(await controller.deploy(params.name, body, actor())),
+        rollout: await shown(await controller.deploy(params.name, body, actor())),
       }),
     }),
     route({
@@ -167,7 +170,7 @@ export function rolloutRoutes(controller: Controller): ApiRoute[] {
       body: Promote,
       response: { description: "The rollout after the command: `{ rollout }`." },
       handler: async ({ params, body, actor }) => ({
-        rollout: shown(await controller.promote(params.name, body.full, actor())),
+        rollout: await shown(await controller.promote(params.name, body.full, actor())),
       }),
     }),
     route({
@@ -181,7 +184,7 @@ export function rolloutRoutes(controller: Controller): ApiRoute[] {
       body: Abort,
       response: { description: "The rollout after the command: `{ rollout }`." },
       handler: async ({ params, body, actor }) => ({
-        rollout: shown(await controller.abort(params.name, actor(), body.reason)),
+        rollout: await shown(await controller.abort(params.name, actor(), body.reason)),
       }),
     }),
     verb("pause", "Pause", "Holds the rollout where it is; timed pauses stop counting."),
@@ -213,7 +216,7 @@ export function rolloutRoutes(controller: Controller): ApiRoute[] {
       body: Empty,
       response: { description: "The rollout after the command: `{ rollout }`." },
       handler: async ({ params, actor }) => ({
-        rollout: shown(await controller.openGate(params.name, params.gate, actor())),
+        rollout: await shown(await controller.openGate(params.name, params.gate, actor())),
       }),
     }),
     route({
@@ -231,6 +234,7 @@ export function rolloutRoutes(controller: Controller): ApiRoute[] {
         const changes = await controller.applySpec(spec.services, actor(), {
           templates: spec.analysisTemplates,
           dryRun: body.dryRun,
+          source: "api",
         });
         return { dryRun: body.dryRun, changes };
       },

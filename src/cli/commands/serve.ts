@@ -51,6 +51,7 @@ export function registerServe(program: Command): void {
         spec,
         log,
         dataDir: opts.dataDir,
+        specSource: opts.config,
         faults: crashHooks(),
         ...(opts.listen ? { listen: opts.listen } : {}),
         ...(opts.admin ? { admin: opts.admin } : {}),
