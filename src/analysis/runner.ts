@@ -189,7 +189,7 @@ export class AnalysisRunner {
           ? `${metric.name}: ${err.message}`
           : `${metric.name}: measurement failed: ${(err as Error).message}`;
       verdict = {
-        phase: "Error",
+        phase: err instanceof ProviderError && err.inconclusive ? "Inconclusive" : "Error",
         value: null,
         message,
         evidence: { code: err instanceof ProviderError ? err.code : "AVIARY_MEASUREMENT_FAILED" },
