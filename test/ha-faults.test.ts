@@ -160,7 +160,7 @@ describe("faults against a highly available Aviary", { timeout: 240_000 }, () =>
     const before = await waitRollout(() => true, "the v4 rollout");
     const old = await ha.waitForLeader();
     const mark = load.counts();
-    await ha.pg.stop();
+    await ha.pg.stop({ keepData: true });
     // Within a lease the leader can no longer renew: nobody leads, and each instance says why.
     let why: string | null = null;
     for (let i = 0; ; i++) {

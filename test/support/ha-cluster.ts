@@ -13,7 +13,7 @@
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { startPostgres } from "../../src/store/postgres/process.js";
+import { type PostgresServer, startPostgres } from "../../src/store/postgres/process.js";
 import { freeTcpPort } from "../../src/util/ports.js";
 import { type Front, startFront } from "./ha-front.js";
 import type { StepInput } from "./ha-history.js";
@@ -25,7 +25,7 @@ export const AVIARY_BIN = join(import.meta.dirname, "..", "..", "dist", "cli", "
 
 export const SERVICE = "shop";
 
-export type PostgresServer = Awaited<ReturnType<typeof startPostgres>>;
+export type { PostgresServer };
 
 /** What `GET /api/v1/cluster` says, reduced to what the faults need. */
 export interface ClusterView {
@@ -160,6 +160,7 @@ export async function startHaCluster(opts: HaClusterOptions): Promise<HaCluster>
   writeFileSync(tokenFile, `${token}\n`, { mode: 0o600 });
 
   const pg = await startPostgres();
+  const storeUrl = await pg.createDatabase("aviary");
   const adminPorts: number[] = [];
   for (let i = 0; i < (opts.instances ?? 3); i++) adminPorts.push(await freeTcpPort());
   const instances: Instance[] = adminPorts.map((port, i) => {
@@ -182,7 +183,7 @@ export async function startHaCluster(opts: HaClusterOptions): Promise<HaCluster>
           "--data-dir",
           join(dir, name),
           "--store",
-          pg.url,
+          storeUrl,
           "--lease",
           `${leaseMs}ms`,
           "--instance",
