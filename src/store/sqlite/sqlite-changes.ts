@@ -49,7 +49,10 @@ export class DataVersionPoller {
   }
 
   #poll(): void {
-    if (!this.#db.open) return this.stop();
+    if (!this.#db.open) {
+      this.stop();
+      return;
+    }
     const version = this.#read();
     if (version === this.#version) return;
     this.#version = version;

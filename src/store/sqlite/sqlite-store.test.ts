@@ -113,6 +113,36 @@ describe("SQLite store", () => {
     assert.equal(sha256(file), before);
   });
 
+  it("says which durability it runs with: FULL by default, NORMAL when asked", async () => {
+    const full = openSqliteStore(freshFile());
+    const normal = openSqliteStore(freshFile(), { synchronous: "normal" });
+    assert.equal(full.synchronous, "full");
+    assert.equal(normal.synchronous, "normal");
+    await full.close();
+    await normal.close();
+  });
+
+  it("migrates a schema-2 database: its services get revision 1 and can be written on", async () => {
+    const file = freshFile();
+    const db = raw(file);
+    db.exec(
+      "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL) STRICT",
+    );
+    for (const m of MIGRATIONS.slice(0, 2)) {
+      db.exec(m.sql);
+      db.prepare("INSERT INTO schema_migrations VALUES (?, ?, ?)").run(m.version, m.name, T0);
+    }
+    db.prepare(
+      "INSERT INTO services (name, traffic, rollout_id, previous_stable, updated_at) VALUES (?, ?, NULL, NULL, ?)",
+    ).run("checkout", JSON.stringify(aService().traffic), T0);
+    db.close();
+    const store = openSqliteStore(file);
+    assert.deepEqual(await store.getService("checkout"), aService({ revision: 1 }));
+    await store.putService(aService({ revision: 2, updatedAt: T0 + 1 }));
+    assert.equal((await store.getService("checkout"))?.revision, 2);
+    await store.close();
+  });
+
   it("puts the file in WAL mode", async () => {
     const file = freshFile();
     const store = openSqliteStore(file);
