@@ -310,7 +310,7 @@ export function rolloutRoutes(controller: ControlReads, commands: CommandBus): A
       description:
         "A command a follower stored for the leader (a command answered 202 names it): what was asked, by whom, and once the leader carried it out, `outcome`: `{ ok: true, result }` (the body the command answers with) or `{ ok: false, error: { code, status, message } }`.",
       tags: COMMANDS,
-      role: "operator",
+      role: "read-only",
       params: CommandParams,
       response: { description: "The command record; `outcome` null while pending." },
       handler: async ({ params }) => {
