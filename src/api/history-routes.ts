@@ -7,8 +7,8 @@
  */
 
 import { z } from "zod";
-import { AviaryError } from "../errors.js";
 import type { ControlReads } from "../cluster/reads.js";
+import { AviaryError } from "../errors.js";
 import type { HealthReporting } from "../store/health.js";
 import type { Store } from "../store/store.js";
 import { type ApiRoute, route } from "./route-table.js";
@@ -98,7 +98,10 @@ export function historyRoutes(controller: ControlReads, store: ApiStore): ApiRou
           return { events: await store.eventsAfter(query.after, query.limit) };
         await controller.service(query.service);
         return {
-          events: await store.eventsOf(query.service, { afterSeq: query.after, limit: query.limit }),
+          events: await store.eventsOf(query.service, {
+            afterSeq: query.after,
+            limit: query.limit,
+          }),
         };
       },
     }),

@@ -40,7 +40,11 @@ interface Seen {
   lostAt: number;
 }
 
-function member(store: Pick<Store, "acquireLease" | "releaseLease" | "readLease">, holder: string, ttlMs: number) {
+function member(
+  store: Pick<Store, "acquireLease" | "releaseLease" | "readLease">,
+  holder: string,
+  ttlMs: number,
+) {
   const seen: Seen = { leads: [], loses: [], ledAt: 0, lostAt: 0 };
   const l = new Leadership({
     store,
