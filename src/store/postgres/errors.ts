@@ -22,18 +22,3 @@ export class StoreUnavailableError extends AviaryError {
     this.name = "StoreUnavailableError";
   }
 }
-
-/**
- * A fenced write (see `Store.fenced`) by an instance that no longer holds the lease with the
- * epoch it carries, or whose lease expired: rolled back, nothing written. The instance must stop
- * acting as leader.
- */
-export class FencedError extends AviaryError {
-  constructor(lease: string, holder: string, epoch: number) {
-    super(
-      "AVIARY_STORE_FENCED",
-      `${holder} no longer holds the lease ${lease} with epoch ${epoch} (it expired or another instance took it); the write was rolled back`,
-    );
-    this.name = "FencedError";
-  }
-}

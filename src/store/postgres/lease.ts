@@ -6,8 +6,8 @@
  */
 
 import type postgres from "postgres";
+import { FencedError } from "../errors.js";
 import type { Fence, Lease } from "../store.js";
-import { FencedError } from "./errors.js";
 
 /** Database-clock milliseconds since the epoch, as bigint. */
 export const NOW_MS = "(extract(epoch FROM clock_timestamp()) * 1000)::bigint";
@@ -90,5 +90,16 @@ export async function checkFence(tx: postgres.TransactionSql, fence: Fence): Pro
     [fence.lease, fence.holder, fence.epoch],
     { prepare: true },
   );
-  if (rows.length === 0) throw new FencedError(fence.lease, fence.holder, fence.epoch);
+  if (rows.length > 0) return;
+  const [row] = await tx.unsafe(
+    `SELECT holder, epoch, expires_at <= ${NOW_MS} AS expired FROM leases WHERE name = $1`,
+    [fence.lease],
+    { prepare: true },
+  );
+  throw new FencedError(
+    fence.lease,
+    fence.holder,
+    fence.epoch,
+    row === undefined ? undefined : { holder: row.holder, epoch: row.epoch, expired: row.expired },
+  );
 }

@@ -5,7 +5,8 @@
  *
  * Every write goes through a transaction (`sql.begin`), also a single write outside one, so a
  * fenced store can check its fence first and every write can NOTIFY the other instances at its
- * end. Reads outside a transaction go straight to the pool.
+ * end. As the interface promises, a store runs one operation or transaction at a time (a queue,
+ * as the SQLite store), so a store holds one busy connection; instances run side by side.
  *
  * Failures: a server that cannot be reached gives StoreUnavailableError naming it by host:port
  * and database (never the user or password); the next call tries again. A server that is frozen
@@ -15,9 +16,10 @@
  * @module
  */
 
+import { AsyncLocalStorage } from "node:async_hooks";
 import postgres from "postgres";
 import { AviaryError } from "../../errors.js";
-import { StoreOpenError } from "../errors.js";
+import { NestedTransactionError, StoreOpenError } from "../errors.js";
 import type { ChangeKind, Fence, Store, StoreTx } from "../store.js";
 import { StoreUnavailableError } from "./errors.js";
 import { acquireLease, checkFence, readLease, releaseLease } from "./lease.js";
@@ -26,7 +28,7 @@ import { CHANNEL, ChangeListener } from "./notify.js";
 import { createPgTx } from "./tx.js";
 
 export interface PostgresStoreOptions {
-  /** Connections in the pool (LISTEN takes one more). Default 10. */
+  /** Connections in the pool (LISTEN takes one more); the queue keeps one busy. Default 4. */
   maxConnections?: number;
   /** Seconds to wait for a connection before the call fails. Default 10. */
   connectTimeoutS?: number;
@@ -77,7 +79,7 @@ export async function openPostgresStore(
 ): Promise<Store> {
   const where = describeUrl(url);
   const sql = postgres(url, {
-    max: options.maxConnections ?? 10,
+    max: options.maxConnections ?? 4,
     connect_timeout: options.connectTimeoutS ?? 10,
     onnotice: () => {},
     connection: { application_name: "aviary" },
@@ -98,7 +100,7 @@ export async function openPostgresStore(
     if (err instanceof AviaryError) throw err;
     throw new StoreOpenError(where, err);
   }
-  return postgresStore(sql, where, new ChangeListener(sql), undefined);
+  return postgresStore(sql, where, new ChangeListener(sql));
 }
 
 function unreachable(err: unknown): boolean {
@@ -113,64 +115,106 @@ function rethrow(where: string, err: unknown): never {
   throw err;
 }
 
-function postgresStore(
-  sql: postgres.Sql,
-  where: string,
-  changes: ChangeListener,
-  fence: Fence | undefined,
-): Store {
-  const guard =
-    <A extends unknown[], R>(fn: (...args: A) => Promise<R>) =>
-    async (...args: A): Promise<R> => {
+/** The transaction a piece of async code runs inside, if any (to catch nested calls). */
+interface TxScope {
+  sql: postgres.Sql;
+  open: boolean;
+}
+const scope = new AsyncLocalStorage<TxScope>();
+
+function postgresStore(sql: postgres.Sql, where: string, changes: ChangeListener): Store {
+  // One operation or transaction at a time per store, as the interface promises (a read queued
+  // behind a transaction runs after it). Fenced views share the queue.
+  let tail: Promise<unknown> = Promise.resolve();
+  const exclusive = <T>(operation: string, work: () => Promise<T>): Promise<T> => {
+    const current = scope.getStore();
+    if (current?.open && current.sql === sql) {
+      return Promise.reject(new NestedTransactionError(operation));
+    }
+    const result = tail.then(async () => {
       try {
-        return await fn(...args);
+        return await work();
       } catch (err) {
         rethrow(where, err);
       }
-    };
+    });
+    tail = result.then(
+      () => {},
+      () => {},
+    );
+    return result;
+  };
 
-  const transaction = async <T>(fn: (tx: StoreTx) => Promise<T>): Promise<T> => {
-    try {
-      return (await sql.begin(async (t) => {
-        if (fence !== undefined) await checkFence(t, fence);
-        const kinds = new Set<ChangeKind>();
-        const result = await fn(createPgTx(t as unknown as postgres.Sql, (k) => kinds.add(k)));
-        // Delivered at commit only, once per kind and transaction.
-        for (const kind of kinds) await t`SELECT pg_notify(${CHANNEL}, ${kind})`;
-        return result;
-      })) as T;
-    } catch (err) {
-      rethrow(where, err);
+  const transaction = <T>(fn: (tx: StoreTx) => Promise<T>, fence: Fence | undefined) =>
+    exclusive("transaction", async () => {
+      const txScope: TxScope = { sql, open: true };
+      try {
+        return (await sql.begin(async (t) => {
+          if (fence !== undefined) await checkFence(t, fence);
+          const kinds = new Set<ChangeKind>();
+          const ops = createPgTx(t as unknown as postgres.Sql, (k) => kinds.add(k));
+          const result = await scope.run(txScope, () => fn(txView(ops, txScope)));
+          txScope.open = false;
+          // Delivered at commit only, once per kind and transaction.
+          for (const kind of kinds) await t`SELECT pg_notify(${CHANNEL}, ${kind})`;
+          return result;
+        })) as T;
+      } finally {
+        txScope.open = false;
+      }
+    });
+
+  const ops = createPgTx(sql, () => {});
+  const names = Object.keys(ops) as Array<keyof StoreTx>;
+
+  const make = (fence: Fence | undefined): Store => {
+    const view: Record<string, unknown> = {};
+    for (const name of names) {
+      const op = ops[name] as (...a: unknown[]) => Promise<unknown>;
+      view[name] = WRITE.test(name)
+        ? // A single write is a transaction of one write: fenced if the view is, and it notifies.
+          (...a: unknown[]) =>
+            transaction((tx) => (tx[name] as (...a: unknown[]) => Promise<unknown>)(...a), fence)
+        : (...a: unknown[]) => exclusive(name, () => op(...a));
     }
+    const store: Omit<Store, keyof StoreTx> = {
+      transaction: (fn) => transaction(fn, fence),
+      acquireLease: (name, holder, ttlMs) =>
+        exclusive("acquireLease", () => acquireLease(sql, name, holder, ttlMs)),
+      releaseLease: (name, holder, epoch) =>
+        exclusive("releaseLease", () => releaseLease(sql, name, holder, epoch)),
+      readLease: (name) => exclusive("readLease", () => readLease(sql, name)),
+      fenced: (next) => make({ ...next }),
+      onChange: (fn) => changes.subscribe(fn),
+      async close() {
+        await changes.close();
+        // Let the operations already queued finish first.
+        await tail;
+        // Bounded: the client's end() can wait for ever on a connection the server dropped.
+        await sql.end({ timeout: 5 });
+      },
+    };
+    return Object.assign(view, store) as unknown as Store;
   };
+  return make(undefined);
+}
 
-  const reads = createPgTx(sql, () => {});
-  const ops: Record<string, unknown> = {};
-  for (const [name, fn] of Object.entries(reads) as Array<
-    [keyof StoreTx, (...a: unknown[]) => Promise<unknown>]
-  >) {
-    ops[name] = WRITE.test(name)
-      ? (...args: unknown[]) =>
-          transaction((tx) => (tx[name] as (...a: unknown[]) => Promise<unknown>)(...args))
-      : guard(fn);
+/**
+ * The `tx` a transaction function gets: refused once the transaction is over (a call left
+ * un-awaited would otherwise run outside it).
+ */
+function txView(ops: StoreTx, txScope: TxScope): StoreTx {
+  const out: Record<string, unknown> = {};
+  for (const [name, fn] of Object.entries(ops) as Array<[string, (...a: unknown[]) => unknown]>) {
+    out[name] = async (...args: unknown[]) => {
+      if (!txScope.open) {
+        throw new AviaryError(
+          "AVIARY_STORE_TX_OVER",
+          `tx.${name} was called after its transaction ended: await every tx call inside the transaction function`,
+        );
+      }
+      return fn(...args);
+    };
   }
-
-  return {
-    ...(ops as unknown as StoreTx),
-    transaction,
-    acquireLease: guard((name: string, holder: string, ttlMs: number) =>
-      acquireLease(sql, name, holder, ttlMs),
-    ),
-    releaseLease: guard((name: string, holder: string, epoch: number) =>
-      releaseLease(sql, name, holder, epoch),
-    ),
-    readLease: guard((name: string) => readLease(sql, name)),
-    fenced: (f) => postgresStore(sql, where, changes, { ...f }),
-    onChange: (fn) => changes.subscribe(fn),
-    async close() {
-      await changes.close();
-      // Bounded: the client's end() can wait for ever on a connection the server dropped.
-      await sql.end({ timeout: 5 });
-    },
-  };
+  return out as unknown as StoreTx;
 }

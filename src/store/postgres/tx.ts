@@ -89,7 +89,7 @@ export function createPgTx(sql: postgres.Sql, changed: (kind: ChangeKind) => voi
             WHERE name = ${s.name} AND revision = ${s.revision - 1}`;
       if (written.count !== 1) {
         const [row] = await sql`SELECT revision FROM services WHERE name = ${s.name}`;
-        throw new StaleWriteError(`service ${s.name}`, s.revision, row?.revision ?? null);
+        throw new StaleWriteError("service", s.name, s.revision, row?.revision ?? null);
       }
       changed("state");
     },
@@ -125,7 +125,7 @@ export function createPgTx(sql: postgres.Sql, changed: (kind: ChangeKind) => voi
             WHERE id = ${r.id} AND revision = ${r.revision - 1}`;
       if (written.count !== 1) {
         const [row] = await sql`SELECT revision FROM rollouts WHERE id = ${r.id}`;
-        throw new StaleWriteError(r.id, r.revision, row?.revision ?? null);
+        throw new StaleWriteError("rollout", r.id, r.revision, row?.revision ?? null);
       }
       changed("state");
     },
@@ -251,7 +251,7 @@ export function createPgTx(sql: postgres.Sql, changed: (kind: ChangeKind) => voi
             WHERE id = 1 AND revision = ${s.revision - 1}`;
       if (written.count !== 1) {
         const [row] = await sql`SELECT revision FROM applied_spec WHERE id = 1`;
-        throw new StaleWriteError("applied spec", s.revision, row?.revision ?? null);
+        throw new StaleWriteError("spec", "applied", s.revision, row?.revision ?? null);
       }
       changed("state");
     },
