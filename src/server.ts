@@ -21,11 +21,11 @@ import { problemOf } from "./api/problem.js";
 import { commandExecutor } from "./api/rollout-routes.js";
 import { type AdminOptions, createAdminServer, listenAdmin } from "./api/server.js";
 import { TokenRegistry } from "./api/tokens.js";
-import { MetricsRegistry } from "./dataplane/metrics/registry.js";
-import { Router } from "./dataplane/router.js";
 import { Cluster } from "./cluster/cluster.js";
 import { instanceIdentity } from "./cluster/leadership.js";
 import { clusterReads } from "./cluster/reads.js";
+import { MetricsRegistry } from "./dataplane/metrics/registry.js";
+import { Router } from "./dataplane/router.js";
 import { AviaryError } from "./errors.js";
 import { EventHub } from "./events/hub.js";
 import { StoreTail } from "./events/tail.js";
@@ -159,8 +159,7 @@ export async function startAviary(opts: AviaryOptions): Promise<RunningAviary> {
       hub: { publish: () => tail.poke() },
       router: traffic,
       // The engine's split is checked against the same per-version counts the analysis reads.
-      split: (service, version, from, to) =>
-        metrics.query({ service, version, from, to }).requests,
+      split: (service, version, from, to) => metrics.query({ service, version, from, to }).requests,
       clock,
       log: opts.log,
       tickMs,

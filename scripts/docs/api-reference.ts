@@ -75,6 +75,8 @@ const CODES: Record<string, string | { meaning: string; from: unknown }> = {
   AVIARY_NO_STRATEGY: "deploy to a service whose spec has no strategy.",
   AVIARY_SAME_VERSION: "deploy of the version that is already stable.",
   AVIARY_STORE_STALE_WRITE: "A concurrent change to the same rollout won; read it again and retry.",
+  AVIARY_STORE_FENCED:
+    "The instance lost the lead while carrying the command out (another instance leads now); nothing was written: send it again.",
   AVIARY_TOO_MANY_STREAMS:
     "100 event streams are open already, or the server is shutting down; retry later.",
   AVIARY_TOO_MANY_STREAMS_FOR_TOKEN:
@@ -101,6 +103,7 @@ const NOT_API_CODES: Record<string, string> = {
   AVIARY_STORE_NOT_AVIARY: "opening the database, before the API listens",
   AVIARY_STORE_UNKNOWN_RUN: "an internal consistency check of the analysis runner",
   AVIARY_SPEC_UNREADABLE: "reading a spec file from disk; the API takes the spec's text",
+  AVIARY_STORE_NESTED: "a programming error inside the server: a transaction opened inside another",
 };
 
 /** Every `"AVIARY_..."` literal in the code that serves the API (tests excluded). */

@@ -7,8 +7,8 @@
  */
 
 import { z } from "zod";
-import { AviaryError } from "../errors.js";
 import type { ControlReads } from "../cluster/reads.js";
+import { AviaryError } from "../errors.js";
 import type { HealthReporting } from "../store/health.js";
 import type { Store } from "../store/store.js";
 import { type ApiRoute, route } from "./route-table.js";

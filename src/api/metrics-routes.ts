@@ -8,8 +8,8 @@
  */
 
 import { z } from "zod";
-import type { MetricsRegistry, WindowSummary } from "../dataplane/metrics/registry.js";
 import type { ControlReads } from "../cluster/reads.js";
+import type { MetricsRegistry, WindowSummary } from "../dataplane/metrics/registry.js";
 import type { TrafficState } from "../rollout/types.js";
 import type { Clock } from "../util/clock.js";
 import { formatDuration, parseDuration } from "../util/duration.js";

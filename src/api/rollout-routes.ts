@@ -14,9 +14,9 @@ import type { FastifyReply } from "fastify";
 import { z } from "zod";
 import type { CommandBus, CommandRequest, Execute, Submitted } from "../cluster/commands.js";
 import type { ControlReads } from "../cluster/reads.js";
+import { AviaryError } from "../errors.js";
 import type { Controller } from "../rollout/controller.js";
 import type { Actor, Rollout } from "../rollout/types.js";
-import { AviaryError } from "../errors.js";
 import { parseSpec } from "../spec/load.js";
 import { Version } from "../spec/schema.js";
 import { type ApiRoute, route } from "./route-table.js";
@@ -310,7 +310,7 @@ export function rolloutRoutes(controller: ControlReads, commands: CommandBus): A
       description:
         "A command a follower stored for the leader (a command answered 202 names it): what was asked, by whom, and once the leader carried it out, `outcome`: `{ ok: true, result }` (the body the command answers with) or `{ ok: false, error: { code, status, message } }`.",
       tags: COMMANDS,
-      role: "operator",
+      role: "read-only",
       params: CommandParams,
       response: { description: "The command record; `outcome` null while pending." },
       handler: async ({ params }) => {

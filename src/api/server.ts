@@ -8,12 +8,12 @@
  */
 
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from "fastify";
-import { defaultDashboardDir, registerDashboard } from "../dashboard/routes.js";
-import type { MetricsRegistry } from "../dataplane/metrics/registry.js";
-import type { EventHub } from "../events/hub.js";
 import type { CommandBus } from "../cluster/commands.js";
 import type { LeadershipState } from "../cluster/leadership.js";
 import type { ControlReads } from "../cluster/reads.js";
+import { defaultDashboardDir, registerDashboard } from "../dashboard/routes.js";
+import type { MetricsRegistry } from "../dataplane/metrics/registry.js";
+import type { EventHub } from "../events/hub.js";
 import type { StoreHealth } from "../store/health.js";
 import type { ListenAddress } from "../util/address.js";
 import type { Clock } from "../util/clock.js";

@@ -21,9 +21,9 @@
 
 import type { FastifyReply, FastifyRequest } from "fastify";
 import { z } from "zod";
+import type { ControlReads } from "../cluster/reads.js";
 import { AviaryError } from "../errors.js";
 import type { EventHub, HubMessage } from "../events/hub.js";
-import type { ControlReads } from "../cluster/reads.js";
 import type { Clock, TimerHandle } from "../util/clock.js";
 import type { Logger } from "../util/log.js";
 import { identityOf } from "./auth.js";

@@ -50,7 +50,12 @@ describe("stored commands", () => {
       onFenced: () => assert.fail("not fenced"),
     });
     runner.start();
-    const bus = new CommandBus({ store: follower, leader: () => undefined, clock: systemClock, log });
+    const bus = new CommandBus({
+      store: follower,
+      leader: () => undefined,
+      clock: systemClock,
+      log,
+    });
     const deploy = bus.submit({
       kind: "deploy",
       service: "web",

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { hostname, tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
 import { openSqliteStore } from "../store/sqlite/sqlite-store.js";
@@ -8,7 +9,7 @@ import type { Store } from "../store/store.js";
 import { systemClock } from "../util/clock.js";
 import { createLogger } from "../util/log.js";
 import { isFenced, watchFence } from "./fence.js";
-import { CONTROLLER_LEASE, Leadership } from "./leadership.js";
+import { CONTROLLER_LEASE, deadOnThisHost, Leadership } from "./leadership.js";
 
 const dir = mkdtempSync(join(tmpdir(), "aviary-lead-"));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -40,7 +41,11 @@ interface Seen {
   lostAt: number;
 }
 
-function member(store: Pick<Store, "acquireLease" | "releaseLease" | "readLease">, holder: string, ttlMs: number) {
+function member(
+  store: Pick<Store, "acquireLease" | "releaseLease" | "readLease">,
+  holder: string,
+  ttlMs: number,
+) {
   const seen: Seen = { leads: [], loses: [], ledAt: 0, lostAt: 0 };
   const l = new Leadership({
     store,
@@ -160,5 +165,27 @@ describe("leadership", () => {
     assert.ok((a.seen.leads[1] ?? 0) > (a.seen.leads[0] ?? 0), "never the lost epoch again");
     await a.l.close();
     await sa.close();
+  });
+
+  it("a lease held by a process of this machine that is gone is taken over at once (a restart after a crash)", async () => {
+    const [sa, sb] = twoStores();
+    // A process that ran and exited: its pid no longer runs.
+    const child = spawnSync(process.execPath, ["-e", "process.stdout.write(String(process.pid))"], {
+      encoding: "utf8",
+    });
+    const dead = `${hostname()}-${child.stdout}-beef`;
+    assert.equal(deadOnThisHost(dead), true);
+    assert.equal(deadOnThisHost(`${hostname()}-${process.pid}-beef`), false, "this process");
+    assert.equal(deadOnThisHost(`elsewhere-${child.stdout}-beef`), false, "another machine");
+    assert.equal(deadOnThisHost("ops-node-1"), false, "a name given with --instance");
+    const held = await sa.acquireLease(CONTROLLER_LEASE, dead, 60_000);
+    assert.ok(held);
+    const b = member(sb, `${hostname()}-${process.pid}-cafe`, 400);
+    await b.l.start();
+    assert.equal(b.l.isLeader, true, "no wait for the dead holder's minute");
+    assert.ok((b.seen.leads[0] ?? 0) > held.epoch);
+    await b.l.close();
+    await sa.close();
+    await sb.close();
   });
 });

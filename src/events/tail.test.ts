@@ -46,7 +46,9 @@ describe("store tail", () => {
     await writer.appendMeasurement(aMeasurement());
     await Promise.all(writes);
     await until(
-      () => seen.filter((m) => m.kind === "event").length >= 1_200 && seen.some((m) => m.kind === "measurement"),
+      () =>
+        seen.filter((m) => m.kind === "event").length >= 1_200 &&
+        seen.some((m) => m.kind === "measurement"),
       10_000,
       "every event",
     );
