@@ -17,6 +17,7 @@ import { MetricsRegistry } from "./dataplane/metrics/registry.js";
 import { Router } from "./dataplane/router.js";
 import { AviaryError } from "./errors.js";
 import { EventHub } from "./events/hub.js";
+import { startFleetControlPlane } from "./fleet/control-plane.js";
 import { callGate, resolveGateHook } from "./notify/gate-client.js";
 import { startNotifier } from "./notify/notifier.js";
 import { createMetricProvider } from "./providers/metrics/factory.js";
@@ -113,19 +114,29 @@ export async function startAviary(opts: AviaryOptions): Promise<RunningAviary> {
   const hub = new EventHub((err) =>
     opts.log.error({ err: String(err) }, "an event subscriber failed"),
   );
-  const traffic = createTrafficProvider(opts.spec.dataplane, { router, clock, log: opts.log });
+  // engine fleet: routers pull the state from the store through the API and report back.
+  const fleet = startFleetControlPlane({ spec: opts.spec, store, clock, log: opts.log });
+  const traffic = createTrafficProvider(opts.spec.dataplane, {
+    router,
+    clock,
+    log: opts.log,
+    ...(fleet ? { fleet: fleet.traffic } : {}),
+  });
   const controller = new Controller({
     store,
     hub,
     router: traffic,
     // The engine's split is checked against the same per-version counts the analysis reads.
-    split: (service, version, from, to) => metrics.query({ service, version, from, to }).requests,
+    split:
+      fleet?.split ??
+      ((service, version, from, to) => metrics.query({ service, version, from, to }).requests),
     clock,
     log: opts.log,
     tickMs: parseDuration(opts.spec.controller.tick) as number,
     ...(opts.faults ? { faults: opts.faults } : {}),
     analysis: {
-      providerFor: (metric) => createMetricProvider(metric.provider, { metrics }),
+      providerFor: (metric) =>
+        createMetricProvider(metric.provider, { metrics, ...fleet?.metricDeps }),
       judgeFor: createJudge,
     },
     gateCaller: (gate, payload, signal) => callGate(gate, payload, { signal }),
@@ -145,6 +156,7 @@ export async function startAviary(opts: AviaryOptions): Promise<RunningAviary> {
     log: opts.log,
     ...(opts.streams ? { streams: opts.streams } : {}),
     ...opts.adminLimits,
+    ...(fleet ? { fleet: fleet.api } : {}),
   });
 
   // Secrets of notifications are read now: a missing one stops the start, naming it. Those of
@@ -168,6 +180,7 @@ export async function startAviary(opts: AviaryOptions): Promise<RunningAviary> {
     await logs?.close();
     await controller.stop();
     await traffic.close();
+    fleet?.close();
     await notifier.close();
     await Promise.all([router.close(), admin.close()]);
     await store.close();
