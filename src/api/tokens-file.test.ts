@@ -30,11 +30,11 @@ describe("the tokens file", () => {
     const cases: Array<[string, string]> = [
       [
         "a-token operator",
-        "expected 'sha256:<64 hex digits> <read-only|operator> <name> [created]', found 2 fields",
+        "expected 'sha256:<64 hex digits> <read-only|operator|router> <name> [created]', found 2 fields",
       ],
       [
         `sha256:${H} operator ci x y`,
-        "expected 'sha256:<64 hex digits> <read-only|operator> <name> [created]', found 5 fields",
+        "expected 'sha256:<64 hex digits> <read-only|operator|router> <name> [created]', found 5 fields",
       ],
       [
         "a-token operator ci",
