@@ -29,6 +29,7 @@ import { Router } from "./dataplane/router.js";
 import { AviaryError } from "./errors.js";
 import { EventHub } from "./events/hub.js";
 import { StoreTail } from "./events/tail.js";
+import { startFleetControlPlane } from "./fleet/control-plane.js";
 import { callGate, resolveGateHook } from "./notify/gate-client.js";
 import { startNotifier } from "./notify/notifier.js";
 import { createMetricProvider } from "./providers/metrics/factory.js";
@@ -148,7 +149,14 @@ export async function startAviary(opts: AviaryOptions): Promise<RunningAviary> {
   const hub = new EventHub((err) =>
     opts.log.error({ err: String(err) }, "an event subscriber failed"),
   );
-  const traffic = createTrafficProvider(opts.spec.dataplane, { router, clock, log: opts.log });
+  // engine fleet: routers pull the state from the store through the API and report back.
+  const fleet = startFleetControlPlane({ spec: opts.spec, store, clock, log: opts.log });
+  const traffic = createTrafficProvider(opts.spec.dataplane, {
+    router,
+    clock,
+    log: opts.log,
+    ...(fleet ? { fleet: fleet.traffic } : {}),
+  });
   // The hub is fed from the store (every instance publishes every committed event once, in
   // order): a controller's own commits only wake the tail, they never reach the hub directly.
   const tail = new StoreTail({ store, hub, clock: systemClock, log: opts.log });
@@ -159,13 +167,16 @@ export async function startAviary(opts: AviaryOptions): Promise<RunningAviary> {
       hub: { publish: () => tail.poke() },
       router: traffic,
       // The engine's split is checked against the same per-version counts the analysis reads.
-      split: (service, version, from, to) => metrics.query({ service, version, from, to }).requests,
+      split:
+        fleet?.split ??
+        ((service, version, from, to) => metrics.query({ service, version, from, to }).requests),
       clock,
       log: opts.log,
       tickMs,
       ...(opts.faults ? { faults: opts.faults } : {}),
       analysis: {
-        providerFor: (metric) => createMetricProvider(metric.provider, { metrics }),
+        providerFor: (metric) =>
+          createMetricProvider(metric.provider, { metrics, ...fleet?.metricDeps }),
         judgeFor: createJudge,
       },
       gateCaller: (gate, payload, signal) => callGate(gate, payload, { signal }),
@@ -229,6 +240,7 @@ export async function startAviary(opts: AviaryOptions): Promise<RunningAviary> {
     log: opts.log,
     ...(opts.streams ? { streams: opts.streams } : {}),
     ...opts.adminLimits,
+    ...(fleet ? { fleet: fleet.api } : {}),
   });
 
   // Secrets of notifications are read now: a missing one stops the start, naming it. Those of
@@ -261,6 +273,7 @@ export async function startAviary(opts: AviaryOptions): Promise<RunningAviary> {
     await cluster.close(how);
     await tail.close();
     await traffic.close();
+    fleet?.close();
     await notifier.close();
     await Promise.all([router.close(), admin.close()]);
     await store.close();

@@ -14,10 +14,10 @@ import type { MeasureContext } from "../src/analysis/types.js";
 import { ProviderError } from "../src/analysis/types.js";
 import { MemoryFleetBoard } from "../src/fleet/board.js";
 import { FleetMetrics } from "../src/fleet/fleet-metrics.js";
-import { MemoryRouterReports } from "../src/fleet/memory-reports.js";
 import { FleetMetricProvider } from "../src/fleet/metric-provider.js";
 import type { TrafficState } from "../src/rollout/types.js";
 import { type Service, Spec } from "../src/spec/schema.js";
+import { openSqliteStore } from "../src/store/sqlite/sqlite-store.js";
 import { systemClock } from "../src/util/clock.js";
 import { startUpstream, type Upstream } from "./fixtures.js";
 import {
@@ -77,7 +77,9 @@ async function who(url: string): Promise<string> {
 
 async function fleet(opts: { metrics?: FleetMetrics } = {}) {
   const board = new MemoryFleetBoard({ proxy: Spec.parse({}).proxy, metricsWindowMs: 60_000 });
-  const reports = new MemoryRouterReports();
+  // The reports in a real store, as aviary serve keeps them.
+  const reports = openSqliteStore(join(mkdtempSync(join(dir, "store-")), "aviary.db"));
+  cleanup.push(() => reports.close());
   const api = {
     board,
     reports,

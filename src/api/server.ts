@@ -22,6 +22,7 @@ import { VERSION } from "../version.js";
 import { type AccessConfig, identityOf, installAuth } from "./auth.js";
 import { installJsonBody } from "./body.js";
 import { DEFAULT_MAX_CONNECTIONS, limitConnections } from "./connections.js";
+import { type FleetApi, fleetRoutes } from "./fleet-routes.js";
 import { type ApiStore, historyRoutes } from "./history-routes.js";
 import { metricsRoutes } from "./metrics-routes.js";
 import { openApiDocument } from "./openapi.js";
@@ -58,6 +59,8 @@ export interface AdminOptions {
   maxConnections?: number;
   /** How long a request head may take to arrive; default 10 s (tests lower it). */
   headersTimeoutMs?: number;
+  /** The fleet's routes (`dataplane.engine: fleet`). */
+  fleet?: FleetApi;
 }
 
 /** A route as Fastify registered it, whatever registered it. */
@@ -81,6 +84,7 @@ export function adminRoutes(opts: AdminOptions, streams: EventStreams): ApiRoute
     ...historyRoutes(opts.controller, opts.store),
     ...metricsRoutes(opts.controller, opts.metrics, opts.metricsWindowMs, opts.clock),
     ...streamRoutes(opts.controller, streams),
+    ...(opts.fleet ? fleetRoutes(opts.fleet) : []),
     route({
       method: "GET",
       url: "/api/v1/cluster",

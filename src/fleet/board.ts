@@ -119,7 +119,7 @@ export class MemoryFleetBoard implements FleetBoard {
 /** The fleet state as the store holds it: the applied spec and the services' stored traffic. */
 export class StoreFleetBoard implements FleetBoard {
   readonly #store: Store;
-  /** The spec this instance started with, until one is stored. */
+  /** The spec this instance started with: its proxy and metrics settings, and its services until a spec is stored. */
   readonly #fallback: { services: readonly Service[]; proxy: ProxySettings; window: string };
   readonly #listeners = new Listeners();
   #parsed: { revision: number; spec: Parameters<typeof composeFleetState>[0] } | undefined;
@@ -147,17 +147,17 @@ export class StoreFleetBoard implements FleetBoard {
     ]);
     const revision = applied?.revision ?? 0;
     if (this.#parsed?.revision !== revision) {
-      const spec = (applied?.spec ?? {
-        services: this.#fallback.services,
-        proxy: this.#fallback.proxy,
-        metrics: { window: this.#fallback.window },
-      }) as { services: Service[]; proxy: ProxySettings; metrics: { window: string } };
+      // The stored spec carries the services (and templates); the proxy and metrics settings
+      // are each instance's own, read at its start, like the embedded router's.
+      const services =
+        (applied?.spec as { services?: Service[] } | undefined)?.services ??
+        this.#fallback.services;
       this.#parsed = {
         revision,
         spec: {
-          services: spec.services,
-          proxy: spec.proxy,
-          metricsWindowMs: parseDuration(spec.metrics.window) as number,
+          services,
+          proxy: this.#fallback.proxy,
+          metricsWindowMs: parseDuration(this.#fallback.window) as number,
         },
       };
     }

@@ -14,8 +14,8 @@ import { after } from "node:test";
 import { startControlPlane, startRouter } from "../../../../test/fleet-fixtures.js";
 import { MemoryFleetBoard } from "../../../fleet/board.js";
 import type { FleetRouter } from "../../../fleet/fleet-router.js";
-import { MemoryRouterReports } from "../../../fleet/memory-reports.js";
 import { Spec } from "../../../spec/schema.js";
+import { openSqliteStore } from "../../../store/sqlite/sqlite-store.js";
 import { systemClock } from "../../../util/clock.js";
 import { runTrafficConformance } from "../conformance.js";
 import { FleetTrafficProvider } from "./index.js";
@@ -31,21 +31,24 @@ runTrafficConformance({
   async start() {
     const spec = Spec.parse({});
     const board = new MemoryFleetBoard({ proxy: spec.proxy, metricsWindowMs: 60_000 });
-    const reports = new MemoryRouterReports();
+    const dir = mkdtempSync(join(tmpdir(), "aviary-fleet-conf-"));
+    cleanup.push(async () => rmSync(dir, { recursive: true, force: true }));
+    // The routers' reports in a real store, as aviary serve keeps them.
+    const reports = openSqliteStore(join(dir, "aviary.db"));
+    cleanup.push(() => reports.close());
     const cp = await startControlPlane({
       board,
       reports,
       clock: systemClock,
       reportIntervalMs: 200,
     });
-    const dir = mkdtempSync(join(tmpdir(), "aviary-fleet-conf-"));
-    cleanup.push(async () => rmSync(dir, { recursive: true, force: true }));
     cleanup.push(() => cp.close());
     const provider = new FleetTrafficProvider({
       board,
       reports,
       clock: systemClock,
-      reportIntervalMs: 200,
+      // Routers report every 200 ms; live within 1.5 s leaves room for a loaded test machine.
+      reportIntervalMs: 500,
       timeoutMs: 5_000,
     });
     let routers: FleetRouter[] = [];
@@ -71,7 +74,7 @@ runTrafficConformance({
       const until = Date.now() + 10_000;
       for (;;) {
         const live = (await reports.routerReports()).filter(
-          (r) => Date.now() - r.at < 500 && !(r.windows as { final: boolean }).final,
+          (r) => Date.now() - r.at < 2_000 && !(r.windows as { final: boolean }).final,
         );
         if (live.length === routers.length || Date.now() > until) return;
         await new Promise((r) => setTimeout(r, 50));
@@ -84,6 +87,7 @@ runTrafficConformance({
     // Routers listen once they have a state: publish the empty spec's, then learn the ports.
     await board.configure([], new Map());
     for (const r of routers) await r.serving(5_000);
+    await heard();
     ports = routers.map((r) => r.listenAddress?.port ?? 0);
     return {
       provider,

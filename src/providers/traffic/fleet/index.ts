@@ -124,9 +124,10 @@ export class FleetTrafficProvider implements TrafficProvider {
     const deadline = this.#o.clock.now() + this.#o.timeoutMs;
     for (;;) {
       const live = await this.#live();
-      if (live.length === 0) throw await this.#unreachable();
-      if (done(live)) return;
+      if (live.length > 0 && done(live)) return;
       if (this.#o.clock.now() >= deadline) {
+        // Waited for one to come (a router starting, a report late under load): none did.
+        if (live.length === 0) throw await this.#unreachable();
         const behind = live.map((r) => r.router).join(", ");
         throw new TrafficProviderError(
           PROVIDER_TYPE,
