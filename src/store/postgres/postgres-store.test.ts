@@ -226,15 +226,25 @@ describe("postgres store: the server goes away", () => {
     }
   });
 
-  it("keeps every committed write through a SIGKILL of the server (fsync on)", async () => {
+  it("keeps every committed write through a SIGKILL of the server (fsync on), and listens again", async () => {
     const url = await freshDatabase();
     const store = await openPostgresStore(url, { connectTimeoutS: 2 });
     try {
+      let wakeUps = 0;
+      const off = store.onChange((what) => {
+        if (what === "reports") wakeUps++;
+      });
+      // The first LISTEN calls subscribers for every kind.
+      await until(async () => (wakeUps === 1 ? true : undefined));
       for (let i = 0; i < 20; i++) await store.appendEvent(anEvent({ type: `e${i}` }));
       await pg.kill();
       await pg.start();
       const events = await until(() => store.eventsAfter(0).catch(() => undefined));
       assert.equal(events.length, 20);
+      // Wake-ups sent while the LISTEN connection was down are lost: the re-LISTEN calls every
+      // kind again (nobody wrote a report), so subscribers catch up by reading.
+      await until(async () => (wakeUps >= 2 ? true : undefined));
+      off();
     } finally {
       await store.close();
     }

@@ -191,7 +191,7 @@ function postgresStore(sql: postgres.Sql, where: string, changes: ChangeListener
         // Let the operations already queued finish first.
         await tail;
         // Bounded: the client's end() can wait for ever on a connection the server dropped.
-        await sql.end({ timeout: 5 });
+        await sql.end({ timeout: 1 });
       },
     };
     return Object.assign(view, store) as unknown as Store;
