@@ -226,6 +226,28 @@ describe("postgres store: the server goes away", () => {
     }
   });
 
+  it("a frozen server (SIGSTOP) leaves calls waiting; they complete once it resumes", async () => {
+    const store = await openPostgresStore(await freshDatabase());
+    try {
+      await store.putService(aService());
+      pg.pause();
+      let answered = false;
+      const read = store.getService("checkout").then((s) => {
+        answered = true;
+        return s;
+      });
+      try {
+        await new Promise((resolve) => setTimeout(resolve, 500));
+        assert.equal(answered, false, "no answer from a frozen server");
+      } finally {
+        pg.resume();
+      }
+      assert.deepEqual(await read, aService());
+    } finally {
+      await store.close();
+    }
+  });
+
   it("keeps every committed write through a SIGKILL of the server (fsync on), and listens again", async () => {
     const url = await freshDatabase();
     const store = await openPostgresStore(url, { connectTimeoutS: 2 });
