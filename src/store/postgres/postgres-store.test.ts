@@ -213,6 +213,8 @@ describe("postgres store: the server goes away", () => {
         (e: unknown) => e,
       );
       assert.ok(err instanceof StoreUnavailableError, String(err));
+      const down = store.health();
+      assert.equal(down.ok, false, "health says the database does not answer");
       assert.match(err.message, new RegExp(`127\\.0\\.0\\.1:${pg.port}/case_`));
       assert.doesNotMatch(err.message, /s3cret/);
       assert.doesNotMatch(err.message, /s3cret/, String((err as Error).cause));
@@ -221,6 +223,7 @@ describe("postgres store: the server goes away", () => {
       const event = await until(() => store.appendEvent(anEvent()).catch(() => undefined));
       assert.equal(event.seq >= 1, true);
       assert.deepEqual(await store.getService("checkout"), aService(), "the data survived");
+      assert.deepEqual(store.health(), { ok: true });
     } finally {
       await store.close();
     }
