@@ -179,6 +179,8 @@ function apiDocument(): JsonSchema {
     anonymousRead: false,
     clock: untouchable("clock"),
     log: untouchable("log"),
+    // The fleet's routes are served with dataplane.engine: fleet only; documented all the same.
+    fleet: untouchable("fleet"),
   } as unknown as AdminOptions;
   return openApiDocument(adminRoutes(opts, untouchable("streams") as EventStreams));
 }

@@ -60,7 +60,6 @@ const StateQuery = z.strictObject({
 });
 
 export function fleetRoutes(api: FleetApi): ApiRoute[] {
-  const interval = api.reportIntervalMs ?? 2_000;
   return [
     route({
       method: "GET",
@@ -131,7 +130,7 @@ export function fleetRoutes(api: FleetApi): ApiRoute[] {
         return {
           routers: reports
             .sort((a, b) => a.router.localeCompare(b.router))
-            .map((r) => routerView(r, now, interval)),
+            .map((r) => routerView(r, now, api.reportIntervalMs ?? 2_000)),
           desired: desiredView(state),
         };
       },

@@ -9,9 +9,9 @@
 
 import type { MetricProvider } from "../analysis/types.js";
 import type { FleetApi } from "../api/fleet-routes.js";
-import type { FleetReports } from "../providers/traffic/fleet/index.js";
+import { type FleetReports, isFinal } from "../providers/traffic/fleet/index.js";
 import type { Spec } from "../spec/schema.js";
-import type { Store } from "../store/store.js";
+import type { RouterReport, Store } from "../store/store.js";
 import type { Clock } from "../util/clock.js";
 import { parseDuration } from "../util/duration.js";
 import type { Logger } from "../util/log.js";
@@ -53,14 +53,17 @@ export function startFleetControlPlane(opts: {
   // Reports posted to other instances reach this one through the store: read on a wake-up,
   // and every 2 s anyway.
   let reading = false;
+  const stale = new Set<string>();
   const feed = async () => {
     if (reading) return;
     reading = true;
     try {
-      for (const report of await store.routerReports()) {
+      const reports = await store.routerReports();
+      for (const report of reports) {
         const problem = metrics.ingest(report);
         if (problem !== undefined) log.warn({ problem }, "a router's stored report was not used");
       }
+      noteStale(reports, stale, clock.now(), log);
     } catch (err) {
       log.warn({ err: String(err) }, "cannot read the routers' reports");
     } finally {
@@ -85,4 +88,31 @@ export function startFleetControlPlane(opts: {
       board.close();
     },
   };
+}
+
+/**
+ * Says when a router goes stale (no report for three of its intervals) and when it is back:
+ * the warning is the operator's cue, since the analysis is inconclusive meanwhile.
+ */
+function noteStale(reports: readonly RouterReport[], stale: Set<string>, now: number, log: Logger) {
+  const seen = new Set<string>();
+  for (const r of reports) {
+    seen.add(r.router);
+    const w = r.windows as { intervalMs?: unknown } | null;
+    const interval = typeof w?.intervalMs === "number" ? w.intervalMs : 2_000;
+    const isStale = !isFinal(r) && now - r.at > 3 * interval;
+    if (isStale && !stale.has(r.router)) {
+      stale.add(r.router);
+      log.warn(
+        {
+          router: r.router,
+          lastReportAgoS: Math.round((now - r.at) / 1000),
+          forget: `DELETE /api/v1/fleet/routers/${r.router}`,
+        },
+        "fleet.router-stale: a router stopped reporting; analyses over its traffic are inconclusive until it reports again or is forgotten",
+      );
+    } else if (!isStale && stale.delete(r.router))
+      log.info({ router: r.router }, "fleet.router-back: a stale router reports again");
+  }
+  for (const id of [...stale]) if (!seen.has(id)) stale.delete(id);
 }
