@@ -88,6 +88,8 @@ describe("faults against a highly available Aviary", { timeout: 240_000 }, () =>
     assert.ok(check.seqsOrdered, "history seqs out of order");
     assert.equal(check.duplicateTransitions, 0, JSON.stringify(check.rollouts, null, 1));
     assert.equal(check.lostTransitions, 0, JSON.stringify(check.rollouts, null, 1));
+    const aborted = check.rollouts.filter((r) => r.aborted !== null);
+    assert.deepEqual(aborted, [], "no rollout may be aborted by a fault");
   }
 
   function assertNoFailures(counts: LoadCounts, what: string): void {

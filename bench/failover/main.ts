@@ -152,6 +152,9 @@ async function main(): Promise<number> {
     say(
       `history: ${events.length} events, ${check.rollouts.length} rollouts (${check.rollouts.filter((r) => r.finished).length} finished), ${check.duplicateTransitions} duplicate and ${check.lostTransitions} lost transitions (target 0 / 0)`,
     );
+    const aborted = check.rollouts.filter((r) => r.aborted !== null);
+    say(`aborted rollouts: ${aborted.length} (a fault should abort none)`);
+    for (const r of aborted) say(`  ${r.rolloutId} aborted by ${r.aborted}`);
     for (const r of check.rollouts)
       if (r.duplicates.length > 0 || r.lost.length > 0 || r.unexpected.length > 0)
         say(

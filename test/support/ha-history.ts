@@ -12,8 +12,9 @@
  *
  * Lost transitions are counted against the sequence the strategy implies
  * ({@link expectedTransitions}): what is recorded must be that sequence, or a prefix of it while
- * the rollout is still going; an expected transition missing before the last one recorded is
- * lost.
+ * the rollout is still going or was aborted; an expected transition missing before the last
+ * one recorded (or anywhere, for a promoted rollout) is lost. Aborts are reported with their
+ * reason: the checker does not judge why a rollout ended.
  *
  * @module
  */
@@ -25,6 +26,8 @@ export interface HistoryEvent {
   stepIndex: number | null;
   weight: number | null;
   at?: number;
+  reason?: string;
+  actor?: string;
 }
 
 /** Events that report on the data plane or notify, not transitions of the rollout. */
@@ -79,6 +82,8 @@ export interface RolloutCheck {
   /** Recorded transitions the strategy does not explain (reported, not counted as lost). */
   unexpected: string[];
   finished: boolean;
+  /** The abort's reason and actor, when the rollout was aborted (an end, not a lost step). */
+  aborted: string | null;
 }
 
 export interface HistoryCheck {
@@ -117,17 +122,21 @@ export function checkHistory(
       .filter(([, seqs]) => seqs.length > 1)
       .map(([shape, seqs]) => ({ shape, seqs }));
     const finished = recorded.some((s) => /^(promoted|aborted):/.test(s));
+    const abort = list.find((e) => e.type === "aborted");
+    // An aborted rollout stops early on purpose: only a promotion vouches for every step.
+    const promoted = recorded.some((s) => s.startsWith("promoted:"));
     const seen = new Set(recorded);
     // How far into the expected sequence the history got: the last expected shape recorded.
     let reached = -1;
     want.forEach((s, i) => {
       if (seen.has(s)) reached = i;
     });
-    const upTo = finished ? want.length - 1 : reached;
+    const upTo = promoted ? want.length - 1 : reached;
     const lost = want.slice(0, upTo + 1).filter((s) => !seen.has(s));
     const wanted = new Set(want);
     const unexpected = [...seen].filter((s) => !wanted.has(s));
-    rollouts.push({ rolloutId, recorded, duplicates, lost, unexpected, finished });
+    const aborted = abort === undefined ? null : `${abort.actor ?? "?"}: ${abort.reason ?? ""}`;
+    rollouts.push({ rolloutId, recorded, duplicates, lost, unexpected, finished, aborted });
   }
   return {
     rollouts,
