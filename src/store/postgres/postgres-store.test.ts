@@ -213,6 +213,8 @@ describe("postgres store: the server goes away", () => {
         (e: unknown) => e,
       );
       assert.ok(err instanceof StoreUnavailableError, String(err));
+      const down = store.health();
+      assert.equal(down.ok, false, "health says the database does not answer");
       assert.match(err.message, new RegExp(`127\\.0\\.0\\.1:${pg.port}/case_`));
       assert.doesNotMatch(err.message, /s3cret/);
       assert.doesNotMatch(err.message, /s3cret/, String((err as Error).cause));
@@ -221,20 +223,53 @@ describe("postgres store: the server goes away", () => {
       const event = await until(() => store.appendEvent(anEvent()).catch(() => undefined));
       assert.equal(event.seq >= 1, true);
       assert.deepEqual(await store.getService("checkout"), aService(), "the data survived");
+      assert.deepEqual(store.health(), { ok: true });
     } finally {
       await store.close();
     }
   });
 
-  it("keeps every committed write through a SIGKILL of the server (fsync on)", async () => {
+  it("a frozen server (SIGSTOP) leaves calls waiting; they complete once it resumes", async () => {
+    const store = await openPostgresStore(await freshDatabase());
+    try {
+      await store.putService(aService());
+      pg.pause();
+      let answered = false;
+      const read = store.getService("checkout").then((s) => {
+        answered = true;
+        return s;
+      });
+      try {
+        await new Promise((resolve) => setTimeout(resolve, 500));
+        assert.equal(answered, false, "no answer from a frozen server");
+      } finally {
+        pg.resume();
+      }
+      assert.deepEqual(await read, aService());
+    } finally {
+      await store.close();
+    }
+  });
+
+  it("keeps every committed write through a SIGKILL of the server (fsync on), and listens again", async () => {
     const url = await freshDatabase();
     const store = await openPostgresStore(url, { connectTimeoutS: 2 });
     try {
+      let wakeUps = 0;
+      const off = store.onChange((what) => {
+        if (what === "reports") wakeUps++;
+      });
+      // The first LISTEN calls subscribers for every kind.
+      await until(async () => (wakeUps === 1 ? true : undefined));
       for (let i = 0; i < 20; i++) await store.appendEvent(anEvent({ type: `e${i}` }));
       await pg.kill();
       await pg.start();
       const events = await until(() => store.eventsAfter(0).catch(() => undefined));
       assert.equal(events.length, 20);
+      // Wake-ups sent while the LISTEN connection was down are lost: the re-LISTEN calls every
+      // kind again (nobody wrote a report), so subscribers catch up by reading.
+      await until(async () => (wakeUps >= 2 ? true : undefined));
+      off();
     } finally {
       await store.close();
     }

@@ -20,6 +20,7 @@ import { AsyncLocalStorage } from "node:async_hooks";
 import postgres from "postgres";
 import { AviaryError } from "../../errors.js";
 import { NestedTransactionError, StoreOpenError } from "../errors.js";
+import type { HealthReporting, StoreHealth } from "../health.js";
 import type { ChangeKind, Fence, Store, StoreTx } from "../store.js";
 import { StoreUnavailableError } from "./errors.js";
 import { acquireLease, checkFence, readLease, releaseLease } from "./lease.js";
@@ -33,6 +34,9 @@ export interface PostgresStoreOptions {
   /** Seconds to wait for a connection before the call fails. Default 10. */
   connectTimeoutS?: number;
 }
+
+/** The Postgres store: a Store that also says whether the database answers (`/healthz`). */
+export type PostgresStore = Store & HealthReporting;
 
 /** Operations whose success means the database took a write: each runs in its own transaction. */
 const WRITE = /^(put|append|record|delete|finish)/;
@@ -76,7 +80,7 @@ export function describeUrl(url: string): string {
 export async function openPostgresStore(
   url: string,
   options: PostgresStoreOptions = {},
-): Promise<Store> {
+): Promise<PostgresStore> {
   const where = describeUrl(url);
   const sql = postgres(url, {
     max: options.maxConnections ?? 4,
@@ -122,10 +126,12 @@ interface TxScope {
 }
 const scope = new AsyncLocalStorage<TxScope>();
 
-function postgresStore(sql: postgres.Sql, where: string, changes: ChangeListener): Store {
+function postgresStore(sql: postgres.Sql, where: string, changes: ChangeListener): PostgresStore {
   // One operation or transaction at a time per store, as the interface promises (a read queued
   // behind a transaction runs after it). Fenced views share the queue.
   let tail: Promise<unknown> = Promise.resolve();
+  // Whether the database answers: failed since the first unreachable call, ok at the next answer.
+  let health: StoreHealth = { ok: true };
   const exclusive = <T>(operation: string, work: () => Promise<T>): Promise<T> => {
     const current = scope.getStore();
     if (current?.open && current.sql === sql) {
@@ -133,8 +139,14 @@ function postgresStore(sql: postgres.Sql, where: string, changes: ChangeListener
     }
     const result = tail.then(async () => {
       try {
-        return await work();
+        const value = await work();
+        health = { ok: true };
+        return value;
       } catch (err) {
+        if (unreachable(err)) {
+          const message = err instanceof Error ? err.message : String(err);
+          health = { ok: false, error: message, since: health.ok ? Date.now() : health.since };
+        }
         rethrow(where, err);
       }
     });
@@ -167,7 +179,7 @@ function postgresStore(sql: postgres.Sql, where: string, changes: ChangeListener
   const ops = createPgTx(sql, () => {});
   const names = Object.keys(ops) as Array<keyof StoreTx>;
 
-  const make = (fence: Fence | undefined): Store => {
+  const make = (fence: Fence | undefined): PostgresStore => {
     const view: Record<string, unknown> = {};
     for (const name of names) {
       const op = ops[name] as (...a: unknown[]) => Promise<unknown>;
@@ -177,7 +189,7 @@ function postgresStore(sql: postgres.Sql, where: string, changes: ChangeListener
             transaction((tx) => (tx[name] as (...a: unknown[]) => Promise<unknown>)(...a), fence)
         : (...a: unknown[]) => exclusive(name, () => op(...a));
     }
-    const store: Omit<Store, keyof StoreTx> = {
+    const store: Omit<PostgresStore, keyof StoreTx> = {
       transaction: (fn) => transaction(fn, fence),
       acquireLease: (name, holder, ttlMs) =>
         exclusive("acquireLease", () => acquireLease(sql, name, holder, ttlMs)),
@@ -186,15 +198,16 @@ function postgresStore(sql: postgres.Sql, where: string, changes: ChangeListener
       readLease: (name) => exclusive("readLease", () => readLease(sql, name)),
       fenced: (next) => make({ ...next }),
       onChange: (fn) => changes.subscribe(fn),
+      health: () => ({ ...health }),
       async close() {
         await changes.close();
         // Let the operations already queued finish first.
         await tail;
         // Bounded: the client's end() can wait for ever on a connection the server dropped.
-        await sql.end({ timeout: 5 });
+        await sql.end({ timeout: 1 });
       },
     };
-    return Object.assign(view, store) as unknown as Store;
+    return Object.assign(view, store) as unknown as PostgresStore;
   };
   return make(undefined);
 }

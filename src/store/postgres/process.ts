@@ -4,9 +4,10 @@
  * port on 127.0.0.1, the unix socket in the same directory. fsync stays on: the store's
  * durability is part of what the tests check.
  *
- * The server is started directly (not through pg_ctl) as the leader of its own process group, so
- * kill(), pause() and resume() reach the postmaster and every backend at once: a SIGKILL of the
- * postmaster alone leaves backends holding its shared memory, and the next start then fails.
+ * The server is started directly (not through pg_ctl), so its pid is ours. kill(), pause() and
+ * resume() signal the postmaster and every process it forked (each of which calls setsid, so a
+ * process-group signal would miss them): a SIGKILL of the postmaster alone leaves backends
+ * holding its shared memory for a while, and a SIGSTOP of it alone leaves sessions answering.
  * Postgres refuses to run as root; as root the server runs as `nobody` (setpriv, which execs and
  * so keeps the pid ours).
  *
@@ -20,6 +21,7 @@ import {
   existsSync,
   mkdtempSync,
   openSync,
+  readdirSync,
   readFileSync,
   rmSync,
 } from "node:fs";
@@ -106,6 +108,27 @@ function asUser(user: { uid: number; gid: number } | undefined, cmd: string, arg
   };
 }
 
+/** Pids whose parent is `parent` (Linux /proc): the postmaster's backends and workers. */
+function childrenOf(parent: number): number[] {
+  const pids: number[] = [];
+  let entries: string[];
+  try {
+    entries = readdirSync("/proc");
+  } catch {
+    return pids;
+  }
+  for (const entry of entries) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, "utf8");
+      // pid (comm) state ppid ...: comm may hold spaces, so split after its closing paren.
+      const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
+      if (ppid === parent) pids.push(Number(entry));
+    } catch {}
+  }
+  return pids;
+}
+
 /** The last lines of the server's log, for an error that says why it did not start. */
 function logTail(file: string): string {
   try {
@@ -152,9 +175,12 @@ export async function startPostgres(opts: StartPostgresOptions = {}): Promise<Po
 
   const killGroup = (signal: NodeJS.Signals) => {
     if (child?.pid === undefined || child.exitCode !== null || child.signalCode !== null) return;
-    try {
-      process.kill(-child.pid, signal);
-    } catch {}
+    // The children first, so a stopped or killed postmaster cannot fork new ones unseen.
+    for (const pid of [...childrenOf(child.pid), child.pid]) {
+      try {
+        process.kill(pid, signal);
+      } catch {}
+    }
   };
   // A test that crashes must not leave a server (and its directory) behind.
   const onExit = () => {
@@ -181,6 +207,7 @@ export async function startPostgres(opts: StartPostgresOptions = {}): Promise<Po
       "synchronous_commit=on",
     ]);
     const out = openSync(log, "a");
+    // detached: a Ctrl-C meant for the test runner does not reach the server first.
     child = spawn(run.cmd, run.args, { detached: true, stdio: ["ignore", out, out] });
     closeSync(out);
     const proc = child;

@@ -79,12 +79,12 @@ export function createPgTx(sql: postgres.Sql, changed: (kind: ChangeKind) => voi
         s.revision === 1
           ? await sql`
             INSERT INTO services (name, traffic, rollout_id, previous_stable, updated_at, revision)
-            VALUES (${s.name}, ${json(s.traffic)}::jsonb, ${s.rolloutId},
-              ${s.previousStable === null ? null : json(s.previousStable)}::jsonb, ${s.updatedAt}, 1)
+            VALUES (${s.name}, ${json(s.traffic)}::text::jsonb, ${s.rolloutId},
+              ${s.previousStable === null ? null : json(s.previousStable)}::text::jsonb, ${s.updatedAt}, 1)
             ON CONFLICT (name) DO NOTHING`
           : await sql`
-            UPDATE services SET traffic = ${json(s.traffic)}::jsonb, rollout_id = ${s.rolloutId},
-              previous_stable = ${s.previousStable === null ? null : json(s.previousStable)}::jsonb,
+            UPDATE services SET traffic = ${json(s.traffic)}::text::jsonb, rollout_id = ${s.rolloutId},
+              previous_stable = ${s.previousStable === null ? null : json(s.previousStable)}::text::jsonb,
               updated_at = ${s.updatedAt}, revision = ${s.revision}
             WHERE name = ${s.name} AND revision = ${s.revision - 1}`;
       if (written.count !== 1) {
@@ -109,18 +109,18 @@ export function createPgTx(sql: postgres.Sql, changed: (kind: ChangeKind) => voi
             INSERT INTO rollouts (id, service, stable, canary, phase, reason, step_index,
               step_started_at, progress_since, paused_at, traffic, strategy, gates, created_at,
               updated_at, finished_at, revision)
-            VALUES (${r.id}, ${r.service}, ${json(r.stable)}::jsonb, ${json(r.canary)}::jsonb,
+            VALUES (${r.id}, ${r.service}, ${json(r.stable)}::text::jsonb, ${json(r.canary)}::text::jsonb,
               ${r.phase}, ${r.reason}, ${r.stepIndex}, ${r.stepStartedAt}, ${r.progressSince},
-              ${r.pausedAt}, ${json(r.traffic)}::jsonb, ${json(r.strategy)}::jsonb,
-              ${json(r.gates)}::jsonb, ${r.createdAt}, ${r.updatedAt}, ${r.finishedAt}, 1)
+              ${r.pausedAt}, ${json(r.traffic)}::text::jsonb, ${json(r.strategy)}::text::jsonb,
+              ${json(r.gates)}::text::jsonb, ${r.createdAt}, ${r.updatedAt}, ${r.finishedAt}, 1)
             ON CONFLICT (id) DO NOTHING`
           : await sql`
-            UPDATE rollouts SET service = ${r.service}, stable = ${json(r.stable)}::jsonb,
-              canary = ${json(r.canary)}::jsonb, phase = ${r.phase}, reason = ${r.reason},
+            UPDATE rollouts SET service = ${r.service}, stable = ${json(r.stable)}::text::jsonb,
+              canary = ${json(r.canary)}::text::jsonb, phase = ${r.phase}, reason = ${r.reason},
               step_index = ${r.stepIndex}, step_started_at = ${r.stepStartedAt},
               progress_since = ${r.progressSince}, paused_at = ${r.pausedAt},
-              traffic = ${json(r.traffic)}::jsonb, strategy = ${json(r.strategy)}::jsonb,
-              gates = ${json(r.gates)}::jsonb, created_at = ${r.createdAt},
+              traffic = ${json(r.traffic)}::text::jsonb, strategy = ${json(r.strategy)}::text::jsonb,
+              gates = ${json(r.gates)}::text::jsonb, created_at = ${r.createdAt},
               updated_at = ${r.updatedAt}, finished_at = ${r.finishedAt}, revision = ${r.revision}
             WHERE id = ${r.id} AND revision = ${r.revision - 1}`;
       if (written.count !== 1) {
@@ -152,7 +152,7 @@ export function createPgTx(sql: postgres.Sql, changed: (kind: ChangeKind) => voi
       const [row] = await sql`
         INSERT INTO events (rollout_id, service, at, type, actor, reason, phase, step_index, weight, data)
         VALUES (${e.rolloutId}, ${e.service}, ${e.at}, ${e.type}, ${e.actor}, ${e.reason}, ${e.phase},
-          ${e.stepIndex}, ${e.weight}, ${json(e.data)}::jsonb)
+          ${e.stepIndex}, ${e.weight}, ${json(e.data)}::text::jsonb)
         RETURNING *`;
       changed("events");
       return eventOf(returned(row));
@@ -172,7 +172,7 @@ export function createPgTx(sql: postgres.Sql, changed: (kind: ChangeKind) => voi
     async recordVersion(service, version, targets, at) {
       await sql`
         INSERT INTO versions (service, version, targets, first_seen_at, last_seen_at)
-        VALUES (${service}, ${version}, ${json(targets)}::jsonb, ${at}, ${at})
+        VALUES (${service}, ${version}, ${json(targets)}::text::jsonb, ${at}, ${at})
         ON CONFLICT (service, version) DO UPDATE SET
           targets = excluded.targets, last_seen_at = excluded.last_seen_at`;
       changed("state");
@@ -188,7 +188,7 @@ export function createPgTx(sql: postgres.Sql, changed: (kind: ChangeKind) => voi
         INSERT INTO analysis_runs (id, rollout_id, service, kind, step_index, phase, message, spec,
           started_at, finished_at)
         VALUES (${r.id}, ${r.rolloutId}, ${r.service}, ${r.kind}, ${r.stepIndex}, ${r.phase},
-          ${r.message}, ${json(r.spec)}::jsonb, ${r.startedAt}, ${r.finishedAt})
+          ${r.message}, ${json(r.spec)}::text::jsonb, ${r.startedAt}, ${r.finishedAt})
         ON CONFLICT (id) DO UPDATE SET
           rollout_id = excluded.rollout_id, service = excluded.service, kind = excluded.kind,
           step_index = excluded.step_index, phase = excluded.phase, message = excluded.message,
@@ -210,7 +210,7 @@ export function createPgTx(sql: postgres.Sql, changed: (kind: ChangeKind) => voi
         const [row] = await sql`
           INSERT INTO measurements (run_id, metric, phase, value, evidence, message, started_at,
             finished_at)
-          VALUES (${m.runId}, ${m.metric}, ${m.phase}, ${m.value}, ${json(m.evidence)}::jsonb,
+          VALUES (${m.runId}, ${m.metric}, ${m.phase}, ${m.value}, ${json(m.evidence)}::text::jsonb,
             ${m.message}, ${m.startedAt}, ${m.finishedAt})
           RETURNING *`;
         changed("events");
@@ -243,10 +243,10 @@ export function createPgTx(sql: postgres.Sql, changed: (kind: ChangeKind) => voi
         s.revision === 1
           ? await sql`
             INSERT INTO applied_spec (id, revision, spec, source, applied_at)
-            VALUES (1, 1, ${json(s.spec)}::jsonb, ${s.source}, ${s.appliedAt})
+            VALUES (1, 1, ${json(s.spec)}::text::jsonb, ${s.source}, ${s.appliedAt})
             ON CONFLICT (id) DO NOTHING`
           : await sql`
-            UPDATE applied_spec SET revision = ${s.revision}, spec = ${json(s.spec)}::jsonb,
+            UPDATE applied_spec SET revision = ${s.revision}, spec = ${json(s.spec)}::text::jsonb,
               source = ${s.source}, applied_at = ${s.appliedAt}
             WHERE id = 1 AND revision = ${s.revision - 1}`;
       if (written.count !== 1) {
@@ -259,7 +259,7 @@ export function createPgTx(sql: postgres.Sql, changed: (kind: ChangeKind) => voi
     async putCommand(c) {
       const [row] = await sql`
         INSERT INTO commands (id, kind, service, args, actor, created_at)
-        VALUES (${c.id}, ${c.kind}, ${c.service}, ${json(c.args)}::jsonb, ${json(c.actor)}::jsonb,
+        VALUES (${c.id}, ${c.kind}, ${c.service}, ${json(c.args)}::text::jsonb, ${json(c.actor)}::text::jsonb,
           ${c.createdAt})
         RETURNING *`;
       changed("commands");
@@ -277,7 +277,7 @@ export function createPgTx(sql: postgres.Sql, changed: (kind: ChangeKind) => voi
     },
     async finishCommand(id, outcome, at) {
       const written = await sql`
-        UPDATE commands SET done_at = ${at}, outcome = ${json(outcome)}::jsonb
+        UPDATE commands SET done_at = ${at}, outcome = ${json(outcome)}::text::jsonb
         WHERE id = ${id} AND done_at IS NULL`;
       if (written.count !== 1) return false;
       changed("commands");
@@ -287,7 +287,7 @@ export function createPgTx(sql: postgres.Sql, changed: (kind: ChangeKind) => voi
     async putRouterReport(r) {
       await sql`
         INSERT INTO router_reports (router, at, served, windows)
-        VALUES (${r.router}, ${r.at}, ${json(r.served)}::jsonb, ${json(r.windows)}::jsonb)
+        VALUES (${r.router}, ${r.at}, ${json(r.served)}::text::jsonb, ${json(r.windows)}::text::jsonb)
         ON CONFLICT (router) DO UPDATE SET
           at = excluded.at, served = excluded.served, windows = excluded.windows`;
       changed("reports");
