@@ -272,10 +272,7 @@ export class AnalysisRunner {
   }
 
   /** A scored template's verdict now, stored as a measurement of its own when it changed. */
-  async #score(
-    plan: ScoringPlan,
-    states: ReadonlyMap<string, MetricState>,
-  ): Promise<ScoreVerdict> {
+  async #score(plan: ScoringPlan, states: ReadonlyMap<string, MetricState>): Promise<ScoreVerdict> {
     const v = scoreRun(plan, states);
     if (v.result === undefined) return v;
     const phase = v.phase === "Running" ? "Successful" : v.phase;

@@ -383,7 +383,8 @@ export class Controller {
       this.#templates = templates;
       this.#specs.clear();
       for (const svc of services) this.#specs.set(svc.name, svc);
-      for (const w of written) await this.#afterCommit(w.event, w.rollout);
+      // Told in commit order first (each call's synchronous part), then awaited together.
+      await Promise.all(written.map((w) => this.#afterCommit(w.event, w.rollout)));
       await this.#configureRouter(services);
       for (const name of started) await this.#driveOrLog(name);
       return changes;
@@ -495,12 +496,16 @@ export class Controller {
     await this.#traffic.desire(t.rollout.service, t.rollout.traffic);
   }
 
-  /** What follows a committed event: a finished rollout's analyses and gates stop, the event is told and logged. */
+  /**
+   * What follows a committed event: a finished rollout's analyses and gates stop, the event is
+   * told and logged. Everything up to the analyses' stop runs synchronously, so events are told
+   * in the order they were committed (streams drop an event older than one they sent).
+   */
   async #afterCommit(event: RolloutEvent, r: Rollout | undefined): Promise<void> {
+    const finished = r !== undefined && isTerminal(r);
     if (r !== undefined) {
       // A finished rollout's analyses, gate calls and timers stop here, whoever finished it.
-      if (isTerminal(r)) {
-        await this.#analysis?.facts(r);
+      if (finished) {
         this.#gates.forget(r.id);
         this.#cancelTimer(r.id);
         this.#tellPostRollout(r);
@@ -524,6 +529,7 @@ export class Controller {
         { service: event.service, event: event.type, actor: event.actor },
         event.reason,
       );
+    if (finished) await this.#analysis?.facts(r);
   }
 
   async #commitService(state: ServiceState, e: ServiceEventInput): Promise<void> {

@@ -133,12 +133,15 @@ export async function commitSpec(
           const state = await tx.getService(change.service);
           if (state === undefined) break;
           // Written once more (its last state, with the event) before it is forgotten.
-          await serviceEvent({ ...state, revision: nextRevision(state) }, {
-            type: "service.removed",
-            actor,
-            reason: change.summary,
-            data: { stable: state.traffic.stable.version },
-          });
+          await serviceEvent(
+            { ...state, revision: nextRevision(state) },
+            {
+              type: "service.removed",
+              actor,
+              reason: change.summary,
+              data: { stable: state.traffic.stable.version },
+            },
+          );
           await tx.deleteService(change.service);
           break;
         }

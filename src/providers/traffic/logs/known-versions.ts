@@ -50,8 +50,7 @@ export class KnownVersions {
     }
     const names = new Set([state.traffic.stable.version]);
     if (state.traffic.canary !== null) names.add(state.traffic.canary.version);
-    const r =
-      state.rolloutId === null ? undefined : await this.#store.getRollout(state.rolloutId);
+    const r = state.rolloutId === null ? undefined : await this.#store.getRollout(state.rolloutId);
     if (r !== undefined) names.add(r.stable.version).add(r.canary.version);
     const before = this.#known.get(service);
     const next = new Map<string, Record<Role, Recorder>>();
