@@ -237,7 +237,7 @@ export async function startAviary(opts: AviaryOptions): Promise<RunningAviary> {
   const leaderHub = new EventHub((err) =>
     opts.log.error({ err: String(err) }, "an event subscriber failed"),
   );
-  hub.subscribe((m) => {
+  const stopRelay = hub.subscribe((m) => {
     if (cluster.leadership.isLeader) leaderHub.publish(m);
   });
   const notifier = startNotifier({
@@ -261,6 +261,7 @@ export async function startAviary(opts: AviaryOptions): Promise<RunningAviary> {
     await cluster.close(how);
     await tail.close();
     await traffic.close();
+    stopRelay();
     await notifier.close();
     await Promise.all([router.close(), admin.close()]);
     await store.close();
