@@ -249,7 +249,7 @@ export async function startAviary(opts: AviaryOptions): Promise<RunningAviary> {
   const leaderHub = new EventHub((err) =>
     opts.log.error({ err: String(err) }, "an event subscriber failed"),
   );
-  hub.subscribe((m) => {
+  const stopRelay = hub.subscribe((m) => {
     if (cluster.leadership.isLeader) leaderHub.publish(m);
   });
   const notifier = startNotifier({
@@ -274,6 +274,7 @@ export async function startAviary(opts: AviaryOptions): Promise<RunningAviary> {
     await tail.close();
     await traffic.close();
     fleet?.close();
+    stopRelay();
     await notifier.close();
     await Promise.all([router.close(), admin.close()]);
     await store.close();
