@@ -231,6 +231,7 @@ const ROLE_WORDS: Record<string, string> = {
   public: "public (no token)",
   "read-only": "read-only (any token)",
   operator: "operator",
+  router: "router (an `aviary router`'s token) or operator",
 };
 
 function roleWords(role: string): string {
