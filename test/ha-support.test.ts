@@ -76,6 +76,15 @@ describe("the history checker", () => {
     const cut = checkHistory(events([...want.slice(0, 7), "promoted:4:0"]), want);
     assert.deepEqual(cut.rollouts[0]?.lost, ["weight.set:4:100"]);
   });
+
+  it("reports an aborted rollout with its reason instead of counting its later steps lost", () => {
+    const list = events([...want.slice(0, 3), "aborted:1:0"]);
+    const last = list.at(-1);
+    if (last) Object.assign(last, { actor: "controller", reason: "superseded by v2" });
+    const check = checkHistory(list, want);
+    assert.equal(check.lostTransitions, 0);
+    assert.equal(check.rollouts[0]?.aborted, "controller: superseded by v2");
+  });
 });
 
 /** A plain HTTP server in its own process, on PORT, answering 200 with its name. */
