@@ -3,20 +3,33 @@
  * admin server, wired to one metrics registry. `aviary serve` and the demo start it; tests
  * start it in-process.
  *
+ * Every instance takes part in the election for the `controller` lease (`cluster/`), SQLite
+ * (one instance, the default) as well as Postgres (several). The leader runs the controller on
+ * a store fenced with its epoch, one term per lead; every instance serves the API, the
+ * dashboard and the event streams from the store, its event hub fed by the store's tail, and
+ * hands commands to the leader through the store when it does not lead.
+ *
  * @module
  */
 
-import { mkdirSync } from "node:fs";
+import { mkdirSync, readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import type { FastifyInstance } from "fastify";
 import { createJudge } from "./analysis/judges/index.js";
 import { loadOperatorToken } from "./api/auth.js";
+import { problemOf } from "./api/problem.js";
+import { commandExecutor } from "./api/rollout-routes.js";
 import { type AdminOptions, createAdminServer, listenAdmin } from "./api/server.js";
 import { TokenRegistry } from "./api/tokens.js";
+import { Cluster } from "./cluster/cluster.js";
+import { instanceIdentity } from "./cluster/leadership.js";
+import { clusterReads } from "./cluster/reads.js";
 import { MetricsRegistry } from "./dataplane/metrics/registry.js";
 import { Router } from "./dataplane/router.js";
 import { AviaryError } from "./errors.js";
 import { EventHub } from "./events/hub.js";
+import { StoreTail } from "./events/tail.js";
+import { startFleetControlPlane } from "./fleet/control-plane.js";
 import { callGate, resolveGateHook } from "./notify/gate-client.js";
 import { startNotifier } from "./notify/notifier.js";
 import { createMetricProvider } from "./providers/metrics/factory.js";
@@ -25,7 +38,7 @@ import { KnownVersions } from "./providers/traffic/logs/known-versions.js";
 import { type LogListener, startLogListener } from "./providers/traffic/logs/listener.js";
 import { Controller } from "./rollout/controller.js";
 import type { SpecChange } from "./rollout/spec-changes.js";
-import type { Service, Spec } from "./spec/schema.js";
+import type { AnalysisTemplate, Service, Spec } from "./spec/schema.js";
 import { openSqliteStore, type SqliteStoreOptions } from "./store/sqlite/sqlite-store.js";
 import type { Store } from "./store/store.js";
 import { checkListenAddresses, type ListenAddress, parseListenAddress } from "./util/address.js";
@@ -49,14 +62,30 @@ export interface AviaryOptions {
   streams?: AdminOptions["streams"];
   /** The admin server's connection cap and request-head timeout (tests lower them). */
   adminLimits?: Pick<AdminOptions, "maxConnections" | "headersTimeoutMs">;
+  /** Where the spec came from (the file as given), kept with the applied spec in the store. */
+  specSource?: string;
   /** Store options: initStore (`serve --init-store`), a shorter busy timeout (tests). */
   store?: Pick<SqliteStoreOptions, "initStore" | "busyTimeoutMs">;
+  /**
+   * A store opened by the caller (Postgres: `aviary serve --store postgres://...`); without it,
+   * the SQLite file in the data directory. The server closes it.
+   */
+  openedStore?: Store;
+  /** The lease's time to live; default 10 s. */
+  leaseMs?: number;
+  /** This instance's name in the cluster; default `<hostname>-<pid>-<4 hex>`. */
+  instance?: string;
+  /** How long a follower's command waits for the leader before answering 202; default 10 s. */
+  commandWaitMs?: number;
 }
 
 export interface RunningAviary {
   router: Router;
   metrics: MetricsRegistry;
-  controller: Controller;
+  /** The leader's controller while this instance leads; else one that only reads. */
+  readonly controller: Controller;
+  /** This instance's place in the cluster: leadership, the command bus. */
+  cluster: Cluster;
   store: Store;
   /** Every committed event and measurement, as it happens. */
   hub: EventHub;
@@ -69,13 +98,21 @@ export interface RunningAviary {
   tokenSource: string;
   /** The tokens file the admin API re-reads when it changes. */
   tokensFile: string;
-  /** Applies a changed spec (the listen addresses stay as they are). */
-  reload(spec: Spec): Promise<SpecChange[]>;
-  close(): Promise<void>;
+  /**
+   * Applies a changed spec (the listen addresses stay as they are). On a follower it is handed
+   * to the leader as an apply command: `text` is the file's text, which the leader parses.
+   */
+  reload(spec: Spec, text?: string): Promise<SpecChange[]>;
+  /**
+   * Stops everything and releases the lease, so another instance takes over at once. With
+   * `release: false` the lease is left to expire, as after a crash (tests of the takeover).
+   */
+  close(opts?: { release?: boolean }): Promise<void>;
 }
 
 export async function startAviary(opts: AviaryOptions): Promise<RunningAviary> {
   const clock = opts.clock ?? systemClock;
+  const specSource = opts.specSource ?? "spec";
   const listen = parseListenAddress(opts.listen ?? opts.spec.listen);
   const adminAt = parseListenAddress(opts.admin ?? opts.spec.admin);
   if (listen === undefined) throw new Error(`invalid listen address ${opts.listen}`);
@@ -92,14 +129,12 @@ export async function startAviary(opts: AviaryOptions): Promise<RunningAviary> {
     clock,
     log: opts.log,
   });
-  // WAL with synchronous=NORMAL: a committed transition survives the process being killed
-  // (the crash-and-resume tests SIGKILL it), and the commit does not stall the data plane's
-  // event loop on an fsync. A power cut may lose the last transitions, but it also restarts the
-  // embedded router, which then serves what the store says: the two stay consistent.
-  const store = openSqliteStore(join(opts.dataDir, "aviary.db"), {
-    synchronous: "normal",
-    ...opts.store,
-  });
+  const store =
+    opts.openedStore ??
+    openSqliteStore(join(opts.dataDir, "aviary.db"), {
+      synchronous: sqliteSynchronous(opts.spec.dataplane),
+      ...opts.store,
+    });
   const metrics = new MetricsRegistry({
     windowMs: parseDuration(opts.spec.metrics.window) as number,
     clock,
@@ -114,30 +149,89 @@ export async function startAviary(opts: AviaryOptions): Promise<RunningAviary> {
   const hub = new EventHub((err) =>
     opts.log.error({ err: String(err) }, "an event subscriber failed"),
   );
-  const traffic = createTrafficProvider(opts.spec.dataplane, { router, clock, log: opts.log });
-  const controller = new Controller({
-    store,
-    hub,
-    router: traffic,
-    // The engine's split is checked against the same per-version counts the analysis reads.
-    split: (service, version, from, to) => metrics.query({ service, version, from, to }).requests,
+  // engine fleet: routers pull the state from the store through the API and report back.
+  const fleet = startFleetControlPlane({ spec: opts.spec, store, clock, log: opts.log });
+  const traffic = createTrafficProvider(opts.spec.dataplane, {
+    router,
     clock,
     log: opts.log,
-    tickMs: parseDuration(opts.spec.controller.tick) as number,
-    ...(opts.faults ? { faults: opts.faults } : {}),
-    analysis: {
-      providerFor: (metric) => createMetricProvider(metric.provider, { metrics }),
-      judgeFor: createJudge,
+    ...(fleet ? { fleet: fleet.traffic } : {}),
+  });
+  // The hub is fed from the store (every instance publishes every committed event once, in
+  // order): a controller's own commits only wake the tail, they never reach the hub directly.
+  const tail = new StoreTail({ store, hub, clock: systemClock, log: opts.log });
+  const tickMs = parseDuration(opts.spec.controller.tick) as number;
+  const controllerOn = (s: Store) =>
+    new Controller({
+      store: s,
+      hub: { publish: () => tail.poke() },
+      router: traffic,
+      // The engine's split is checked against the same per-version counts the analysis reads.
+      split:
+        fleet?.split ??
+        ((service, version, from, to) => metrics.query({ service, version, from, to }).requests),
+      clock,
+      log: opts.log,
+      tickMs,
+      ...(opts.faults ? { faults: opts.faults } : {}),
+      analysis: {
+        providerFor: (metric) =>
+          createMetricProvider(metric.provider, { metrics, ...fleet?.metricDeps }),
+        judgeFor: createJudge,
+      },
+      gateCaller: (gate, payload, signal) => callGate(gate, payload, { signal }),
+      // Secrets of gates are read before a spec is applied (at start, on a reload, on an apply):
+      // a missing one refuses the spec, naming it, rather than surfacing at the first rollback.
+      validate: checkGateHooks,
+    });
+  // Never started: its reads are store reads, which any instance answers.
+  const reader = controllerOn(store);
+  let leading: Controller | undefined;
+  const ttlMs = opts.leaseMs ?? 10_000;
+  const cluster = new Cluster({
+    store,
+    instance: opts.instance ?? instanceIdentity(),
+    ttlMs,
+    // Leases are about real processes and real time, whatever clock the rollouts run on.
+    clock: systemClock,
+    log: opts.log,
+    tickMs,
+    ...(opts.commandWaitMs !== undefined ? { commandWaitMs: opts.commandWaitMs } : {}),
+    describe: (err) => {
+      const p = problemOf(err);
+      return {
+        code: p.code,
+        message: p.detail,
+        status: p.status,
+        ...(p.problems ? { details: p.problems } : {}),
+      };
     },
-    gateCaller: (gate, payload, signal) => callGate(gate, payload, { signal }),
-    // Secrets of gates are read before a spec is applied (at start, on a reload, on an apply):
-    // a missing one refuses the spec, naming it, rather than surfacing at the first rollback.
-    validate: checkGateHooks,
+    startTerm: async (fenced, epoch) => {
+      const run = await specToRun(store, opts.spec, specSource, opts.log);
+      const controller = controllerOn(fenced);
+      try {
+        await controller.start(run.services, run.templates, run.source);
+      } catch (err) {
+        await controller.stop();
+        throw err;
+      }
+      leading = controller;
+      opts.log.info({ epoch, services: run.services.length }, "rollouts resumed");
+      return {
+        execute: commandExecutor(controller),
+        stop: async () => {
+          if (leading === controller) leading = undefined;
+          await controller.stop();
+        },
+      };
+    },
   });
   const admin = createAdminServer({
     metrics,
     metricsWindowMs: parseDuration(opts.spec.metrics.window) as number,
-    controller,
+    controller: clusterReads(reader, () => leading),
+    commands: cluster.commands,
+    cluster,
     store,
     hub,
     tokens,
@@ -146,18 +240,26 @@ export async function startAviary(opts: AviaryOptions): Promise<RunningAviary> {
     log: opts.log,
     ...(opts.streams ? { streams: opts.streams } : {}),
     ...opts.adminLimits,
+    ...(fleet ? { fleet: fleet.api } : {}),
   });
 
   // Secrets of notifications are read now: a missing one stops the start, naming it. Those of
-  // gates are the controller's check on every spec (see validate above).
+  // gates are the controller's check on every spec (see validate above). Only the leader sends:
+  // the notifier hears the hub while this instance leads.
+  const leaderHub = new EventHub((err) =>
+    opts.log.error({ err: String(err) }, "an event subscriber failed"),
+  );
+  const stopRelay = hub.subscribe((m) => {
+    if (cluster.leadership.isLeader) leaderHub.publish(m);
+  });
   const notifier = startNotifier({
-    hub,
+    hub: leaderHub,
     notifications: opts.spec.notifications,
     clock,
     log: opts.log,
     prometheus: metrics.prometheus,
-    versionsOf: (id) => {
-      const r = store.getRollout(id);
+    versionsOf: async (id) => {
+      const r = await store.getRollout(id);
       return r && { stable: r.stable.version, canary: r.canary.version };
     },
   });
@@ -165,24 +267,39 @@ export async function startAviary(opts: AviaryOptions): Promise<RunningAviary> {
   // An external engine's access log feeds the same per-version windows the embedded router
   // fills; only versions the store names are recorded (KnownVersions).
   let logs: LogListener | undefined;
-  const closeAll = async () => {
+  const closeAll = async (how: { release?: boolean } = {}) => {
     await logs?.close();
-    await controller.stop();
+    // Stops the term (if leading) and releases the lease: another instance takes over at once.
+    await cluster.close(how);
+    await tail.close();
     await traffic.close();
+    fleet?.close();
+    stopRelay();
     await notifier.close();
     await Promise.all([router.close(), admin.close()]);
-    store.close();
+    await store.close();
   };
   let boundListen: ListenAddress;
   let boundAdmin: ListenAddress;
   try {
     const logSettings = opts.spec.dataplane.logs;
     const known = logSettings && new KnownVersions(metrics, store);
-    if (known !== undefined)
+    if (known !== undefined) {
       hub.subscribe((m) => {
-        if (m.kind === "event") known.refresh(m.event.service);
+        if (m.kind === "event")
+          known
+            .refresh(m.event.service)
+            .catch((err: unknown) =>
+              opts.log.error(
+                { service: m.event.service, err: String(err) },
+                "could not read a service's versions for its access log",
+              ),
+            );
       });
-    await controller.start(opts.spec.services, opts.spec.analysisTemplates);
+      await known.load();
+    }
+    await tail.start();
+    await cluster.start();
     if (logSettings !== undefined && known !== undefined) {
       logs = await startLogListener({
         listen: logSettings.listen,
@@ -202,7 +319,10 @@ export async function startAviary(opts: AviaryOptions): Promise<RunningAviary> {
   return {
     router,
     metrics,
-    controller,
+    get controller() {
+      return leading ?? reader;
+    },
+    cluster,
     store,
     hub,
     admin,
@@ -212,12 +332,75 @@ export async function startAviary(opts: AviaryOptions): Promise<RunningAviary> {
     tokenSource: source,
     tokensFile: tokens.file,
     // All or nothing (see Controller.applySpec): a refused spec rejects and changes nothing.
-    reload: (spec) =>
-      controller.applySpec(spec.services, "spec", {
-        dryRun: false,
-        templates: spec.analysisTemplates,
-      }),
+    reload: async (spec, text) => {
+      if (leading !== undefined)
+        return leading.applySpec(spec.services, "spec", {
+          dryRun: false,
+          templates: spec.analysisTemplates,
+          source: specSource,
+        });
+      const answer = await cluster.commands.submit({
+        kind: "apply",
+        service: null,
+        args: {
+          spec: text ?? readFileSync(specSource, "utf8"),
+          file: specSource,
+          dryRun: false,
+          source: specSource,
+        },
+        actor: "spec",
+      });
+      if (!answer.done)
+        throw new AviaryError(
+          "AVIARY_PENDING",
+          `the leader has not applied it yet; follow command ${answer.id}`,
+        );
+      return (answer.result as { changes: SpecChange[] }).changes;
+    },
     close: closeAll,
+  };
+}
+
+/**
+ * How durable a SQLite commit is, by who serves the traffic. Either way a committed transition
+ * survives the process being killed (SIGKILL, OOM: the OS holds the written WAL); they differ
+ * on a power cut or kernel crash.
+ * - The embedded router (NORMAL): a power cut may lose the last transitions, but it also stops
+ *   the router, which restarts with the store and serves what the store says: the two stay
+ *   consistent, and no commit stalls the data plane's event loop on an fsync.
+ * - An external engine (FULL): the engine outlives Aviary. A transition it was already told
+ *   must not be lost, or the store would be behind the traffic it drives (a canary serving
+ *   that the store says was never started); so a commit returns only once fsynced.
+ */
+export function sqliteSynchronous(dataplane: Spec["dataplane"]): "full" | "normal" {
+  return servesInProcess(dataplane) ? "normal" : "full";
+}
+
+/**
+ * The spec a new leader runs: the applied spec in the store when there is one (the cluster's,
+ * whichever instance applied it last), this instance's own file only when none is stored. A
+ * file that differs from the stored spec is said in the log: `aviary apply` changes the spec.
+ */
+async function specToRun(
+  store: Store,
+  own: Spec,
+  ownSource: string,
+  log: Logger,
+): Promise<{ services: Service[]; templates: AnalysisTemplate[]; source: string }> {
+  const stored = await store.getAppliedSpec();
+  const mine = { services: own.services, analysisTemplates: own.analysisTemplates };
+  if (stored === undefined)
+    return { services: own.services, templates: own.analysisTemplates, source: ownSource };
+  const applied = stored.spec as { services: Service[]; analysisTemplates?: AnalysisTemplate[] };
+  if (JSON.stringify(applied) !== JSON.stringify(JSON.parse(JSON.stringify(mine))))
+    log.warn(
+      { file: ownSource, applied: stored.source, revision: stored.revision },
+      "this instance's spec file differs from the applied spec in the store; running the applied spec (aviary apply changes it)",
+    );
+  return {
+    services: applied.services,
+    templates: applied.analysisTemplates ?? [],
+    source: stored.source,
   };
 }
 

@@ -187,13 +187,13 @@ describe("admin API reads and limits", () => {
 
   it("pages through every service's history by seq", async () => {
     const all = (await get("/api/v1/events?limit=10000")).json.events as Array<{ seq: number }>;
-    assert.deepEqual(all, api.aviary.store.eventsAfter(0));
+    assert.deepEqual(all, await api.aviary.store.eventsAfter(0));
     const first = (await get("/api/v1/events?limit=2")).json.events as Array<{ seq: number }>;
     assert.deepEqual(first, all.slice(0, 2));
     const next = (await get(`/api/v1/events?after=${first[1]?.seq}&limit=2`)).json.events;
     assert.deepEqual(next, all.slice(2, 4));
     const shop = (await get("/api/v1/events?service=shop")).json.events;
-    assert.deepEqual(shop, api.aviary.store.eventsOf("shop"));
+    assert.deepEqual(shop, await api.aviary.store.eventsOf("shop"));
     const bad = await get("/api/v1/events?after=-1");
     assert.equal(bad.status, 400);
     assert.match(bad.json.detail, /^query\.after: /);
@@ -263,7 +263,7 @@ describe("admin API reads and limits", () => {
 
   it("answers an internal failure without internals, and logs it without the request's token", async () => {
     // The last test: a store that is gone makes every read fail.
-    api.aviary.store.close();
+    await api.aviary.store.close();
     const res = await api.call("GET", "/api/v1/services", { token: viewer });
     assert.equal(res.status, 500);
     assert.deepEqual(res.json, {

@@ -199,10 +199,10 @@ describe("the event stream", () => {
     const shop = await stream("/api/v1/stream?service=shop");
     const all = await stream("/api/v1/stream");
     assert.equal(shop.status, 200);
-    const mark = api.aviary.store.eventsAfter(0).at(-1)?.seq ?? 0;
+    const mark = (await api.aviary.store.eventsAfter(0)).at(-1)?.seq ?? 0;
 
     await command("/api/v1/services/shop/deploy", { version: "v2", targets: [upstream.url] });
-    const expected = stored("shop", mark);
+    const expected = await stored("shop", mark);
     assert.ok(expected.some((e) => e.type === "rollout.started"));
     await shop.until("the deploy's events", () => shop.events.length === expected.length);
     assert.deepEqual(shop.events, expected);
@@ -226,7 +226,7 @@ describe("the event stream", () => {
     );
 
     await command("/api/v1/services/other/deploy", { version: "v2", targets: [upstream.url] });
-    const others = stored("other", mark);
+    const others = await stored("other", mark);
     await all.until("the other service's events", () =>
       others.every((o) => all.events.some((e) => e.seq === o.seq)),
     );
@@ -237,7 +237,7 @@ describe("the event stream", () => {
     );
     assert.deepEqual(
       all.events,
-      api.aviary.store.eventsAfter(mark),
+      await api.aviary.store.eventsAfter(mark),
       "the unfiltered stream has every event, in order",
     );
     await closeAll();
@@ -252,7 +252,7 @@ describe("the event stream", () => {
 
     // Missed while away.
     await command("/api/v1/services/shop/retry");
-    const missed = stored("shop", lastSeen);
+    const missed = await stored("shop", lastSeen);
     assert.ok(missed.length >= 2, "the retry made history");
 
     const again = await stream("/api/v1/stream?service=shop", {
@@ -261,7 +261,7 @@ describe("the event stream", () => {
     // A command racing the replay: committed while the replay may still be reading.
     const racing = command("/api/v1/services/shop/abort", { reason: "during the replay" });
     await racing;
-    const everything = stored("shop", lastSeen);
+    const everything = await stored("shop", lastSeen);
     await again.until(
       "the replay and the live abort",
       () => again.lastId === everything.at(-1)?.seq,
@@ -279,8 +279,8 @@ describe("the event stream", () => {
 
   it("replays a long history at the client's pace while new events commit, each event once", async () => {
     const store = api.aviary.store;
-    const commit = () => {
-      const event = store.appendEvent({
+    const commit = async () => {
+      const event = await store.appendEvent({
         rolloutId: null,
         service: "bulk",
         at: clock.now(),
@@ -294,15 +294,15 @@ describe("the event stream", () => {
       });
       api.aviary.hub.publish({ kind: "event", event });
     };
-    const mark = store.eventsAfter(0).at(-1)?.seq ?? 0;
-    for (let i = 0; i < 1_500; i++) commit();
+    const mark = (await store.eventsAfter(0)).at(-1)?.seq ?? 0;
+    for (let i = 0; i < 1_500; i++) await commit();
     // 12 MiB of replay: the stream has to wait for the socket between pages.
     const client = await stream(`/api/v1/stream?after=${mark}`);
     for (let i = 0; i < 50; i++) {
-      commit();
+      await commit();
       await settle(1);
     }
-    const expected = store.eventsAfter(mark, 10_000);
+    const expected = await store.eventsAfter(mark, 10_000);
     assert.equal(expected.length, 1_550);
     await client.until("every event", () => client.lastId === expected.at(-1)?.seq);
     assert.deepEqual(

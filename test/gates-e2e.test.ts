@@ -20,9 +20,13 @@ interface Received {
   body: Record<string, unknown>;
 }
 
-async function until(what: string, check: () => boolean, ms = 20_000): Promise<void> {
+async function until(
+  what: string,
+  check: () => boolean | Promise<boolean>,
+  ms = 20_000,
+): Promise<void> {
   const end = Date.now() + ms;
-  while (!check()) {
+  while (!(await check())) {
     if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 50));
   }
@@ -125,7 +129,7 @@ describe("gates and notifications end to end", () => {
 
     await until(
       "the rollout to be promoted",
-      () => aviary.aviary.controller.rollout("web")?.phase === "Healthy",
+      async () => (await aviary.aviary.controller.rollout("web"))?.phase === "Healthy",
     );
     assert.equal(promotionAsks, 3, "the hook was asked until it said yes");
     await until("the post-rollout hook", () => received.some((r) => r.path === "/gates/done"));

@@ -292,14 +292,14 @@ if (mode === "sim") {
 
 // Checks: the router holds what the store says, for every service.
 let routerMismatches = 0;
-for (const s of store.listServices()) {
+for (const s of await store.listServices()) {
   if (!(await routing?.serves(s.name, s.traffic))) routerMismatches++;
 }
 await routing?.close();
-const activeAtEnd = store.activeRollouts().length;
+const activeAtEnd = (await store.activeRollouts()).length;
 gcObserver.disconnect();
 const mem = process.memoryUsage();
-store.close();
+await store.close();
 let eventsInStore: number | null = null;
 if (storeKind === "sqlite") {
   const db = new Database(dbFile, { readonly: true });

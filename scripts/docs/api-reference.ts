@@ -75,6 +75,8 @@ const CODES: Record<string, string | { meaning: string; from: unknown }> = {
   AVIARY_NO_STRATEGY: "deploy to a service whose spec has no strategy.",
   AVIARY_SAME_VERSION: "deploy of the version that is already stable.",
   AVIARY_STORE_STALE_WRITE: "A concurrent change to the same rollout won; read it again and retry.",
+  AVIARY_STORE_FENCED:
+    "The instance lost the lead while carrying the command out (another instance leads now); nothing was written: send it again.",
   AVIARY_TOO_MANY_STREAMS:
     "100 event streams are open already, or the server is shutting down; retry later.",
   AVIARY_TOO_MANY_STREAMS_FOR_TOKEN:
@@ -101,6 +103,7 @@ const NOT_API_CODES: Record<string, string> = {
   AVIARY_STORE_NOT_AVIARY: "opening the database, before the API listens",
   AVIARY_STORE_UNKNOWN_RUN: "an internal consistency check of the analysis runner",
   AVIARY_SPEC_UNREADABLE: "reading a spec file from disk; the API takes the spec's text",
+  AVIARY_STORE_NESTED: "a programming error inside the server: a transaction opened inside another",
 };
 
 /** Every `"AVIARY_..."` literal in the code that serves the API (tests excluded). */
@@ -176,6 +179,8 @@ function apiDocument(): JsonSchema {
     anonymousRead: false,
     clock: untouchable("clock"),
     log: untouchable("log"),
+    // The fleet's routes are served with dataplane.engine: fleet only; documented all the same.
+    fleet: untouchable("fleet"),
   } as unknown as AdminOptions;
   return openApiDocument(adminRoutes(opts, untouchable("streams") as EventStreams));
 }
@@ -226,6 +231,7 @@ const ROLE_WORDS: Record<string, string> = {
   public: "public (no token)",
   "read-only": "read-only (any token)",
   operator: "operator",
+  router: "router (an `aviary router`'s token) or operator",
 };
 
 function roleWords(role: string): string {

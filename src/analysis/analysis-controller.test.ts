@@ -88,7 +88,7 @@ const opened: Array<{ controller: Controller; store: Store }> = [];
 afterEach(async () => {
   for (const o of opened.splice(0)) {
     await o.controller.stop();
-    o.store.close();
+    await o.store.close();
   }
 });
 
@@ -129,20 +129,20 @@ describe("analysis in a rollout", () => {
     assert.equal(r.phase, "Analyzing");
     await h.advance(10_000);
     assert.equal(
-      h.controller.rollout("shop")!.phase,
+      (await h.controller.rollout("shop"))!.phase,
       "Analyzing",
       "one successful measurement, failureLimit 0 not exceeded",
     );
     await h.advance(10_000);
-    const aborted = h.controller.rollout("shop")!;
+    const aborted = (await h.controller.rollout("shop"))!;
     assert.equal(aborted.phase, "Aborted");
     assert.match(aborted.reason, /^analysis failed: error-rate: measurement 2: Failed$/);
-    const last = h.controller.history("shop").at(-1)!;
+    const last = (await h.controller.history("shop")).at(-1)!;
     assert.equal(last.actor, "analysis");
-    const runs = h.store.analysisRunsOf(r.id);
+    const runs = await h.store.analysisRunsOf(r.id);
     assert.equal(runs.length, 1);
     assert.equal(runs[0]!.phase, "Failed");
-    const ms = h.store.measurementsOf(runs[0]!.id);
+    const ms = await h.store.measurementsOf(runs[0]!.id);
     assert.deepEqual(
       ms.map((m) => m.phase),
       ["Successful", "Failed"],
@@ -161,9 +161,9 @@ describe("analysis in a rollout", () => {
     );
     await h.controller.deploy("shop", V2, "operator:alice");
     await h.advance(20_000);
-    const r = h.controller.rollout("shop")!;
+    const r = (await h.controller.rollout("shop"))!;
     assert.equal(r.stepIndex, 2);
-    assert.match(h.controller.history("shop").at(-1)!.reason, /analysis passed/);
+    assert.match((await h.controller.history("shop")).at(-1)!.reason, /analysis passed/);
   });
 
   it("inconclusive pauses for a person; resume measures again; promote accepts", async () => {
@@ -174,7 +174,7 @@ describe("analysis in a rollout", () => {
     ]);
     await h.controller.deploy("shop", V2, "operator:alice");
     await h.advance(10_000);
-    let r = h.controller.rollout("shop")!;
+    let r = (await h.controller.rollout("shop"))!;
     assert.equal(r.phase, "Paused");
     assert.match(
       r.reason,
@@ -182,11 +182,11 @@ describe("analysis in a rollout", () => {
     );
     await h.controller.resume("shop", "operator:alice");
     await h.advance(10_000);
-    r = h.controller.rollout("shop")!;
+    r = (await h.controller.rollout("shop"))!;
     assert.equal(r.phase, "Paused", "the second run was inconclusive too");
-    assert.equal(h.store.analysisRunsOf(r.id).length, 2);
+    assert.equal((await h.store.analysisRunsOf(r.id)).length, 2);
     await h.controller.promote("shop", false, "operator:alice");
-    assert.equal(h.controller.rollout("shop")!.stepIndex, 1);
+    assert.equal((await h.controller.rollout("shop"))!.stepIndex, 1);
   });
 
   it("a failing background analysis aborts whatever step the rollout is on", async () => {
@@ -199,9 +199,9 @@ describe("analysis in a rollout", () => {
     );
     await h.controller.deploy("shop", V2, "operator:alice");
     await h.advance(20_000);
-    assert.equal(h.controller.rollout("shop")!.phase, "Paused");
+    assert.equal((await h.controller.rollout("shop"))!.phase, "Paused");
     await h.advance(10_000);
-    const r = h.controller.rollout("shop")!;
+    const r = (await h.controller.rollout("shop"))!;
     assert.equal(r.phase, "Aborted");
     assert.match(r.reason, /^background analysis failed: /);
   });
@@ -217,10 +217,10 @@ describe("analysis in a rollout", () => {
     );
     const r = await first.controller.deploy("shop", V2, "operator:alice");
     await first.advance(20_000);
-    const run = first.store.analysisRunsOf(r.id)[0]!;
-    assert.equal(first.store.measurementsOf(run.id).length, 2);
+    const run = (await first.store.analysisRunsOf(r.id))[0]!;
+    assert.equal((await first.store.measurementsOf(run.id)).length, 2);
     await first.controller.stop();
-    first.store.close();
+    await first.store.close();
     opened.length = 0;
     clock.advance(5_000);
     const second = await setup(
@@ -230,7 +230,7 @@ describe("analysis in a rollout", () => {
       clock,
     );
     await second.advance(30_000);
-    const ms = second.store.measurementsOf(run.id);
+    const ms = await second.store.measurementsOf(run.id);
     assert.deepEqual(
       ms.map((m) => (m.evidence.judgeState as { seen: number }).seen),
       [1, 2, 3, 4],
@@ -243,7 +243,7 @@ describe("analysis in a rollout", () => {
         windows[i - 1]!.to,
         "windows follow each other without gap or overlap",
       );
-    assert.equal(second.controller.rollout("shop")!.stepIndex, 1);
+    assert.equal((await second.controller.rollout("shop"))!.stepIndex, 1);
   });
 });
 
@@ -282,8 +282,8 @@ describe("template alpha through the controller", () => {
       clock.advance(1000);
       for (let j = 0; j < 10; j++) await new Promise((res) => setImmediate(res));
     }
-    const run = store.analysisRunsOf(r.id)[0]!;
-    const ms = store.measurementsOf(run.id);
+    const run = (await store.analysisRunsOf(r.id))[0]!;
+    const ms = await store.measurementsOf(run.id);
     assert.ok(ms.length >= 2, `measured ${ms.length}`);
     for (const m of ms) assert.equal(m.evidence.alpha, 0.001, `${m.metric}: ${m.message}`);
   });
@@ -336,25 +336,29 @@ describe("a scored template through the controller (Kayenta's weighted score)", 
         for (let i = 0; i < 10; i++) await new Promise((res) => setImmediate(res));
       }
     };
-    const scores = () =>
-      store
-        .measurementsOf(store.analysisRunsOf(r.id)[0]!.id)
-        .filter((m) => m.metric === "score:golden");
+    const scores = async () =>
+      (await store.measurementsOf((await store.analysisRunsOf(r.id))[0]!.id)).filter(
+        (m) => m.metric === "score:golden",
+      );
     return { controller, store, advance, scores, id: r.id };
   }
 
   it("a metric that fails costs its group's share, and a marginal score pauses for a person", async () => {
     const h = await scored({ p99: ["Successful", "Failed"], shadow: ["Failed"] }, ["golden"]);
     await h.advance(20_000);
-    assert.equal(h.controller.rollout("shop")!.phase, "Analyzing", "75 is above marginal 60");
+    assert.equal(
+      (await h.controller.rollout("shop"))!.phase,
+      "Analyzing",
+      "75 is above marginal 60",
+    );
     await h.advance(10_000);
-    const r = h.controller.rollout("shop")!;
+    const r = (await h.controller.rollout("shop"))!;
     assert.equal(r.phase, "Paused");
     assert.match(
       r.reason,
       /score of golden 75 \(pass ≥ 95, fails ≤ 60, marginal\): error-rate Pass 25\/25, p99 High 0\/25, p50 Pass 25\/25, panics Pass 25\/25/,
     );
-    const last = h.scores().at(-1)!;
+    const last = (await h.scores()).at(-1)!;
     assert.equal(last.value, 75);
     assert.equal(last.phase, "Inconclusive");
     const contributions = last.evidence.contributions as Array<{ metric: string; muted: boolean }>;
@@ -370,7 +374,7 @@ describe("a scored template through the controller (Kayenta's weighted score)", 
       "the muted dry-run metric is shown, failing, and costs nothing",
     );
     assert.deepEqual(
-      h.scores().map((m) => `${m.value} ${m.phase} ${m.evidence.decision}`),
+      (await h.scores()).map((m) => `${m.value} ${m.phase} ${m.evidence.decision}`),
       ["100 Successful continue", "75 Successful continue", "75 Inconclusive inconclusive"],
       "a score is stored when it or its verdict changes, not at every measurement",
     );
@@ -379,7 +383,7 @@ describe("a scored template through the controller (Kayenta's weighted score)", 
   it("a score at or below marginal rolls back at once, naming each metric's part", async () => {
     const h = await scored({ "error-rate": ["Failed"], p99: ["Failed"] }, ["golden"]);
     await h.advance(10_000);
-    const r = h.controller.rollout("shop")!;
+    const r = (await h.controller.rollout("shop"))!;
     assert.equal(r.phase, "Aborted");
     assert.match(
       r.reason,
@@ -390,7 +394,7 @@ describe("a scored template through the controller (Kayenta's weighted score)", 
   it("a critical metric that does not pass fails the run whatever the score", async () => {
     const h = await scored({ panics: ["Successful", "Failed"] }, ["golden"]);
     await h.advance(20_000);
-    const r = h.controller.rollout("shop")!;
+    const r = (await h.controller.rollout("shop"))!;
     assert.equal(r.phase, "Aborted");
     assert.match(r.reason, /score of golden 0: critical panics did not pass/);
   });
@@ -398,12 +402,12 @@ describe("a scored template through the controller (Kayenta's weighted score)", 
   it("every metric passing moves on with the score; an unscored template beside it keeps its own verdict", async () => {
     const ok = await scored({}, ["golden", "plain"]);
     await ok.advance(30_000);
-    assert.equal(ok.controller.rollout("shop")!.stepIndex, 2);
-    assert.match(ok.controller.history("shop").at(-1)!.reason, /score of golden 100/);
+    assert.equal((await ok.controller.rollout("shop"))!.stepIndex, 2);
+    assert.match((await ok.controller.history("shop")).at(-1)!.reason, /score of golden 100/);
 
     const bad = await scored({ "plain-errors": ["Failed"] }, ["golden", "plain"]);
     await bad.advance(10_000);
-    const r = bad.controller.rollout("shop")!;
+    const r = (await bad.controller.rollout("shop"))!;
     assert.equal(r.phase, "Aborted");
     assert.match(r.reason, /^analysis failed: plain-errors: measurement 1: Failed$/);
   });

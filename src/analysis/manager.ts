@@ -46,8 +46,11 @@ export class AnalysisManager {
     this.#deps = deps;
   }
 
-  /** Ensures the runs the rollout needs now exist and run; stops those it no longer needs. */
-  facts(r: Rollout): AnalysisFacts {
+  /**
+   * Ensures the runs the rollout needs now exist and run; stops those it no longer needs.
+   * Called from the rollout's service queue, so two calls for one rollout never interleave.
+   */
+  async facts(r: Rollout): Promise<AnalysisFacts> {
     const s = r.strategy as ResolvedStrategy;
     const wanted = new Set<string>();
     let step: AnalysisFacts["step"];
@@ -55,7 +58,13 @@ export class AnalysisManager {
     const active = r.phase !== "Healthy" && r.phase !== "Aborted";
     const current = s.steps[r.stepIndex];
     if (active && current !== undefined && "analysis" in current) {
-      const run = this.#ensure(r, `step${r.stepIndex}`, "inline", current.analysis, r.stepIndex);
+      const run = await this.#ensure(
+        r,
+        `step${r.stepIndex}`,
+        "inline",
+        current.analysis,
+        r.stepIndex,
+      );
       wanted.add(run.id);
       step = { phase: run.phase, message: run.message };
     }
@@ -64,14 +73,15 @@ export class AnalysisManager {
       s.backgroundAnalysis !== null &&
       r.stepIndex >= s.backgroundAnalysis.startingStep
     ) {
-      const run = this.#ensure(r, "background", "background", s.backgroundAnalysis, null);
+      const run = await this.#ensure(r, "background", "background", s.backgroundAnalysis, null);
       wanted.add(run.id);
       background = { phase: run.phase, message: run.message };
     }
+    const stopped: Promise<void>[] = [];
     for (const [id, runner] of this.#runners) {
       if (!id.startsWith(`${r.id}:`) || wanted.has(id)) continue;
       const phase = r.phase === "Healthy" ? "Successful" : "Inconclusive";
-      runner.stop(
+      const stop = runner.stop(
         phase,
         r.phase === "Healthy"
           ? "rollout promoted"
@@ -80,25 +90,30 @@ export class AnalysisManager {
             : "step left before the analysis finished",
       );
       this.#runners.delete(id);
+      stopped.push(stop);
     }
+    await Promise.all(stopped);
     return { step, background };
   }
 
-  /** Stops every timer without touching the records (the process is stopping). */
-  shutdown(): void {
-    for (const runner of this.#runners.values()) runner.stop("Running", "");
+  /** Stops every timer (the process is stopping); resolves once the runs' records are stored. */
+  async shutdown(): Promise<void> {
+    const stopped = [...this.#runners.values()].map((runner) => runner.stop("Running", ""));
     this.#runners.clear();
+    await Promise.all(stopped);
   }
 
-  #ensure(
+  async #ensure(
     r: Rollout,
     key: string,
     kind: "inline" | "background",
     ref: AnalysisRef,
     stepIndex: number | null,
-  ): AnalysisRunRecord {
+  ): Promise<AnalysisRunRecord> {
     const prefix = `${r.id}:${key}:`;
-    const runs = this.#deps.store.analysisRunsOf(r.id).filter((run) => run.id.startsWith(prefix));
+    const runs = (await this.#deps.store.analysisRunsOf(r.id)).filter((run) =>
+      run.id.startsWith(prefix),
+    );
     let latest = runs.at(-1);
     // An inconclusive run paused the rollout; an operator's resume (which restarts the
     // rollout's progress clock) asks for a fresh run.
@@ -121,10 +136,10 @@ export class AnalysisManager {
         startedAt: now,
         finishedAt: null,
       };
-      this.#deps.store.putAnalysisRun(latest);
+      await this.#deps.store.putAnalysisRun(latest);
     }
     if (latest.phase === "Running" && !this.#runners.has(latest.id)) {
-      const runner = new AnalysisRunner(
+      const runner = await AnalysisRunner.open(
         latest,
         latest.spec as RunPlan,
         { service: r.service, canaryVersion: r.canary.version, stableVersion: r.stable.version },

@@ -65,13 +65,33 @@ export class AnalysisRunner {
   readonly #lastScore = new Map<string, string>();
   #record: AnalysisRunRecord;
   #stopped = false;
+  /** What follows a measurement (store it, fold the phase) runs one at a time, in order. */
+  #after: Promise<void> = Promise.resolve();
 
-  /** Starts (or, with stored measurements, resumes) a run. */
-  constructor(
+  /** Opens a run: reads its stored measurements, so a run that was measuring resumes. */
+  static async open(
     record: AnalysisRunRecord,
     plan: RunPlan,
     ctx: { service: string; canaryVersion: string; stableVersion: string },
     deps: RunDeps,
+  ): Promise<AnalysisRunner> {
+    const stored = new Map<string, MeasurementRecord[]>();
+    const names = [
+      ...plan.metrics.map((m) => m.name),
+      ...(plan.scoring ?? []).map((p) => SCORE_PREFIX + p.template),
+    ];
+    for (const metric of names)
+      stored.set(metric, await deps.store.measurementsOf(record.id, { metric }));
+    return new AnalysisRunner(record, plan, ctx, deps, stored);
+  }
+
+  /** Starts (or, with the stored measurements by metric, resumes) a run. */
+  private constructor(
+    record: AnalysisRunRecord,
+    plan: RunPlan,
+    ctx: { service: string; canaryVersion: string; stableVersion: string },
+    deps: RunDeps,
+    measured: ReadonlyMap<string, MeasurementRecord[]>,
   ) {
     this.#deps = deps;
     this.#record = record;
@@ -81,7 +101,7 @@ export class AnalysisRunner {
       const origin = record.startedAt + (parseDuration(metric.initialDelay) as number);
       const state = new MetricState(metric, origin, inline);
       const judge = deps.judgeFor(metric);
-      const stored = deps.store.measurementsOf(record.id, { metric: metric.name });
+      const stored = measured.get(metric.name) ?? [];
       state.replay(stored);
       const last = stored.at(-1);
       if (last !== undefined && last.evidence.judgeState !== undefined)
@@ -98,9 +118,7 @@ export class AnalysisRunner {
     this.#args = plan.args;
     this.#scoring = plan.scoring ?? [];
     for (const p of this.#scoring) {
-      const last = deps.store
-        .measurementsOf(record.id, { metric: SCORE_PREFIX + p.template })
-        .at(-1);
+      const last = measured.get(SCORE_PREFIX + p.template)?.at(-1);
       if (last !== undefined) this.#lastScore.set(p.template, scoreKey(last.phase, last.message));
     }
   }
@@ -115,14 +133,17 @@ export class AnalysisRunner {
     for (const m of this.#metrics) this.#schedule(m);
   }
 
-  /** Stops measuring. A run still Running ends with `phase` (e.g. Successful when a rollout promotes). */
-  stop(phase: AnalysisRunRecord["phase"], message: string): void {
+  /**
+   * Stops measuring. A run still Running ends with `phase` (e.g. Successful when a rollout
+   * promotes); resolves once that is stored.
+   */
+  async stop(phase: AnalysisRunRecord["phase"], message: string): Promise<void> {
     this.#stopped = true;
     for (const m of this.#metrics) {
       m.timer?.cancel();
       m.inFlight?.abort();
     }
-    if (this.#record.phase === "Running") this.#finish(phase, message);
+    if (this.#record.phase === "Running") await this.#finish(phase, message);
   }
 
   #schedule(m: MetricRuntime): void {
@@ -130,7 +151,16 @@ export class AnalysisRunner {
     const interval = parseDuration(m.state.metric.interval) as number;
     const due = Math.max(m.origin, m.state.lastTo) + interval;
     const delay = Math.max(0, due - this.#deps.clock.now());
-    m.timer = this.#deps.clock.setTimeout(() => void this.#measure(m), delay);
+    m.timer = this.#deps.clock.setTimeout(
+      () =>
+        void this.#measure(m).catch((err: unknown) =>
+          this.#deps.log.error(
+            { run: this.#record.id, metric: m.state.metric.name, err: String(err) },
+            "could not store a measurement",
+          ),
+        ),
+      delay,
+    );
   }
 
   async #measure(m: MetricRuntime): Promise<void> {
@@ -159,7 +189,7 @@ export class AnalysisRunner {
           ? `${metric.name}: ${err.message}`
           : `${metric.name}: measurement failed: ${(err as Error).message}`;
       verdict = {
-        phase: "Error",
+        phase: err instanceof ProviderError && err.inconclusive ? "Inconclusive" : "Error",
         value: null,
         message,
         evidence: { code: err instanceof ProviderError ? err.code : "AVIARY_MEASUREMENT_FAILED" },
@@ -178,7 +208,23 @@ export class AnalysisRunner {
       verdict.evidence.label,
       verdict.evidence.noTraffic === true,
     );
-    const stored = this.#deps.store.appendMeasurement({
+    // Metrics measure concurrently; storing and folding one waits for the one before, so two
+    // never both finish the run.
+    const after = this.#after.then(() => this.#store(m, verdict, from, to, finishedAt));
+    this.#after = after.catch(() => undefined);
+    await after;
+  }
+
+  async #store(
+    m: MetricRuntime,
+    verdict: Verdict,
+    from: number,
+    to: number,
+    finishedAt: number,
+  ): Promise<void> {
+    if (this.#stopped) return;
+    const metric = m.state.metric;
+    const stored = await this.#deps.store.appendMeasurement({
       runId: this.#record.id,
       metric: metric.name,
       phase: verdict.phase,
@@ -194,16 +240,19 @@ export class AnalysisRunner {
       finishedAt,
     });
     this.#deps.onMeasurement?.(stored);
-    this.#reassess();
+    await this.#reassess();
     this.#schedule(m);
   }
 
-  #reassess(): void {
+  async #reassess(): Promise<void> {
     if (this.#record.phase !== "Running") return;
     const scored = new Set(this.#scoring.flatMap((p) => p.metrics.map((m) => m.name)));
     const own = this.#metrics.filter((m) => !scored.has(m.state.metric.name));
     const states = new Map(this.#metrics.map((m) => [m.state.metric.name, m.state]));
-    const scores = this.#scoring.map((p) => this.#score(p, states));
+    const scores: ScoreVerdict[] = [];
+    for (const p of this.#scoring) scores.push(await this.#score(p, states));
+    // A stop while the scores were stored has ended the run already.
+    if (this.#record.phase !== "Running") return;
 
     // Metrics outside a scored template: the worst decides, as Argo folds them.
     const ownPhase: MetricPhase = foldRunPhase(own.map((m) => m.state));
@@ -226,11 +275,11 @@ export class AnalysisRunner {
     }
     for (const m of this.#metrics) m.timer?.cancel();
     this.#stopped = true;
-    this.#finish(phase, message);
+    await this.#finish(phase, message);
   }
 
   /** A scored template's verdict now, stored as a measurement of its own when it changed. */
-  #score(plan: ScoringPlan, states: ReadonlyMap<string, MetricState>): ScoreVerdict {
+  async #score(plan: ScoringPlan, states: ReadonlyMap<string, MetricState>): Promise<ScoreVerdict> {
     const v = scoreRun(plan, states);
     if (v.result === undefined) return v;
     const phase = v.phase === "Running" ? "Successful" : v.phase;
@@ -238,7 +287,7 @@ export class AnalysisRunner {
     if (this.#lastScore.get(plan.template) === key) return v;
     this.#lastScore.set(plan.template, key);
     const now = this.#deps.clock.now();
-    const stored = this.#deps.store.appendMeasurement({
+    const stored = await this.#deps.store.appendMeasurement({
       runId: this.#record.id,
       metric: SCORE_PREFIX + plan.template,
       phase,
@@ -262,9 +311,10 @@ export class AnalysisRunner {
     return v;
   }
 
-  #finish(phase: AnalysisRunRecord["phase"], message: string): void {
+  async #finish(phase: AnalysisRunRecord["phase"], message: string): Promise<void> {
+    // The record changes first (synchronously), so nothing else finishes the run meanwhile.
     this.#record = { ...this.#record, phase, message, finishedAt: this.#deps.clock.now() };
-    this.#deps.store.putAnalysisRun(this.#record);
+    await this.#deps.store.putAnalysisRun(this.#record);
     this.#deps.log.info(
       { run: this.#record.id, service: this.#record.service, phase },
       `analysis ${phase}: ${message}`,

@@ -63,9 +63,19 @@ export interface MeasureContext {
 /** A provider's failure: becomes an Error measurement, never an exception out of the runner. */
 export class ProviderError extends Error {
   readonly code: string;
-  constructor(code: string, message: string, options?: { cause?: unknown }) {
+  /**
+   * The provider could not see all of the window's traffic (a router of the fleet did not
+   * report it): the measurement is Inconclusive, never judged on the part it has.
+   */
+  readonly inconclusive: boolean;
+  constructor(
+    code: string,
+    message: string,
+    options?: { cause?: unknown; inconclusive?: boolean },
+  ) {
     super(message, options);
     this.code = code;
+    this.inconclusive = options?.inconclusive ?? false;
     this.name = "ProviderError";
   }
 }

@@ -54,9 +54,12 @@ export function methodAccess(method: string): Role {
   return method === "GET" || method === "HEAD" ? "read-only" : "operator";
 }
 
-/** The stronger of a route's declared access and what its method needs. */
+/**
+ * The stronger of a route's declared access and what its method needs. A `router` route (the
+ * fleet state and reports) takes a router or an operator token, whatever its method.
+ */
 export function effectiveAccess(method: string, declared: Access | undefined): Access {
-  if (declared === "public") return "public";
+  if (declared === "public" || declared === "router") return declared;
   return declared === "operator" ? "operator" : methodAccess(method);
 }
 
@@ -89,7 +92,9 @@ export function installAuth(app: FastifyInstance, opts: AuthOptions): void {
     const needs =
       access === "operator"
         ? "needs an operator token"
-        : "needs a token (read-only or operator role)";
+        : access === "router"
+          ? "needs a router or operator token"
+          : "needs a token (read-only or operator role)";
     const header = req.headers.authorization;
     if (header === undefined || header === "") {
       if (access === "read-only" && opts.anonymousRead) return;
@@ -111,6 +116,26 @@ export function installAuth(app: FastifyInstance, opts: AuthOptions): void {
         "invalid_token",
       );
     }
+    // A router's token is for the fleet routes only: stolen from a router host, it reads no
+    // rollout and changes nothing.
+    if (who.role === "router" && access !== "router")
+      return sendProblem(
+        reply,
+        problem(
+          403,
+          "AVIARY_FORBIDDEN",
+          `${route} is not for routers; the token '${who.name}' has the router role (fleet state and reports only)`,
+        ),
+      );
+    if (access === "router" && who.role === "read-only")
+      return sendProblem(
+        reply,
+        problem(
+          403,
+          "AVIARY_FORBIDDEN",
+          `${route} needs a router or operator token; the token '${who.name}' has the read-only role`,
+        ),
+      );
     if (access === "operator" && who.role !== "operator") {
       return sendProblem(
         reply,

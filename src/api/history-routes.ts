@@ -7,8 +7,8 @@
  */
 
 import { z } from "zod";
+import type { ControlReads } from "../cluster/reads.js";
 import { AviaryError } from "../errors.js";
-import type { Controller } from "../rollout/controller.js";
 import type { HealthReporting } from "../store/health.js";
 import type { Store } from "../store/store.js";
 import { type ApiRoute, route } from "./route-table.js";
@@ -47,7 +47,7 @@ const Events = z.strictObject({
 
 const HISTORY = ["history"];
 
-export function historyRoutes(controller: Controller, store: ApiStore): ApiRoute[] {
+export function historyRoutes(controller: ControlReads, store: ApiStore): ApiRoute[] {
   return [
     route({
       method: "GET",
@@ -58,9 +58,9 @@ export function historyRoutes(controller: Controller, store: ApiStore): ApiRoute
       role: "read-only",
       query: Rollouts,
       response: { description: "`{ rollouts: [Rollout] }`, newest first." },
-      handler: ({ query }) => {
-        controller.service(query.service);
-        return { rollouts: store.rolloutsOf(query.service, query.limit) };
+      handler: async ({ query }) => {
+        await controller.service(query.service);
+        return { rollouts: await store.rolloutsOf(query.service, query.limit) };
       },
     }),
     route({
@@ -72,14 +72,15 @@ export function historyRoutes(controller: Controller, store: ApiStore): ApiRoute
       role: "read-only",
       params: RolloutParams,
       response: { description: "`{ rollout, analysis: [run with measurements] }`" },
-      handler: ({ params }) => {
-        const rollout = store.getRollout(params.id);
+      handler: async ({ params }) => {
+        const rollout = await store.getRollout(params.id);
         if (rollout === undefined)
           throw new AviaryError("AVIARY_NO_ROLLOUT", `no rollout with id ${params.id}`);
-        const analysis = store
-          .analysisRunsOf(rollout.id)
-          .map((run) => ({ ...run, measurements: store.measurementsOf(run.id) }));
-        return { rollout: presentRollout(controller, rollout), analysis };
+        const runs = await store.analysisRunsOf(rollout.id);
+        const analysis = await Promise.all(
+          runs.map(async (run) => ({ ...run, measurements: await store.measurementsOf(run.id) })),
+        );
+        return { rollout: await presentRollout(controller, rollout), analysis };
       },
     }),
     route({
@@ -92,12 +93,15 @@ export function historyRoutes(controller: Controller, store: ApiStore): ApiRoute
       role: "read-only",
       query: Events,
       response: { description: "`{ events: [RolloutEvent] }`, oldest first." },
-      handler: ({ query }) => {
+      handler: async ({ query }) => {
         if (query.service === undefined)
-          return { events: store.eventsAfter(query.after, query.limit) };
-        controller.service(query.service);
+          return { events: await store.eventsAfter(query.after, query.limit) };
+        await controller.service(query.service);
         return {
-          events: store.eventsOf(query.service, { afterSeq: query.after, limit: query.limit }),
+          events: await store.eventsOf(query.service, {
+            afterSeq: query.after,
+            limit: query.limit,
+          }),
         };
       },
     }),

@@ -8,8 +8,8 @@
  */
 
 import { z } from "zod";
+import type { ControlReads } from "../cluster/reads.js";
 import type { MetricsRegistry, WindowSummary } from "../dataplane/metrics/registry.js";
-import type { Controller } from "../rollout/controller.js";
 import type { TrafficState } from "../rollout/types.js";
 import type { Clock } from "../util/clock.js";
 import { formatDuration, parseDuration } from "../util/duration.js";
@@ -167,7 +167,7 @@ export function metricsQuery(maxWindowMs: number) {
 }
 
 export function metricsRoutes(
-  controller: Controller,
+  controller: ControlReads,
   registry: MetricsRegistry,
   maxWindowMs: number,
   clock: Clock,
@@ -187,8 +187,8 @@ export function metricsRoutes(
         description:
           "`{ service, from, to, step, versions: [{ version, role, summary: { requests, errors, errorRate, rps, p50Ms, p95Ms, p99Ms }, series: [{ t, requests, errors, errorRate, rps, p50Ms, p99Ms }] }] }`; times in epoch ms, step in ms.",
       },
-      handler: ({ params, query }) => {
-        const state = controller.service(params.name);
+      handler: async ({ params, query }) => {
+        const state = await controller.service(params.name);
         return serviceMetrics(
           registry,
           state.name,

@@ -40,6 +40,7 @@ const ROLE_TEXT: Record<ApiRoute["role"], string> = {
   public: "Public: no token needed.",
   "read-only": "Needs a token with the read-only or operator role (or `auth.anonymousRead`).",
   operator: "Needs a token with the operator role.",
+  router: "Needs a token with the router role (an `aviary router`) or the operator role.",
 };
 
 export function openApiDocument(routes: readonly ApiRoute[]): Json {

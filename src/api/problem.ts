@@ -21,6 +21,8 @@ const STATUS_BY_CODE: Record<string, number> = {
   AVIARY_UNAUTHORIZED: 401,
   AVIARY_FORBIDDEN: 403,
   AVIARY_STORE_STALE_WRITE: 409,
+  // The instance lost the lead while carrying the command out: nothing was written; ask again.
+  AVIARY_STORE_FENCED: 503,
   AVIARY_TOO_MANY_STREAMS: 503,
   AVIARY_TOO_MANY_STREAMS_FOR_TOKEN: 429,
   AVIARY_UNSUPPORTED_MEDIA_TYPE: 415,
@@ -101,14 +103,18 @@ export function problem(
 
 export function problemOf(err: unknown): Problem {
   if (err instanceof AviaryError) {
-    // Command errors (a rollout in the wrong state for the verb) are conflicts.
-    const status = STATUS_BY_CODE[err.code] ?? 409;
-    return problem(
-      status,
-      err.code,
-      err.message,
-      err instanceof SpecError ? { problems: err.problems } : {},
-    );
+    // A leader's refusal relayed by a follower (cluster/commands.ts) keeps the leader's status
+    // and problems; otherwise command errors (a rollout in the wrong state) are conflicts.
+    const relayed = err as { status?: unknown; details?: unknown };
+    const status =
+      typeof relayed.status === "number" ? relayed.status : (STATUS_BY_CODE[err.code] ?? 409);
+    const problems =
+      err instanceof SpecError
+        ? err.problems
+        : Array.isArray(relayed.details)
+          ? (relayed.details as unknown[])
+          : undefined;
+    return problem(status, err.code, err.message, problems ? { problems } : {});
   }
   const fe = err as FastifyError;
   const framework = FRAMEWORK_PROBLEMS[fe.code];

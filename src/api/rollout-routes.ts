@@ -3,12 +3,20 @@
  * Every body is validated against the same schemas as the spec; every command names its actor
  * as the authenticated caller (`operator:<token name>`).
  *
+ * Commands go through the {@link CommandBus}: on the leader they run through its controller
+ * ({@link commandExecutor}); on a follower they are stored for the leader, and the caller gets
+ * the leader's answer, or after 10 s a 202 with the command to follow (`GET /api/v1/commands/:id`).
+ *
  * @module
  */
 
+import type { FastifyReply } from "fastify";
 import { z } from "zod";
+import type { CommandBus, CommandRequest, Execute, Submitted } from "../cluster/commands.js";
+import type { ControlReads } from "../cluster/reads.js";
+import { AviaryError } from "../errors.js";
 import type { Controller } from "../rollout/controller.js";
-import type { Rollout } from "../rollout/types.js";
+import type { Actor, Rollout } from "../rollout/types.js";
 import { parseSpec } from "../spec/load.js";
 import { Version } from "../spec/schema.js";
 import { type ApiRoute, route } from "./route-table.js";
@@ -53,17 +61,79 @@ const History = z.strictObject({
   limit: z.coerce.number().int().min(1).max(10_000).default(1_000),
 });
 
+const CommandParams = z.strictObject({
+  id: z.string().min(1).max(200).meta({ description: "The command's id (from a 202 answer)." }),
+});
+/** An apply as stored: a SIGHUP reload on a follower also names its file as the source. */
+const ApplyCommand = Apply.extend({ source: z.string().max(500).optional() });
+
 const SERVICES = ["services"];
 const COMMANDS = ["commands"];
 
-export function rolloutRoutes(controller: Controller): ApiRoute[] {
+/**
+ * Carries out commands through the leader's controller: the body each route answers with. The
+ * arguments are checked again here, since a stored command comes from the database.
+ */
+export function commandExecutor(controller: Controller): Execute {
+  const shown = async (r: Rollout) => ({ rollout: await presentRollout(controller, r) });
+  return async (c: CommandRequest) => {
+    const name = c.service ?? "";
+    const actor = c.actor as Actor;
+    switch (c.kind) {
+      case "deploy":
+        return shown(await controller.deploy(name, Deploy.parse(c.args), actor));
+      case "promote":
+        return shown(await controller.promote(name, Promote.parse(c.args).full, actor));
+      case "abort":
+        return shown(await controller.abort(name, actor, Abort.parse(c.args).reason));
+      case "pause":
+      case "resume":
+      case "retry":
+        return shown(await controller[c.kind](name, actor));
+      case "gate":
+        return shown(await controller.openGate(name, String(c.args.gate), actor));
+      case "undo":
+        return { service: await controller.undo(name, actor) };
+      case "apply": {
+        const body = ApplyCommand.parse(c.args);
+        const spec = parseSpec(body.spec, body.file ?? "<request>");
+        const changes = await controller.applySpec(spec.services, actor, {
+          templates: spec.analysisTemplates,
+          dryRun: body.dryRun,
+          source: body.source ?? "api",
+        });
+        return { dryRun: body.dryRun, changes };
+      }
+    }
+  };
+}
+
+/** The leader's answer as is, or 202 with the command to follow when it took too long. */
+function answer(reply: FastifyReply, submitted: Submitted): unknown {
+  if (submitted.done) return submitted.result;
+  const href = `/api/v1/commands/${submitted.id}`;
+  return reply
+    .code(202)
+    .header("location", href)
+    .send({
+      command: submitted.id,
+      status: "pending",
+      detail: `stored for the leader, which has not carried it out yet; follow it at ${href}`,
+      href,
+    });
+}
+
+export function rolloutRoutes(controller: ControlReads, commands: CommandBus): ApiRoute[] {
   const shown = (r: Rollout) => presentRollout(controller, r);
-  const view = (name: string) => {
-    const rollout = controller.rollout(name);
+  const run = (reply: FastifyReply, c: CommandRequest) =>
+    commands.submit(c).then((s) => answer(reply, s));
+  const view = async (name: string) => {
+    const service = await controller.service(name);
+    const rollout = await controller.rollout(name);
     return {
-      ...controller.service(name),
+      ...service,
       dataplane: controller.trafficStatus(name) ?? null,
-      rollout: rollout === undefined ? null : shown(rollout),
+      rollout: rollout === undefined ? null : await shown(rollout),
     };
   };
   const verb = (
@@ -81,9 +151,8 @@ export function rolloutRoutes(controller: Controller): ApiRoute[] {
       params: ServiceParams,
       body: Empty,
       response: { description: "The rollout after the command: `{ rollout }`." },
-      handler: async ({ params, actor }) => ({
-        rollout: shown(await controller[name](params.name, actor())),
-      }),
+      handler: ({ params, actor, reply }) =>
+        run(reply, { kind: name, service: params.name, args: {}, actor: actor() }),
     });
 
   return [
@@ -96,7 +165,9 @@ export function rolloutRoutes(controller: Controller): ApiRoute[] {
       tags: SERVICES,
       role: "read-only",
       response: { description: "`{ services: [service view] }`" },
-      handler: () => ({ services: controller.services().map((s) => view(s.name)) }),
+      handler: async () => ({
+        services: await Promise.all((await controller.services()).map((s) => view(s.name))),
+      }),
     }),
     route({
       method: "GET",
@@ -120,8 +191,8 @@ export function rolloutRoutes(controller: Controller): ApiRoute[] {
       params: ServiceParams,
       query: History,
       response: { description: "`{ events: [RolloutEvent] }`, oldest first." },
-      handler: ({ params, query }) => ({
-        events: controller.history(params.name, {
+      handler: async ({ params, query }) => ({
+        events: await controller.history(params.name, {
           ...(query.after !== undefined ? { afterSeq: query.after } : {}),
           limit: query.limit,
         }),
@@ -136,9 +207,9 @@ export function rolloutRoutes(controller: Controller): ApiRoute[] {
       role: "read-only",
       params: ServiceParams,
       response: { description: "`{ runs: [run with measurements] }`, oldest first." },
-      handler: ({ params }) => {
-        controller.service(params.name);
-        return { runs: controller.analysis(params.name) };
+      handler: async ({ params }) => {
+        await controller.service(params.name);
+        return { runs: await controller.analysis(params.name) };
       },
     }),
     route({
@@ -151,9 +222,8 @@ export function rolloutRoutes(controller: Controller): ApiRoute[] {
       params: ServiceParams,
       body: Deploy,
       response: { status: 201, description: "The rollout started: `{ rollout }`." },
-      handler: async ({ params, body, actor }) => ({
-        rollout: shown(await controller.deploy(params.name, body, actor())),
-      }),
+      handler: ({ params, body, actor, reply }) =>
+        run(reply, { kind: "deploy", service: params.name, args: body, actor: actor() }),
     }),
     route({
       method: "POST",
@@ -166,9 +236,8 @@ export function rolloutRoutes(controller: Controller): ApiRoute[] {
       params: ServiceParams,
       body: Promote,
       response: { description: "The rollout after the command: `{ rollout }`." },
-      handler: async ({ params, body, actor }) => ({
-        rollout: shown(await controller.promote(params.name, body.full, actor())),
-      }),
+      handler: ({ params, body, actor, reply }) =>
+        run(reply, { kind: "promote", service: params.name, args: body, actor: actor() }),
     }),
     route({
       method: "POST",
@@ -180,9 +249,8 @@ export function rolloutRoutes(controller: Controller): ApiRoute[] {
       params: ServiceParams,
       body: Abort,
       response: { description: "The rollout after the command: `{ rollout }`." },
-      handler: async ({ params, body, actor }) => ({
-        rollout: shown(await controller.abort(params.name, actor(), body.reason)),
-      }),
+      handler: ({ params, body, actor, reply }) =>
+        run(reply, { kind: "abort", service: params.name, args: body, actor: actor() }),
     }),
     verb("pause", "Pause", "Holds the rollout where it is; timed pauses stop counting."),
     verb("resume", "Resume", "Continues after a pause; the paused time counts against nothing."),
@@ -197,9 +265,8 @@ export function rolloutRoutes(controller: Controller): ApiRoute[] {
       params: ServiceParams,
       body: Empty,
       response: { description: "The service's state afterwards: `{ service }`." },
-      handler: async ({ params, actor }) => ({
-        service: await controller.undo(params.name, actor()),
-      }),
+      handler: ({ params, actor, reply }) =>
+        run(reply, { kind: "undo", service: params.name, args: {}, actor: actor() }),
     }),
     route({
       method: "POST",
@@ -212,9 +279,13 @@ export function rolloutRoutes(controller: Controller): ApiRoute[] {
       params: GateParams,
       body: Empty,
       response: { description: "The rollout after the command: `{ rollout }`." },
-      handler: async ({ params, actor }) => ({
-        rollout: shown(await controller.openGate(params.name, params.gate, actor())),
-      }),
+      handler: ({ params, actor, reply }) =>
+        run(reply, {
+          kind: "gate",
+          service: params.name,
+          args: { gate: params.gate },
+          actor: actor(),
+        }),
     }),
     route({
       method: "POST",
@@ -226,13 +297,27 @@ export function rolloutRoutes(controller: Controller): ApiRoute[] {
       role: "operator",
       body: Apply,
       response: { description: "`{ dryRun, changes: [SpecChange] }`" },
-      handler: async ({ body, actor }) => {
-        const spec = parseSpec(body.spec, body.file ?? "<request>");
-        const changes = await controller.applySpec(spec.services, actor(), {
-          templates: spec.analysisTemplates,
-          dryRun: body.dryRun,
-        });
-        return { dryRun: body.dryRun, changes };
+      handler: ({ body, actor, reply }) => {
+        // Refused here at once when it does not parse: the leader would answer the same 400.
+        parseSpec(body.spec, body.file ?? "<request>");
+        return run(reply, { kind: "apply", service: null, args: body, actor: actor() });
+      },
+    }),
+    route({
+      method: "GET",
+      url: "/api/v1/commands/:id",
+      summary: "A stored command",
+      description:
+        "A command a follower stored for the leader (a command answered 202 names it): what was asked, by whom, and once the leader carried it out, `outcome`: `{ ok: true, result }` (the body the command answers with) or `{ ok: false, error: { code, status, message } }`.",
+      tags: COMMANDS,
+      role: "read-only",
+      params: CommandParams,
+      response: { description: "The command record; `outcome` null while pending." },
+      handler: async ({ params }) => {
+        const record = await commands.get(params.id);
+        if (record === undefined)
+          throw new AviaryError("AVIARY_NOT_FOUND", `no command with id ${params.id}`);
+        return record;
       },
     }),
   ];

@@ -69,7 +69,11 @@ export interface ApiRoute {
 export function route<P = undefined, Q = undefined, B = undefined>(
   spec: RouteSpec<P, Q, B>,
 ): ApiRoute {
-  if (methodAccess(spec.method) === "operator" && spec.role !== "operator")
+  if (
+    methodAccess(spec.method) === "operator" &&
+    spec.role !== "operator" &&
+    spec.role !== "router"
+  )
     throw new Error(
       `${spec.method} ${spec.url}: a route that changes state needs the operator role`,
     );

@@ -8,10 +8,12 @@
  */
 
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from "fastify";
+import type { CommandBus } from "../cluster/commands.js";
+import type { LeadershipState } from "../cluster/leadership.js";
+import type { ControlReads } from "../cluster/reads.js";
 import { defaultDashboardDir, registerDashboard } from "../dashboard/routes.js";
 import type { MetricsRegistry } from "../dataplane/metrics/registry.js";
 import type { EventHub } from "../events/hub.js";
-import type { Controller } from "../rollout/controller.js";
 import type { StoreHealth } from "../store/health.js";
 import type { ListenAddress } from "../util/address.js";
 import type { Clock } from "../util/clock.js";
@@ -20,6 +22,7 @@ import { VERSION } from "../version.js";
 import { type AccessConfig, identityOf, installAuth } from "./auth.js";
 import { installJsonBody } from "./body.js";
 import { DEFAULT_MAX_CONNECTIONS, limitConnections } from "./connections.js";
+import { type FleetApi, fleetRoutes } from "./fleet-routes.js";
 import { type ApiStore, historyRoutes } from "./history-routes.js";
 import { metricsRoutes } from "./metrics-routes.js";
 import { openApiDocument } from "./openapi.js";
@@ -33,7 +36,11 @@ export interface AdminOptions {
   metrics: MetricsRegistry;
   /** How far back the metrics registry reaches (the spec's metrics.window), ms. */
   metricsWindowMs: number;
-  controller: Controller;
+  controller: ControlReads;
+  /** Operator commands: run here on the leader, stored for it on a follower. */
+  commands: CommandBus;
+  /** This instance's place in the cluster, with the lease as stored now. */
+  cluster: { describe(): Promise<LeadershipState> };
   store: ApiStore;
   hub: EventHub;
   tokens: TokenRegistry;
@@ -52,6 +59,8 @@ export interface AdminOptions {
   maxConnections?: number;
   /** How long a request head may take to arrive; default 10 s (tests lower it). */
   headersTimeoutMs?: number;
+  /** The fleet's routes (`dataplane.engine: fleet`). */
+  fleet?: FleetApi;
 }
 
 /** A route as Fastify registered it, whatever registered it. */
@@ -71,10 +80,25 @@ export function registeredRoutes(app: FastifyInstance): readonly RegisteredRoute
 /** The routes of the admin server, in one table. */
 export function adminRoutes(opts: AdminOptions, streams: EventStreams): ApiRoute[] {
   const table: ApiRoute[] = [
-    ...rolloutRoutes(opts.controller),
+    ...rolloutRoutes(opts.controller, opts.commands),
     ...historyRoutes(opts.controller, opts.store),
     ...metricsRoutes(opts.controller, opts.metrics, opts.metricsWindowMs, opts.clock),
     ...streamRoutes(opts.controller, streams),
+    ...(opts.fleet ? fleetRoutes(opts.fleet) : []),
+    route({
+      method: "GET",
+      url: "/api/v1/cluster",
+      summary: "The cluster",
+      description:
+        "This instance and its role (`leader` or `follower`), the leader and its epoch, the lease's time left by the database's clock, and why there is no leader when none holds the lease (`the database is unreachable: ...`).",
+      tags: ["operations"],
+      role: "read-only",
+      response: {
+        description:
+          "`{ instance, role, leader, epoch, leaseLeftMs, ttlMs, why }`; `leader`, `epoch` and `leaseLeftMs` null, and `why` set, when no instance leads.",
+      },
+      handler: () => opts.cluster.describe(),
+    }),
     route({
       method: "GET",
       url: "/api/v1/whoami",

@@ -21,9 +21,9 @@
 
 import type { FastifyReply, FastifyRequest } from "fastify";
 import { z } from "zod";
+import type { ControlReads } from "../cluster/reads.js";
 import { AviaryError } from "../errors.js";
 import type { EventHub, HubMessage } from "../events/hub.js";
-import type { Controller } from "../rollout/controller.js";
 import type { Clock, TimerHandle } from "../util/clock.js";
 import type { Logger } from "../util/log.js";
 import { identityOf } from "./auth.js";
@@ -196,8 +196,8 @@ class Stream {
         if (this.#ended) return;
         const page =
           service === undefined
-            ? store.eventsAfter(this.#lastSeq, REPLAY_PAGE)
-            : store.eventsOf(service, { afterSeq: this.#lastSeq, limit: REPLAY_PAGE });
+            ? await store.eventsAfter(this.#lastSeq, REPLAY_PAGE)
+            : await store.eventsOf(service, { afterSeq: this.#lastSeq, limit: REPLAY_PAGE });
         for (const event of page) {
           // At the socket's pace: a replay never piles up in memory.
           if (!this.#send({ kind: "event", event })) await drained(this.#res);
@@ -207,7 +207,8 @@ class Stream {
       }
     }
     if (this.#ended) return;
-    // Caught up, in the same tick as the last read: from here on the hub's order is the store's.
+    // Caught up: what the hub delivered meanwhile is sent now, less what the replay already
+    // sent (#send skips a seq not above the last one sent), and from here on live.
     this.#live = true;
     const pending = this.#pending;
     this.#pending = [];
@@ -301,7 +302,7 @@ const StreamQuery = z.strictObject({
 });
 const LastEventId = z.coerce.number().int().min(0);
 
-export function streamRoutes(controller: Controller, streams: EventStreams): ApiRoute[] {
+export function streamRoutes(controller: ControlReads, streams: EventStreams): ApiRoute[] {
   return [
     route({
       method: "GET",
@@ -313,8 +314,8 @@ export function streamRoutes(controller: Controller, streams: EventStreams): Api
       role: "read-only",
       query: StreamQuery,
       response: { description: "The event stream.", contentType: "text/event-stream" },
-      handler: ({ query, req, reply }) => {
-        if (query.service !== undefined) controller.service(query.service);
+      handler: async ({ query, req, reply }) => {
+        if (query.service !== undefined) await controller.service(query.service);
         const header = req.headers["last-event-id"];
         const after =
           header === undefined || header === ""

@@ -25,8 +25,11 @@ import {
 import { dirname } from "node:path";
 import { AviaryError } from "../errors.js";
 
-/** read-only: GET and HEAD under /api/. operator: everything. */
-export const ROLES = ["read-only", "operator"] as const;
+/**
+ * read-only: GET and HEAD under /api/. operator: everything. router: an `aviary router`, which
+ * may read the fleet state and post its reports, and nothing else.
+ */
+export const ROLES = ["read-only", "operator", "router"] as const;
 export type Role = (typeof ROLES)[number];
 
 /** The name the operator token (AVIARY_TOKEN or the data directory's operator-token) goes by. */
@@ -38,7 +41,7 @@ const HASH = /^sha256:([0-9a-fA-F]{64})$/;
 
 export const TOKENS_FILE_HEADER = [
   "# Aviary admin API tokens, written by `aviary token`: one per line,",
-  "#   sha256:<hex SHA-256 of the token> <read-only|operator> <name> [created]",
+  "#   sha256:<hex SHA-256 of the token> <read-only|operator|router> <name> [created]",
   "# Only hashes are kept; a token is shown once, when it is created.",
 ].join("\n");
 
@@ -76,7 +79,10 @@ export function generateToken(): string {
 
 export function checkRole(role: string, where: string): Role {
   if ((ROLES as readonly string[]).includes(role)) return role as Role;
-  throw new AviaryError("AVIARY_BAD_REQUEST", `${where}: role must be read-only or operator`);
+  throw new AviaryError(
+    "AVIARY_BAD_REQUEST",
+    `${where}: role must be read-only, operator or router`,
+  );
 }
 
 /** Why a name cannot be a token name, or undefined when it can. */
@@ -106,7 +112,7 @@ export function parseTokensFile(text: string, file: string): TokenEntry[] {
       throw new TokensFileError(
         file,
         line,
-        `expected 'sha256:<64 hex digits> <read-only|operator> <name> [created]', found ${fields.length} field${fields.length === 1 ? "" : "s"}`,
+        `expected 'sha256:<64 hex digits> <read-only|operator|router> <name> [created]', found ${fields.length} field${fields.length === 1 ? "" : "s"}`,
       );
     }
     const [hashField, role, name, created] = fields as [string, string, string, string?];
@@ -120,7 +126,7 @@ export function parseTokensFile(text: string, file: string): TokenEntry[] {
     if (!(ROLES as readonly string[]).includes(role)) {
       // Quoted only when it looks like a word: a misplaced token must not reach a log.
       const got = /^[A-Za-z-]{1,20}$/.test(role) ? `, got '${role}'` : "";
-      throw new TokensFileError(file, line, `role must be read-only or operator${got}`);
+      throw new TokensFileError(file, line, `role must be read-only, operator or router${got}`);
     }
     const nameProblem = tokenNameProblem(name);
     if (nameProblem !== undefined) throw new TokensFileError(file, line, nameProblem);

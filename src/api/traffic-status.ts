@@ -8,14 +8,14 @@
  * @module
  */
 
-import type { Controller } from "../rollout/controller.js";
+import type { ControlReads } from "../cluster/reads.js";
 import type { Rollout } from "../rollout/types.js";
 
 /** The rollout with the data plane's state added to its reason, when the service's is not well. */
-export function presentRollout(controller: Controller, rollout: Rollout): Rollout {
+export async function presentRollout(controller: ControlReads, rollout: Rollout): Promise<Rollout> {
   const status = controller.trafficStatus(rollout.service);
   if (status === undefined || (status.applied && status.why === undefined)) return rollout;
-  if (controller.service(rollout.service).rolloutId !== rollout.id) return rollout;
+  if ((await controller.service(rollout.service)).rolloutId !== rollout.id) return rollout;
   const note = status.applied
     ? status.why
     : `recorded, not yet applied to ${status.engine}: ${status.why ?? "applying"}`;

@@ -14,6 +14,7 @@ import { registerGet } from "./commands/get.js";
 import { registerHistory } from "./commands/history.js";
 import { registerRender } from "./commands/render.js";
 import { registerRolloutVerbs } from "./commands/rollout.js";
+import { registerRouter } from "./commands/router.js";
 import { registerSchema } from "./commands/schema.js";
 import { registerServe } from "./commands/serve.js";
 import { registerToken } from "./commands/token.js";
@@ -29,6 +30,7 @@ export function buildProgram(): Command {
     .exitOverride();
 
   registerServe(program);
+  registerRouter(program);
   registerValidate(program);
   registerRender(program);
   registerSchema(program);

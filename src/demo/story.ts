@@ -170,7 +170,7 @@ async function story(
         version,
         deployedAt,
         end,
-        maxWeight: maxWeight(aviary.controller.history("shop"), rollout.id),
+        maxWeight: maxWeight(await aviary.controller.history("shop"), rollout.id),
       });
       await delay(3_000);
     }
@@ -189,28 +189,29 @@ async function story(
 }
 
 /** Resolves with the event that finished the rollout (aborted or promoted), or undefined on timeout. */
-function finished(
+async function finished(
   aviary: RunningAviary,
   rolloutId: string,
   timeoutMs: number,
 ): Promise<RolloutEvent | undefined> {
   const done = (e: RolloutEvent) =>
     e.rolloutId === rolloutId && (e.type === "aborted" || e.type === "promoted");
-  const already = aviary.controller.history("shop").find(done);
-  if (already !== undefined) return Promise.resolve(already);
-  return new Promise((resolve) => {
-    const timer = setTimeout(() => {
-      unsubscribe();
-      resolve(undefined);
-    }, timeoutMs);
-    const unsubscribe = aviary.hub.subscribe((m) => {
-      if (m.kind === "event" && done(m.event)) {
-        clearTimeout(timer);
-        unsubscribe();
-        resolve(m.event);
-      }
+  // Subscribed before the history is read: an event committed meanwhile is not missed.
+  let timer: NodeJS.Timeout | undefined;
+  let unsubscribe = () => {};
+  const live = new Promise<RolloutEvent | undefined>((resolve) => {
+    timer = setTimeout(() => resolve(undefined), timeoutMs);
+    unsubscribe = aviary.hub.subscribe((m) => {
+      if (m.kind === "event" && done(m.event)) resolve(m.event);
     });
   });
+  try {
+    const already = (await aviary.controller.history("shop")).find(done);
+    return already ?? (await live);
+  } finally {
+    clearTimeout(timer);
+    unsubscribe();
+  }
 }
 
 function maxWeight(events: readonly RolloutEvent[], rolloutId: string): number {

@@ -40,7 +40,9 @@ export interface NotifierOptions {
    * A rollout's stable and canary versions (e.g. from the store), so chat messages can show
    * them for every event, not only the few that record them.
    */
-  versionsOf?: ((rolloutId: string) => Versions | undefined) | undefined;
+  versionsOf?:
+    | ((rolloutId: string) => Versions | undefined | Promise<Versions | undefined>)
+    | undefined;
   /** Delivery tuning (queue bound, back-off); the defaults suit production. */
   delivery?: Omit<DelivererOptions, "clock" | "log" | "registry"> | undefined;
 }
@@ -127,10 +129,10 @@ export function startNotifier(opts: NotifierOptions): Notifier {
   });
   for (const t of targets) deliverer.track(t.n.name);
 
-  const versionsFor = (event: RolloutEvent): Versions | undefined => {
+  const versionsFor = async (event: RolloutEvent): Promise<Versions | undefined> => {
     if (opts.versionsOf === undefined || event.rolloutId === null) return undefined;
     try {
-      return opts.versionsOf(event.rolloutId);
+      return await opts.versionsOf(event.rolloutId);
     } catch (err) {
       // Versions are a nicety; the message goes out without them.
       opts.log.debug({ err, rollout: event.rolloutId }, "notifications: no versions for rollout");
@@ -138,17 +140,13 @@ export function startNotifier(opts: NotifierOptions): Notifier {
     }
   };
 
-  const unsubscribe = opts.hub.subscribe((message) => {
-    if (message.kind !== "event") return;
-    const event = message.event;
-    let versions: Versions | undefined;
-    let looked = false;
-    for (const t of targets) {
-      if (!wants(t.n, event)) continue;
-      if (!looked && t.n.format !== "json") {
-        versions = versionsFor(event);
-        looked = true;
-      }
+  const deliver = async (event: RolloutEvent): Promise<void> => {
+    const wanted = targets.filter((t) => wants(t.n, event));
+    // Read from the store only when a chat format shows them.
+    const versions = wanted.some((t) => t.n.format !== "json")
+      ? await versionsFor(event)
+      : undefined;
+    for (const t of wanted) {
       const deliveryId = randomUUID();
       let body: string;
       try {
@@ -172,6 +170,18 @@ export function startNotifier(opts: NotifierOptions): Notifier {
         retries: t.n.retries,
       });
     }
+  };
+  // Events are handled one after another (the versions are a store read), so each
+  // notification's deliveries keep the events' order.
+  let handling: Promise<void> = Promise.resolve();
+  const unsubscribe = opts.hub.subscribe((message) => {
+    if (message.kind !== "event") return;
+    const event = message.event;
+    handling = handling
+      .then(() => deliver(event))
+      .catch((err: unknown) =>
+        opts.log.error({ err: String(err), seq: event.seq }, "notifications: event not handled"),
+      );
   });
 
   let closing: Promise<void> | undefined;
@@ -179,6 +189,7 @@ export function startNotifier(opts: NotifierOptions): Notifier {
     close() {
       closing ??= (async () => {
         unsubscribe();
+        await handling;
         await deliverer.close();
       })();
       return closing;

@@ -17,20 +17,20 @@ const apply = (h: Awaited<ReturnType<typeof harness>>, services: ServiceInput[])
 describe("applying specs", () => {
   it("removes a service: its rollout aborted saying why, its routes gone, its history kept; re-adding creates it afresh", async () => {
     const h = await harness([shop({ canary: V2 }), web]);
-    assert.equal(h.controller.rollout("shop")?.phase, "Paused", "rolling out v2");
-    const rolloutId = h.controller.rollout("shop")!.id;
+    assert.equal((await h.controller.rollout("shop"))?.phase, "Paused", "rolling out v2");
+    const rolloutId = (await h.controller.rollout("shop"))!.id;
 
     const changes = await apply(h, [web]);
     assert.deepEqual(
       changes.map((c) => [c.kind, c.service]),
       [["remove", "shop"]],
     );
-    const aborted = h.store.getRollout(rolloutId)!;
+    const aborted = (await h.store.getRollout(rolloutId))!;
     assert.equal(aborted.phase, "Aborted");
     assert.match(aborted.reason, /aborted by operator:alice: shop was removed from the spec/);
-    assert.equal(h.store.getService("shop"), undefined);
+    assert.equal(await h.store.getService("shop"), undefined);
     assert.deepEqual(
-      h.controller.services().map((s) => s.name),
+      (await h.controller.services()).map((s) => s.name),
       ["web"],
     );
     assert.deepEqual(
@@ -39,7 +39,7 @@ describe("applying specs", () => {
       "the router no longer has its routes",
     );
     assert.equal(h.router.states.has("shop"), false);
-    const history = h.controller.history("shop");
+    const history = await h.controller.history("shop");
     assert.deepEqual(
       history.slice(-2).map((e) => e.type),
       ["aborted", "service.removed"],
@@ -48,7 +48,7 @@ describe("applying specs", () => {
       history.at(-1)!.reason,
       /shop is no longer in the spec: its rollout of v2 is aborted/,
     );
-    assert.throws(
+    await assert.rejects(
       () => h.controller.service("shop"),
       (err: unknown) =>
         err instanceof AviaryError &&
@@ -59,7 +59,7 @@ describe("applying specs", () => {
       h.controller.deploy("shop", V2, "operator:alice"),
       /removed from the spec/,
     );
-    assert.throws(() => h.controller.history("never"), /no service named never/);
+    await assert.rejects(() => h.controller.history("never"), /no service named never/);
 
     // Time passes: nothing is left running for the removed service.
     const events = h.events.length;
@@ -71,9 +71,9 @@ describe("applying specs", () => {
       again.map((c) => [c.kind, c.service]),
       [["create", "shop"]],
     );
-    assert.equal(h.controller.service("shop").traffic.stable.version, "v1");
-    assert.equal(h.controller.service("shop").rolloutId, null, "a fresh start");
-    const continued = h.controller.history("shop");
+    assert.equal((await h.controller.service("shop")).traffic.stable.version, "v1");
+    assert.equal((await h.controller.service("shop")).rolloutId, null, "a fresh start");
+    const continued = await h.controller.history("shop");
     assert.equal(continued.length, history.length + 1, "the history continues");
     assert.equal(continued.at(-1)!.type, "service.created");
     assert.deepEqual(
@@ -86,13 +86,13 @@ describe("applying specs", () => {
     const first = await harness([shop(), web]);
     await first.controller.deploy("shop", V2, "operator:alice");
     await first.controller.stop();
-    first.store.close();
+    await first.store.close();
     open.splice(open.indexOf(first), 1);
 
     const second = await harness([web], { file: first.file, clock: first.clock });
-    assert.equal(second.store.getService("shop"), undefined);
-    assert.equal(second.store.activeRollouts().length, 0, "its rollout ended");
-    assert.equal(second.controller.history("shop").at(-1)!.type, "service.removed");
+    assert.equal(await second.store.getService("shop"), undefined);
+    assert.equal((await second.store.activeRollouts()).length, 0, "its rollout ended");
+    assert.equal((await second.controller.history("shop")).at(-1)!.type, "service.removed");
     assert.deepEqual([...second.router.states.keys()], ["web"]);
   });
 
@@ -119,10 +119,10 @@ describe("applying specs", () => {
       "no event, no router call",
     );
     assert.deepEqual(
-      h.controller.services().map((s) => s.name),
+      (await h.controller.services()).map((s) => s.name),
       ["shop", "web"],
     );
-    assert.equal(h.controller.rollout("shop"), undefined, "v2 was not rolled out");
+    assert.equal(await h.controller.rollout("shop"), undefined, "v2 was not rolled out");
     assert.deepEqual(
       h.router.services.map((s) => s.name),
       ["shop", "web"],
@@ -148,8 +148,8 @@ describe("applying specs", () => {
         },
       },
     });
-    const storeBefore = h.controller.services();
-    const historyBefore = h.store.eventsAfter(0).length;
+    const storeBefore = await h.controller.services();
+    const historyBefore = (await h.store.eventsAfter(0)).length;
     const routerBefore = { services: h.router.services, states: new Map(h.router.states) };
     // create new, start its rollout (2), roll out shop's v2 (3), remove web (4): fail at the third.
     failAt = commits + 3;
@@ -159,9 +159,9 @@ describe("applying specs", () => {
       match: { pathPrefix: "/new" },
     };
     await assert.rejects(apply(h, [shop({ canary: V2 }), next]), /the disk is full/);
-    assert.deepEqual(h.controller.services(), storeBefore);
-    assert.equal(h.store.eventsAfter(0).length, historyBefore, "no event of it was kept");
-    assert.equal(h.store.activeRollouts().length, 0);
+    assert.deepEqual(await h.controller.services(), storeBefore);
+    assert.equal((await h.store.eventsAfter(0)).length, historyBefore, "no event of it was kept");
+    assert.equal((await h.store.activeRollouts()).length, 0);
     assert.equal(h.router.services, routerBefore.services, "the router was not reconfigured");
     assert.deepEqual(h.router.states, routerBefore.states);
     assert.equal(
@@ -181,7 +181,7 @@ describe("applying specs", () => {
         ["remove", "web"],
       ],
     );
-    assert.equal(h.controller.rollout("new")?.phase, "Paused");
+    assert.equal((await h.controller.rollout("new"))?.phase, "Paused");
   });
 
   it("applies specs one at a time: the second plans on what the first committed", async () => {
@@ -202,12 +202,67 @@ describe("applying specs", () => {
       "planned after the first removed web, not before",
     );
     assert.deepEqual(
-      h.controller.services().map((s) => s.name),
+      (await h.controller.services()).map((s) => s.name),
       ["shop", "web"],
     );
     assert.deepEqual(
-      h.controller.history("web").map((e) => e.type),
+      (await h.controller.history("web")).map((e) => e.type),
       ["service.created", "service.removed", "service.created"],
     );
+  });
+
+  it("keeps the spec it runs in the store, one revision per application, in the spec's own transaction", async () => {
+    let refusing = false;
+    const h = await harness([shop(), web], {
+      validate: () => {
+        if (refusing) throw new AviaryError("AVIARY_SPEC_INVALID", "refused by the test");
+      },
+    });
+    const first = await h.store.getAppliedSpec();
+    assert.equal(first?.revision, 1);
+    assert.equal(first?.source, "start");
+    const names = (spec: unknown) =>
+      (spec as { services: Array<{ name: string }> }).services.map((s) => s.name);
+    assert.deepEqual(names(first?.spec), ["shop", "web"]);
+
+    await h.controller.applySpec(parse([shop()]), "operator:alice", {
+      dryRun: false,
+      source: "api",
+    });
+    const second = await h.store.getAppliedSpec();
+    assert.equal(second?.revision, 2);
+    assert.equal(second?.source, "api");
+    assert.deepEqual(
+      names(second?.spec),
+      ["shop"],
+      "another instance reads the spec this one runs",
+    );
+
+    await h.controller.applySpec(parse([shop(), web]), "operator:alice", { dryRun: true });
+    refusing = true;
+    await assert.rejects(apply(h, [shop(), web]), /refused by the test/);
+    assert.equal(
+      (await h.store.getAppliedSpec())?.revision,
+      2,
+      "a dry run or a refused spec is not kept",
+    );
+  });
+
+  it("moves a service's revision on by one with every write, from 1 when it is created", async () => {
+    const h = await harness([shop()]);
+    const revision = async () => (await h.store.getService("shop"))?.revision;
+    assert.equal(await revision(), 1, "created");
+    const before = h.events.length;
+    await h.controller.deploy("shop", V2, "operator:alice");
+    // Each transition writes the service once (rollout, traffic and event together).
+    const transitions = h.events
+      .slice(before)
+      .filter((e) => e.rolloutId !== null && e.actor !== "router");
+    assert.equal(await revision(), 1 + transitions.length);
+    const promoted = await h.controller.promote("shop", true, "operator:alice");
+    assert.equal(promoted.phase, "Healthy");
+    const atPromotion = await revision();
+    await h.controller.undo("shop", "operator:alice");
+    assert.equal(await revision(), (atPromotion ?? 0) + 1, "undo wrote it once more");
   });
 });

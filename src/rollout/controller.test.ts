@@ -15,7 +15,7 @@ describe("rollout controller", () => {
     assert.equal(h.weight(), 5, "still pausing after 59 s");
     await h.advance(2_000);
     assert.equal(h.weight(), 25);
-    let now = h.controller.rollout("shop")!;
+    let now = (await h.controller.rollout("shop"))!;
     assert.equal(now.phase, "Paused");
     assert.equal(now.stepIndex, 3);
     assert.ok(now.pausedAt !== null, "waiting for a person");
@@ -27,11 +27,11 @@ describe("rollout controller", () => {
     assert.equal(now.phase, "Healthy");
     assert.equal(h.stable(), "v2");
     assert.equal(h.canary(), null);
-    assert.deepEqual(h.controller.service("shop").previousStable, V1);
+    assert.deepEqual((await h.controller.service("shop")).previousStable, V1);
 
-    const types = h.controller
-      .history("shop")
-      .map((e) => `${e.type}${e.weight === null ? "" : `@${e.weight}`}`);
+    const types = (await h.controller.history("shop")).map(
+      (e) => `${e.type}${e.weight === null ? "" : `@${e.weight}`}`,
+    );
     assert.deepEqual(types, [
       "service.created@0",
       "rollout.started@0",
@@ -47,7 +47,7 @@ describe("rollout controller", () => {
       "step.started@100",
       "promoted@0",
     ]);
-    const promoted = h.controller.history("shop").at(-1)!;
+    const promoted = (await h.controller.history("shop")).at(-1)!;
     assert.equal(promoted.actor, "controller");
     assert.match(promoted.reason, /promoted v2/);
   });
@@ -60,10 +60,10 @@ describe("rollout controller", () => {
     assert.equal(h.canary(), null, "the canary is cut off entirely, routes included");
     assert.equal(h.weight(), 0);
     assert.match(aborted.reason, /aborted by operator:bob: errors in the logs/);
-    const eventsBefore = h.controller.history("shop").length;
+    const eventsBefore = (await h.controller.history("shop")).length;
     await h.controller.abort("shop", "operator:bob");
     assert.equal(
-      h.controller.history("shop").length,
+      (await h.controller.history("shop")).length,
       eventsBefore,
       "a second abort changes nothing",
     );
@@ -72,11 +72,11 @@ describe("rollout controller", () => {
     assert.notEqual(retried.id, aborted.id, "a retry is a new attempt");
     assert.equal(retried.stepIndex, 1);
     assert.equal(
-      h.store.getRollout(aborted.id)!.phase,
+      (await h.store.getRollout(aborted.id))!.phase,
       "Aborted",
       "the aborted attempt stays in the history",
     );
-    assert.equal(h.controller.history("shop").at(-3)!.type, "rollout.retried");
+    assert.equal((await h.controller.history("shop")).at(-3)!.type, "rollout.retried");
     assert.equal(h.weight(), 5);
     assert.equal(h.canary(), "v2");
   });
@@ -117,7 +117,7 @@ describe("rollout controller", () => {
     const r = await h.controller.promote("shop", true, "operator:alice");
     assert.equal(r.phase, "Healthy");
     assert.equal(h.stable(), "v2");
-    assert.match(h.controller.history("shop").at(-1)!.reason, /full promotion/);
+    assert.match((await h.controller.history("shop")).at(-1)!.reason, /full promotion/);
   });
 
   it("undo puts the previous stable back after a promotion, and undo again toggles forward", async () => {
@@ -139,7 +139,7 @@ describe("rollout controller", () => {
     assert.notEqual(second.id, first.id);
     assert.equal(h.canary(), "v3");
     assert.equal(h.weight(), 5);
-    const old = h.store.getRollout(first.id)!;
+    const old = (await h.store.getRollout(first.id))!;
     assert.equal(old.phase, "Aborted");
     assert.match(old.reason, /superseded by v3/);
     const again = await h.controller.deploy("shop", V3, "operator:alice");
@@ -151,7 +151,7 @@ describe("rollout controller", () => {
     await h.controller.deploy("shop", V2, "operator:alice");
     h.router.availability.set("shop", false);
     await h.advance(1_000);
-    const r = h.controller.rollout("shop")!;
+    const r = (await h.controller.rollout("shop"))!;
     assert.equal(r.phase, "Aborted");
     assert.match(r.reason, /every canary target is down/);
     assert.equal(h.canary(), null);
@@ -166,9 +166,9 @@ describe("rollout controller", () => {
     h.router.availability.set("shop", false);
     await h.controller.deploy("shop", V2, "operator:alice");
     await h.advance(119_000);
-    assert.equal(h.controller.rollout("shop")!.phase, "Progressing");
+    assert.equal((await h.controller.rollout("shop"))!.phase, "Progressing");
     await h.advance(2_000);
-    const r = h.controller.rollout("shop")!;
+    const r = (await h.controller.rollout("shop"))!;
     assert.equal(r.phase, "Aborted");
     assert.match(
       r.reason,
@@ -182,9 +182,9 @@ describe("rollout controller", () => {
     ]);
     await h.controller.deploy("shop", V2, "operator:alice");
     assert.equal(h.weight(), 100);
-    assert.equal(h.controller.rollout("shop")!.phase, "Promoting");
+    assert.equal((await h.controller.rollout("shop"))!.phase, "Promoting");
     await h.advance(301_000);
-    const gated = h.controller.rollout("shop")!;
+    const gated = (await h.controller.rollout("shop"))!;
     assert.equal(gated.phase, "Paused");
     assert.match(gated.reason, /waiting for promotion/);
     assert.equal(h.stable(), "v1");
@@ -258,16 +258,16 @@ describe("rollout controller", () => {
     const first = await harness([shop()]);
     await first.controller.deploy("shop", V2, "operator:alice");
     await first.advance(30_000);
-    const eventsBefore = first.controller.history("shop").length;
+    const eventsBefore = (await first.controller.history("shop")).length;
     await first.controller.stop();
-    first.store.close();
+    await first.store.close();
     open.splice(open.indexOf(first), 1);
 
     first.clock.advance(20_000); // the process was down for 20 s
     const second = await harness([shop()], { file: first.file, clock: first.clock });
     assert.equal(second.weight(), 5, "the stored traffic is re-applied at start");
     assert.equal(
-      second.controller.history("shop").length,
+      (await second.controller.history("shop")).length,
       eventsBefore,
       "nothing repeated on start",
     );
@@ -299,10 +299,10 @@ describe("rollout controller", () => {
     });
     assert.deepEqual(changes, []);
     await h.controller.applySpec(parse(shop()), "operator:alice", { dryRun: false });
-    assert.equal(h.controller.rollout("shop")!.phase, "Aborted");
+    assert.equal((await h.controller.rollout("shop"))!.phase, "Aborted");
     await h.controller.applySpec(parse(shop({ canary: V2 })), "operator:alice", { dryRun: false });
     assert.equal(
-      h.controller.rollout("shop")!.phase,
+      (await h.controller.rollout("shop"))!.phase,
       "Paused",
       "the canary was deployed again after the spec dropped it",
     );

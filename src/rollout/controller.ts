@@ -41,7 +41,16 @@ import type { SplitReader } from "./split-check.js";
 import type { ResolvedStrategy } from "./steps.js";
 import { stableOnly } from "./traffic.js";
 import type { Actor, Rollout, RolloutEvent, ServiceState, TrafficState } from "./types.js";
-import { currentRollout, type ServiceEventInput, writeService, writeTransition } from "./writes.js";
+import {
+  currentRollout,
+  nextRevision,
+  type ServiceEventInput,
+  writeService,
+  writeTransition,
+} from "./writes.js";
+
+/** A service as committed, with its current rollout. */
+type Current = { state: ServiceState | undefined; rollout: Rollout | undefined };
 
 export interface ControllerOptions {
   store: Store;
@@ -56,7 +65,7 @@ export interface ControllerOptions {
   /** How often every active rollout is re-checked (targets down, deadlines). */
   tickMs?: number;
   /** Told of every history event once it is committed, and of every analysis measurement. */
-  hub?: EventHub;
+  hub?: Pick<EventHub, "publish">;
   /** Fault-injection seams for crash tests: just before a transition commits, and just after (before its effect). */
   faults?: { beforeCommit?: () => void; afterCommit?: () => void };
   /** Where analysis metrics come from and who judges them; without it, analysis steps abort. */
@@ -80,7 +89,7 @@ export class Controller {
   readonly #clock: Clock;
   readonly #log: Logger;
   readonly #tickMs: number;
-  readonly #hub: EventHub | undefined;
+  readonly #hub: Pick<EventHub, "publish"> | undefined;
   readonly #faults: { beforeCommit?: () => void; afterCommit?: () => void };
   readonly #specs = new Map<string, Service>();
   #templates: readonly AnalysisTemplate[] = [];
@@ -149,9 +158,14 @@ export class Controller {
   async start(
     services: readonly Service[],
     templates: readonly AnalysisTemplate[] = [],
+    source = "start",
   ): Promise<SpecChange[]> {
-    const changes = await this.applySpec(services, "controller", { dryRun: false, templates });
-    for (const r of this.#store.activeRollouts()) this.#kick(r.service);
+    const changes = await this.applySpec(services, "controller", {
+      dryRun: false,
+      templates,
+      source,
+    });
+    for (const r of await this.#store.activeRollouts()) this.#kick(r.service);
     this.#scheduleTick();
     return changes;
   }
@@ -162,22 +176,22 @@ export class Controller {
     this.#traffic.stop();
     this.#ticker?.cancel();
     for (const t of this.#timers.values()) t.cancel();
-    this.#analysis?.shutdown();
     this.#gates.close();
     this.#timers.clear();
+    await this.#analysis?.shutdown();
     await this.#queue.idle();
     await this.#traffic.settled();
   }
 
   // ---- reads ----
 
-  services(): ServiceState[] {
+  services(): Promise<ServiceState[]> {
     return this.#store.listServices();
   }
 
-  service(name: string): ServiceState {
-    const state = this.#store.getService(name);
-    if (state === undefined) throw this.#unknown(name);
+  async service(name: string): Promise<ServiceState> {
+    const state = await this.#store.getService(name);
+    if (state === undefined) throw await this.#unknown(name);
     return state;
   }
 
@@ -191,24 +205,30 @@ export class Controller {
   }
 
   /** The service's current rollout (active, or the last one), if any. */
-  rollout(service: string): Rollout | undefined {
-    const id = this.service(service).rolloutId;
+  async rollout(service: string): Promise<Rollout | undefined> {
+    const id = (await this.service(service)).rolloutId;
     return id === null ? undefined : this.#store.getRollout(id);
   }
 
   /** The analysis runs of the service's current rollout with their measurements, oldest first. */
-  analysis(service: string): Array<AnalysisRunRecord & { measurements: MeasurementRecord[] }> {
-    const r = this.rollout(service);
+  async analysis(
+    service: string,
+  ): Promise<Array<AnalysisRunRecord & { measurements: MeasurementRecord[] }>> {
+    const r = await this.rollout(service);
     if (r === undefined) return [];
-    return this.#store
-      .analysisRunsOf(r.id)
-      .map((run) => ({ ...run, measurements: this.#store.measurementsOf(run.id) }));
+    const runs = await this.#store.analysisRunsOf(r.id);
+    return Promise.all(
+      runs.map(async (run) => ({ ...run, measurements: await this.#store.measurementsOf(run.id) })),
+    );
   }
 
   /** A service's history; a service removed from the spec keeps it. */
-  history(service: string, opts: { afterSeq?: number; limit?: number } = {}): RolloutEvent[] {
-    if (this.#store.getService(service) === undefined && !this.#hasHistory(service))
-      throw this.#unknown(service);
+  async history(
+    service: string,
+    opts: { afterSeq?: number; limit?: number } = {},
+  ): Promise<RolloutEvent[]> {
+    if ((await this.#store.getService(service)) === undefined && !(await this.#hasHistory(service)))
+      throw await this.#unknown(service);
     return this.#store.eventsOf(service, opts);
   }
 
@@ -217,10 +237,10 @@ export class Controller {
   /** Starts a rollout of `canary` for `service`; a newer canary supersedes an active rollout. */
   deploy(service: string, canary: Version, actor: Actor): Promise<Rollout> {
     return this.#queue.run(service, async () => {
-      const spec = this.#specOrThrow(service);
+      const spec = await this.#specOrThrow(service);
       const r = await this.#startRollout(spec, canary, actor);
       await this.#drive(service);
-      return this.#store.getRollout(r.id) as Rollout;
+      return (await this.#store.getRollout(r.id)) as Rollout;
     });
   }
 
@@ -249,22 +269,23 @@ export class Controller {
   /** Starts an aborted rollout's canary again from step 0, as a new attempt with its own id and analyses. */
   retry(service: string, actor: Actor): Promise<Rollout> {
     return this.#queue.run(service, async () => {
-      const last = this.rollout(service);
+      const last = await this.rollout(service);
       if (last === undefined)
         throw new CommandError("AVIARY_NO_ROLLOUT", `${service} has no rollout`);
       checkRetry(last);
-      const r = await this.#startRollout(this.#specOrThrow(service), last.canary, actor, last.id);
+      const spec = await this.#specOrThrow(service);
+      const r = await this.#startRollout(spec, last.canary, actor, last.id);
       await this.#drive(service);
-      return this.#store.getRollout(r.id) as Rollout;
+      return (await this.#store.getRollout(r.id)) as Rollout;
     });
   }
 
   /** Puts the previous stable version back after a promotion, at once. */
   undo(service: string, actor: Actor): Promise<ServiceState> {
     return this.#queue.run(service, async () => {
-      const state = this.service(service);
+      const state = await this.service(service);
       const current =
-        state.rolloutId === null ? undefined : this.#store.getRollout(state.rolloutId);
+        state.rolloutId === null ? undefined : await this.#store.getRollout(state.rolloutId);
       if (current !== undefined && !isTerminal(current)) {
         throw new CommandError(
           "AVIARY_ROLLOUT_ACTIVE",
@@ -285,8 +306,10 @@ export class Controller {
         traffic,
         previousStable: state.traffic.stable,
         updatedAt: now,
+        // Over the revision read above: a write since (another instance) refuses this one.
+        revision: nextRevision(state),
       };
-      this.#commitService(next, {
+      await this.#commitService(next, {
         type: "undo",
         actor,
         reason,
@@ -310,7 +333,7 @@ export class Controller {
   applySpec(
     services: readonly Service[],
     actor: Actor,
-    opts: { dryRun: boolean; templates?: readonly AnalysisTemplate[] },
+    opts: { dryRun: boolean; templates?: readonly AnalysisTemplate[]; source?: string },
   ): Promise<SpecChange[]> {
     const run = this.#applying.then(() => this.#applySpecNow(services, actor, opts));
     this.#applying = run.catch(() => undefined);
@@ -322,31 +345,36 @@ export class Controller {
   async #applySpecNow(
     services: readonly Service[],
     actor: Actor,
-    opts: { dryRun: boolean; templates?: readonly AnalysisTemplate[] },
+    opts: { dryRun: boolean; templates?: readonly AnalysisTemplate[]; source?: string },
   ): Promise<SpecChange[]> {
-    const storedNames = () => this.#store.listServices().map((s) => s.name);
+    const storedNames = async () => (await this.#store.listServices()).map((s) => s.name);
     // Every service the spec, the controller or the store knows: their own work (a step, a
     // command) finishes first and waits for this, so the plan is made on what is committed.
     const touched = new Set([
       ...services.map((s) => s.name),
       ...this.#specs.keys(),
-      ...storedNames(),
+      ...(await storedNames()),
     ]);
     return this.#queue.runAll([...touched], async () => {
+      // What the plan reads, read first (the plan itself is synchronous): every service the
+      // spec names or the store holds, as committed now that their own work has finished.
+      const stored = await storedNames();
+      const current = new Map<string, Current>();
+      for (const name of new Set([...services.map((s) => s.name), ...stored]))
+        current.set(name, await this.#currentOf(name));
       const changes = planSpecChanges(
         services,
         this.#specs,
-        (name) => this.#currentOf(name),
-        storedNames(),
+        (name) => current.get(name) ?? { state: undefined, rollout: undefined },
+        stored,
       );
       this.#validate?.(services);
       if (opts.dryRun) return changes;
       const templates = opts.templates ?? this.#templates;
-      const { written, started } = commitSpec(
+      const { written, started } = await commitSpec(
         this.#store,
         changes,
-        new Map(services.map((s) => [s.name, s])),
-        templates,
+        { services, templates, source: opts.source ?? String(actor) },
         actor,
         this.#clock.now(),
         this.#faults.beforeCommit,
@@ -355,7 +383,8 @@ export class Controller {
       this.#templates = templates;
       this.#specs.clear();
       for (const svc of services) this.#specs.set(svc.name, svc);
-      for (const w of written) this.#afterCommit(w.event, w.rollout);
+      // Told in commit order first (each call's synchronous part), then awaited together.
+      await Promise.all(written.map((w) => this.#afterCommit(w.event, w.rollout)));
       await this.#configureRouter(services);
       for (const name of started) await this.#driveOrLog(name);
       return changes;
@@ -366,7 +395,7 @@ export class Controller {
   async #configureRouter(services: readonly Service[]): Promise<void> {
     const traffic = new Map<string, TrafficState>();
     for (const svc of services) {
-      const state = this.#store.getService(svc.name);
+      const state = await this.#store.getService(svc.name);
       if (state !== undefined) traffic.set(svc.name, state.traffic);
     }
     try {
@@ -381,9 +410,9 @@ export class Controller {
     }
   }
 
-  #currentOf(name: string): { state: ServiceState | undefined; rollout: Rollout | undefined } {
-    const state = this.#store.getService(name);
-    const rollout = state?.rolloutId ? this.#store.getRollout(state.rolloutId) : undefined;
+  async #currentOf(name: string): Promise<Current> {
+    const state = await this.#store.getService(name);
+    const rollout = state?.rolloutId ? await this.#store.getRollout(state.rolloutId) : undefined;
     return { state, rollout };
   }
 
@@ -394,7 +423,15 @@ export class Controller {
     retryOf?: string,
   ): Promise<Rollout> {
     const now = this.#clock.now();
-    const start = rolloutStart(this.#store, spec, canary, actor, now, this.#templates, retryOf);
+    const start = await rolloutStart(
+      this.#store,
+      spec,
+      canary,
+      actor,
+      now,
+      this.#templates,
+      retryOf,
+    );
     for (const t of start.transitions) await this.#commitAndApply(t, actor);
     return start.rollout;
   }
@@ -405,12 +442,12 @@ export class Controller {
     run: (r: Rollout, now: number) => Transition | null,
   ): Promise<Rollout> {
     return this.#queue.run(service, async () => {
-      const r = this.rollout(service);
+      const r = await this.rollout(service);
       if (r === undefined) throw new CommandError("AVIARY_NO_ROLLOUT", `${service} has no rollout`);
       const t = run(r, this.#clock.now());
       if (t !== null) await this.#commitAndApply(t, actor);
       await this.#drive(service);
-      return this.#store.getRollout(r.id) as Rollout;
+      return (await this.#store.getRollout(r.id)) as Rollout;
     });
   }
 
@@ -418,7 +455,7 @@ export class Controller {
   async #drive(service: string): Promise<void> {
     for (let i = 0; i < MAX_TRANSITIONS_PER_PASS; i++) {
       // A service removed from the spec has no rollout to drive (its last one was aborted).
-      const r = currentRollout(this.#store, service);
+      const r = await currentRollout(this.#store, service);
       if (r === undefined || isTerminal(r)) {
         if (r) this.#cancelTimer(r.id);
         return;
@@ -427,7 +464,7 @@ export class Controller {
         now: this.#clock.now(),
         canaryAvailable: this.#canaryAvailable(service),
         inSync: this.#traffic.inSync(service, r.traffic),
-        analysis: this.#analysis?.facts(r) ?? noAnalysisEngine(r),
+        analysis: (await this.#analysis?.facts(r)) ?? noAnalysisEngine(r),
       };
       const step = reconcile(r, facts);
       if (step.kind === "transition") {
@@ -453,18 +490,22 @@ export class Controller {
   /** Commits a transition (rollout, service traffic, history event), then applies its traffic. */
   async #commitAndApply(t: Transition, actor: Actor): Promise<void> {
     this.#faults.beforeCommit?.();
-    const event = this.#store.transaction((tx) => writeTransition(tx, t, actor));
+    const event = await this.#store.transaction((tx) => writeTransition(tx, t, actor));
     this.#faults.afterCommit?.();
-    this.#afterCommit(event, t.rollout);
+    await this.#afterCommit(event, t.rollout);
     await this.#traffic.desire(t.rollout.service, t.rollout.traffic);
   }
 
-  /** What follows a committed event: a finished rollout's analyses and gates stop, the event is told and logged. */
-  #afterCommit(event: RolloutEvent, r: Rollout | undefined): void {
+  /**
+   * What follows a committed event: a finished rollout's analyses and gates stop, the event is
+   * told and logged. Everything up to the analyses' stop runs synchronously, so events are told
+   * in the order they were committed (streams drop an event older than one they sent).
+   */
+  async #afterCommit(event: RolloutEvent, r: Rollout | undefined): Promise<void> {
+    const finished = r !== undefined && isTerminal(r);
     if (r !== undefined) {
       // A finished rollout's analyses, gate calls and timers stop here, whoever finished it.
-      if (isTerminal(r)) {
-        this.#analysis?.facts(r);
+      if (finished) {
         this.#gates.forget(r.id);
         this.#cancelTimer(r.id);
         this.#tellPostRollout(r);
@@ -488,13 +529,14 @@ export class Controller {
         { service: event.service, event: event.type, actor: event.actor },
         event.reason,
       );
+    if (finished) await this.#analysis?.facts(r);
   }
 
-  #commitService(state: ServiceState, e: ServiceEventInput): void {
+  async #commitService(state: ServiceState, e: ServiceEventInput): Promise<void> {
     this.#faults.beforeCommit?.();
-    const event = this.#store.transaction((tx) => writeService(tx, state, e));
+    const event = await this.#store.transaction((tx) => writeService(tx, state, e));
     this.#faults.afterCommit?.();
-    this.#afterCommit(event, undefined);
+    await this.#afterCommit(event, undefined);
   }
 
   /** A gate hook answered: open the gate, roll back, or give up on a pre-rollout hook. */
@@ -514,7 +556,7 @@ export class Controller {
     if (gate.type === "rollback" && !answer.open) return;
     this.#queue
       .run(service, async () => {
-        const r = this.rollout(service);
+        const r = await this.rollout(service);
         // The answer is for the rollout and the point it was asked about; anything since wins.
         if (r === undefined || r.id !== e.rollout.id || isTerminal(r)) return;
         const now = this.#clock.now();
@@ -554,13 +596,13 @@ export class Controller {
         Promise.resolve()
           .then(() => caller(gate, payloadFor(r, gate), controller.signal))
           .catch((err: unknown) => ({ open: false, status: null, message: String(err) }))
-          .then((answer) => {
+          .then(async (answer) => {
             if (!answer.open && n < gate.retries && !this.#stopped) {
               this.#clock.setTimeout(() => attempt(n + 1), Math.min(60_000, 1_000 * 2 ** n));
               return;
             }
             const said = `${answer.status ?? "no answer"}${answer.message ? `: ${answer.message}` : ""}`;
-            this.#record(r, {
+            await this.#record(r, {
               type: "gate.told",
               actor: `webhook:${gate.name}`,
               reason: `post-rollout gate ${gate.name} ${answer.open ? "was told" : `failed after ${n + 1} attempts`} (${said})`,
@@ -580,12 +622,12 @@ export class Controller {
   }
 
   /** Appends an event that changes no state (an outcome worth keeping in the history). */
-  #record(
+  async #record(
     r: Rollout,
     e: { type: string; actor: Actor; reason: string; data: Record<string, unknown> },
-  ): void {
+  ): Promise<void> {
     if (this.#stopped) return;
-    const event = this.#store.transaction((tx) =>
+    const event = await this.#store.transaction((tx) =>
       tx.appendEvent({
         rolloutId: r.id,
         service: r.service,
@@ -604,14 +646,15 @@ export class Controller {
   }
 
   /** A history event of the convergence loop (pending, applied, drift, split), as the router's. */
-  #recordTraffic(service: string, e: TrafficEvent): void {
+  async #recordTraffic(service: string, e: TrafficEvent): Promise<void> {
     if (this.#stopped) return;
     try {
-      const state = this.#store.getService(service);
-      if (state === undefined) return;
-      const r = state.rolloutId === null ? undefined : this.#store.getRollout(state.rolloutId);
-      const event = this.#store.transaction((tx) =>
-        tx.appendEvent({
+      // Read in the event's own transaction: the weight and phase it names are those committed.
+      const event = await this.#store.transaction(async (tx) => {
+        const state = await tx.getService(service);
+        if (state === undefined) return undefined;
+        const r = state.rolloutId === null ? undefined : await tx.getRollout(state.rolloutId);
+        return tx.appendEvent({
           rolloutId: state.rolloutId,
           service,
           at: this.#clock.now(),
@@ -622,8 +665,9 @@ export class Controller {
           stepIndex: r?.stepIndex ?? null,
           weight: state.traffic.canary === null ? 0 : state.traffic.weight,
           data: e.data,
-        }),
-      );
+        });
+      });
+      if (event === undefined) return;
       this.#hub?.publish({ kind: "event", event });
       this.#log.info({ service, event: e.type, actor: "router" }, e.reason);
     } catch (err) {
@@ -666,11 +710,19 @@ export class Controller {
         .catch((err: unknown) =>
           this.#log.error({ err: String(err) }, "checking what the engine serves failed"),
         );
-      for (const r of this.#store.activeRollouts()) {
-        this.#kick(r.service);
-        this.#gates.poll(r);
-      }
-      this.#scheduleTick();
+      this.#store
+        .activeRollouts()
+        .then((active) => {
+          for (const r of active) {
+            this.#kick(r.service);
+            this.#gates.poll(r);
+          }
+        })
+        .catch((err: unknown) =>
+          this.#log.error({ err: String(err) }, "reading the active rollouts failed"),
+        )
+        // The next tick is scheduled once this one has read the store, so ticks never pile up.
+        .finally(() => this.#scheduleTick());
     }, this.#tickMs);
   }
 
@@ -679,17 +731,15 @@ export class Controller {
     this.#timers.delete(rolloutId);
   }
 
-  #specOrThrow(name: string): Service {
-    return this.#specs.get(name) ?? this.#throwUnknown(name);
-  }
-
-  #throwUnknown(name: string): never {
-    throw this.#unknown(name);
+  async #specOrThrow(name: string): Promise<Service> {
+    const spec = this.#specs.get(name);
+    if (spec === undefined) throw await this.#unknown(name);
+    return spec;
   }
 
   /** A service that was never there, or one removed from the spec whose history stays. */
-  #unknown(name: string): AviaryError {
-    if (this.#hasHistory(name))
+  async #unknown(name: string): Promise<AviaryError> {
+    if (await this.#hasHistory(name))
       return new AviaryError(
         "AVIARY_UNKNOWN_SERVICE",
         `${name} was removed from the spec; its history stays (aviary history ${name})`,
@@ -697,8 +747,8 @@ export class Controller {
     return new AviaryError("AVIARY_UNKNOWN_SERVICE", `no service named ${name}`);
   }
 
-  #hasHistory(name: string): boolean {
-    return this.#store.eventsOf(name, { limit: 1 }).length > 0;
+  async #hasHistory(name: string): Promise<boolean> {
+    return (await this.#store.eventsOf(name, { limit: 1 })).length > 0;
   }
 }
 

@@ -11,8 +11,8 @@ import { servedOf } from "../providers/traffic/served.js";
 import type { SplitReader } from "./split-check.js";
 import { harness, shop, V2 } from "./test-harness.js";
 
-const types = (h: Awaited<ReturnType<typeof harness>>) =>
-  h.controller.history("shop").map((e) => e.type);
+const types = async (h: Awaited<ReturnType<typeof harness>>) =>
+  (await h.controller.history("shop")).map((e) => e.type);
 
 describe("convergence loop", () => {
   it("records an abort while the engine is down, says so, and applies it once the engine answers", async () => {
@@ -27,25 +27,33 @@ describe("convergence loop", () => {
     assert.equal(status?.applied, false);
     assert.equal(status?.engine, "noop");
     assert.match(status?.why ?? "", /ECONNREFUSED/);
-    assert.ok(types(h).includes("traffic.pending"));
-    const pending = h.controller.history("shop").find((e) => e.type === "traffic.pending");
+    assert.ok((await types(h)).includes("traffic.pending"));
+    const pending = (await h.controller.history("shop")).find((e) => e.type === "traffic.pending");
     assert.match(pending?.reason ?? "", /^recorded, not yet applied to noop: connect ECONNREFUSED/);
 
     await h.advance(10_000);
     assert.equal(h.weight(), 5, "retried, still down");
-    assert.equal(types(h).filter((t) => t === "traffic.pending").length, 1, "recorded once");
+    assert.equal(
+      (await types(h)).filter((t) => t === "traffic.pending").length,
+      1,
+      "recorded once",
+    );
     h.router.down = undefined;
     await h.advance(20_000);
     assert.equal(h.canary(), null, "applied once the engine answers");
     assert.equal(h.controller.trafficStatus("shop")?.applied, true);
     assert.equal(h.controller.trafficStatus("shop")?.why, undefined);
-    const applied = h.controller.history("shop").at(-1);
+    const applied = (await h.controller.history("shop")).at(-1);
     assert.equal(applied?.type, "traffic.applied");
     assert.match(
       applied?.reason ?? "",
       /noop serves the recorded traffic of shop again, after \d+ attempts/,
     );
-    assert.equal(h.controller.rollout("shop")?.phase, "Aborted", "the decision never changed");
+    assert.equal(
+      (await h.controller.rollout("shop"))?.phase,
+      "Aborted",
+      "the decision never changed",
+    );
   });
 
   it("does not widen the canary while the engine has not taken the weight", async () => {
@@ -58,7 +66,7 @@ describe("convergence loop", () => {
     assert.equal(h.weight(), 10);
     h.router.down = "timed out after 2000 ms";
     await h.advance(11_000);
-    const r = h.controller.rollout("shop");
+    const r = await h.controller.rollout("shop");
     assert.equal(r?.traffic.weight, 10, "held: the engine cannot be read back");
     assert.match(r?.reason ?? "", /setWeight 50%/, "at the step, waiting for the engine");
     assert.match(
@@ -67,7 +75,7 @@ describe("convergence loop", () => {
     );
     h.router.down = undefined;
     await h.advance(40_000);
-    assert.equal(h.controller.rollout("shop")?.phase, "Healthy");
+    assert.equal((await h.controller.rollout("shop"))?.phase, "Healthy");
   });
 
   it("re-applies what the engine lost or was edited to, every tick, for services without a rollout too", async () => {
@@ -82,9 +90,10 @@ describe("convergence loop", () => {
     await h.advance(1_000);
     assert.equal(h.weight(), 5, "repaired");
     assert.ok(h.router.states.has("web"), "web served again");
-    const drifts = [...h.controller.history("shop"), ...h.controller.history("web")].filter(
-      (e) => e.type === "traffic.drift",
-    );
+    const drifts = [
+      ...(await h.controller.history("shop")),
+      ...(await h.controller.history("web")),
+    ].filter((e) => e.type === "traffic.drift");
     assert.equal(drifts.length, 2);
     assert.match(drifts.find((e) => e.service === "shop")?.reason ?? "", /weight 5 but 100 served/);
     assert.match(drifts.find((e) => e.service === "web")?.reason ?? "", /does not serve it/);
@@ -109,13 +118,13 @@ describe("convergence loop", () => {
     );
     await h.controller.deploy("shop", V2, "operator:alice");
     await h.advance(40_000);
-    const doubt = h.controller.history("shop").find((e) => e.type === "traffic.split");
+    const doubt = (await h.controller.history("shop")).find((e) => e.type === "traffic.split");
     assert.ok(doubt, "a split event was recorded");
     assert.match(doubt.reason, /the canary got 50 % of \d+ requests .* at weight 10 %/);
-    assert.equal(h.controller.rollout("shop")?.traffic.weight, 10, "held at 10 %");
+    assert.equal((await h.controller.rollout("shop"))?.traffic.weight, 10, "held at 10 %");
     assert.match(h.controller.trafficStatus("shop")?.why ?? "", /the canary got 50 %/);
     canaryShare = 0.1;
     await h.advance(70_000);
-    assert.equal(h.controller.rollout("shop")?.phase, "Healthy");
+    assert.equal((await h.controller.rollout("shop"))?.phase, "Healthy");
   });
 });

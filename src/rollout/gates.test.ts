@@ -27,8 +27,8 @@ function gated(gates: GateInput[], steps?: unknown[]) {
   });
 }
 
-const typesOf = (h: Awaited<ReturnType<typeof harness>>) =>
-  h.controller.history("shop").map((e) => `${e.type}/${e.actor}`);
+const typesOf = async (h: Awaited<ReturnType<typeof harness>>) =>
+  (await h.controller.history("shop")).map((e) => `${e.type}/${e.actor}`);
 
 describe("rollout gates", () => {
   it("holds a rollout at a confirm-rollout gate until an operator opens it", async () => {
@@ -52,7 +52,7 @@ describe("rollout gates", () => {
     r = await h.controller.openGate("shop", "change-board", "operator:bob");
     assert.equal(h.weight(), 25, "both weight steps ran once the gate opened");
     assert.equal(r.phase, "Paused");
-    const types = typesOf(h);
+    const types = await typesOf(h);
     assert.ok(types.includes("gate.waiting/controller"));
     assert.ok(types.includes("gate.opened/operator:bob"));
     await assert.rejects(h.controller.openGate("shop", "change-board", "operator:bob"), {
@@ -86,7 +86,7 @@ describe("rollout gates", () => {
     // The next increase is asked again 10 s later (the fifth answer is open).
     await h.advance(11_000);
     assert.equal(h.weight(), 25);
-    assert.ok(typesOf(h).includes("gate.opened/webhook:load"));
+    assert.ok((await typesOf(h)).includes("gate.opened/webhook:load"));
   });
 
   it("aborts when a pre-rollout hook keeps failing", async () => {
@@ -97,12 +97,12 @@ describe("rollout gates", () => {
     );
     await h.controller.deploy("shop", V2, "operator:alice");
     await h.advance(20_000);
-    const r = h.controller.rollout("shop");
+    const r = await h.controller.rollout("shop");
     assert.equal(r?.phase, "Aborted");
     assert.match(r?.reason ?? "", /pre-rollout gate failed 3 times/);
     assert.equal(hooks.callsTo("smoke").length, 3);
     assert.equal(h.weight(), 0);
-    assert.ok(typesOf(h).includes("aborted/webhook:smoke"));
+    assert.ok((await typesOf(h)).includes("aborted/webhook:smoke"));
   });
 
   it("rolls back when a rollback hook answers 2xx", async () => {
@@ -114,9 +114,13 @@ describe("rollout gates", () => {
     await h.controller.deploy("shop", V2, "operator:alice");
     assert.equal(h.weight(), 25);
     await h.advance(15_000);
-    assert.equal(h.controller.rollout("shop")?.phase, "Paused", "a non-2xx answer changes nothing");
+    assert.equal(
+      (await h.controller.rollout("shop"))?.phase,
+      "Paused",
+      "a non-2xx answer changes nothing",
+    );
     await h.advance(10_000);
-    const r = h.controller.rollout("shop");
+    const r = await h.controller.rollout("shop");
     assert.equal(r?.phase, "Aborted");
     assert.match(r?.reason ?? "", /rollback gate answered 200/);
     assert.equal(h.weight(), 0);
@@ -154,7 +158,7 @@ describe("rollout gates", () => {
     const told = hooks.callsTo("done");
     assert.equal(told.length, 1);
     assert.equal(told[0]?.phase, "Healthy");
-    const last = h.controller.history("shop").at(-1);
+    const last = (await h.controller.history("shop")).at(-1);
     assert.equal(last?.type, "gate.told");
     assert.match(last?.reason ?? "", /post-rollout gate done was told/);
   });
@@ -175,11 +179,11 @@ describe("rollout gates", () => {
     assert.equal(r.gates.waiting?.point, "step0");
 
     await first.controller.stop();
-    first.store.close();
+    await first.store.close();
     open.splice(open.indexOf(first), 1);
     const second = await harness([gated(gates)], { file: first.file, clock: first.clock });
     await second.advance(2_000);
-    r = second.controller.rollout("shop") as typeof r;
+    r = (await second.controller.rollout("shop")) as typeof r;
     assert.equal(r.phase, "Waiting");
     assert.deepEqual(r.gates.passed, ["change-board@start"]);
     r = await second.controller.openGate("shop", "load", "operator:bob");

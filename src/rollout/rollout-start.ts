@@ -19,7 +19,7 @@ import { unknownService } from "./writes.js";
  * then the new one at its first step. Reads through `tx`, so within a spec's transaction it
  * sees the service that transaction created; records the canary's version there too.
  */
-export function rolloutStart(
+export async function rolloutStart(
   tx: StoreTx,
   spec: Service,
   canary: Version,
@@ -27,14 +27,14 @@ export function rolloutStart(
   now: number,
   templates: readonly AnalysisTemplate[],
   retryOf?: string,
-): { transitions: Transition[]; rollout: Rollout } {
+): Promise<{ transitions: Transition[]; rollout: Rollout }> {
   if (spec.strategy === undefined) {
     throw new CommandError(
       "AVIARY_NO_STRATEGY",
       `${spec.name} has no strategy in its spec: add strategy.steps to roll out new versions`,
     );
   }
-  const state = tx.getService(spec.name) ?? unknownService(spec.name);
+  const state = (await tx.getService(spec.name)) ?? unknownService(spec.name);
   if (canary.version === state.traffic.stable.version) {
     throw new CommandError(
       "AVIARY_SAME_VERSION",
@@ -42,7 +42,7 @@ export function rolloutStart(
     );
   }
   const transitions: Transition[] = [];
-  const current = state.rolloutId ? tx.getRollout(state.rolloutId) : undefined;
+  const current = state.rolloutId ? await tx.getRollout(state.rolloutId) : undefined;
   if (current && !isTerminal(current)) {
     if (sameVersion(current.canary, canary)) return { transitions, rollout: current };
     const superseded = abortCommand(current, now, actor, `superseded by ${canary.version}`);
@@ -70,7 +70,7 @@ export function rolloutStart(
   const rollout = enterStep(base, 0, now);
   const what = retryOf ? `retry of rollout ${retryOf}` : "rollout";
   const reason = `${what} of ${canary.version} started by ${actor} (stable ${state.traffic.stable.version}); ${rollout.reason}`;
-  tx.recordVersion(spec.name, canary.version, canary.targets, now);
+  await tx.recordVersion(spec.name, canary.version, canary.targets, now);
   const data = {
     stable: state.traffic.stable.version,
     canary: canary.version,

@@ -15,6 +15,7 @@ function stateOf(name: string, rolloutId: string | null = null): ServiceState {
     rolloutId,
     previousStable: null,
     updatedAt: 0,
+    revision: 1,
   };
 }
 

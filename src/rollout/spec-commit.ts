@@ -7,7 +7,7 @@
  */
 
 import type { AnalysisTemplate, Service } from "../spec/schema.js";
-import type { Store } from "../store/store.js";
+import type { Store, StoreTx } from "../store/store.js";
 import { abortCommand, isTerminal, type Transition } from "./machine.js";
 import { rolloutStart } from "./rollout-start.js";
 import type { SpecChange } from "./spec-changes.js";
@@ -15,11 +15,19 @@ import { stableOnly, trafficFromSpec } from "./traffic.js";
 import type { Actor, Rollout, RolloutEvent, ServiceState } from "./types.js";
 import {
   currentRollout,
+  nextRevision,
   type ServiceEventInput,
   unknownService,
   writeService,
   writeTransition,
 } from "./writes.js";
+
+/** Where a spec came from (a file as given, `api`), kept with it in the store. */
+export interface SpecRecord {
+  services: readonly Service[];
+  templates: readonly AnalysisTemplate[];
+  source: string;
+}
 
 /** An event the spec's transaction wrote, and the rollout it moved (if any), for the effects after the commit. */
 export interface Written {
@@ -28,31 +36,33 @@ export interface Written {
 }
 
 /**
- * Writes every change of a spec in one transaction. Builds on what the transaction itself
+ * Writes every change of a spec in one transaction, with the spec itself (so another instance,
+ * or the next leader, reads the spec this one runs). Builds on what the transaction itself
  * has written (a service created, then its rollout started), so one change's precondition
  * failing rolls back all of them.
  */
-export function commitSpec(
+export async function commitSpec(
   store: Store,
   changes: readonly SpecChange[],
-  specs: ReadonlyMap<string, Service>,
-  templates: readonly AnalysisTemplate[],
+  spec: SpecRecord,
   actor: Actor,
   now: number,
   beforeCommit: (() => void) | undefined,
-): { written: Written[]; started: string[] } {
+): Promise<{ written: Written[]; started: string[] }> {
+  const specs = new Map(spec.services.map((s) => [s.name, s]));
+  const templates = spec.templates;
   const written: Written[] = [];
   const started = new Set<string>();
-  store.transaction((tx) => {
+  await store.transaction(async (tx) => {
     // The crash tests count events: each is a commit point, even when several share one
     // transaction (a kill before any of them loses them all, which is what a crash does).
-    const transition = (t: Transition) => {
+    const transition = async (t: Transition) => {
       beforeCommit?.();
-      written.push({ event: writeTransition(tx, t, actor), rollout: t.rollout });
+      written.push({ event: await writeTransition(tx, t, actor), rollout: t.rollout });
     };
-    const serviceEvent = (state: ServiceState, e: ServiceEventInput) => {
+    const serviceEvent = async (state: ServiceState, e: ServiceEventInput) => {
       beforeCommit?.();
-      written.push({ event: writeService(tx, state, e), rollout: undefined });
+      written.push({ event: await writeService(tx, state, e), rollout: undefined });
     };
     const specOf = (name: string) => specs.get(name) ?? unknownService(name);
     for (const change of changes) {
@@ -65,23 +75,24 @@ export function commitSpec(
             rolloutId: null,
             previousStable: null,
             updatedAt: now,
+            revision: nextRevision(await tx.getService(spec.name)),
           };
-          tx.recordVersion(spec.name, spec.stable.version, spec.stable.targets, now);
-          serviceEvent(state, {
+          await tx.recordVersion(spec.name, spec.stable.version, spec.stable.targets, now);
+          await serviceEvent(state, {
             type: "service.created",
             actor,
             reason: change.summary,
             data: { stable: spec.stable.version },
           });
           if (spec.strategy && spec.canary) {
-            const start = rolloutStart(tx, spec, spec.canary, actor, now, templates);
-            start.transitions.forEach(transition);
+            const start = await rolloutStart(tx, spec, spec.canary, actor, now, templates);
+            for (const t of start.transitions) await transition(t);
             started.add(spec.name);
           }
           break;
         }
         case "deploy": {
-          const start = rolloutStart(
+          const start = await rolloutStart(
             tx,
             specOf(change.service),
             change.canary,
@@ -89,22 +100,22 @@ export function commitSpec(
             now,
             templates,
           );
-          start.transitions.forEach(transition);
+          for (const t of start.transitions) await transition(t);
           started.add(change.service);
           break;
         }
         case "abort": {
-          const r = currentRollout(tx, change.service);
+          const r = await currentRollout(tx, change.service);
           const t = r && abortCommand(r, now, actor, change.summary);
-          if (t) transition(t);
+          if (t) await transition(t);
           break;
         }
         case "traffic": {
-          const state = tx.getService(change.service) ?? unknownService(change.service);
+          const state = (await tx.getService(change.service)) ?? unknownService(change.service);
           const traffic = change.traffic;
-          tx.recordVersion(state.name, traffic.stable.version, traffic.stable.targets, now);
-          serviceEvent(
-            { ...state, traffic, updatedAt: now },
+          await tx.recordVersion(state.name, traffic.stable.version, traffic.stable.targets, now);
+          await serviceEvent(
+            { ...state, traffic, updatedAt: now, revision: nextRevision(state) },
             { type: "traffic.set", actor, reason: change.summary, data: {} },
           );
           break;
@@ -113,25 +124,44 @@ export function commitSpec(
           // The router takes the new configuration with the new spec.
           break;
         case "remove": {
-          const r = currentRollout(tx, change.service);
+          const r = await currentRollout(tx, change.service);
           if (r !== undefined && !isTerminal(r)) {
             const why = `${change.service} was removed from the spec`;
             const t = abortCommand(r, now, actor, why);
-            if (t) transition(t);
+            if (t) await transition(t);
           }
-          const state = tx.getService(change.service);
+          const state = await tx.getService(change.service);
           if (state === undefined) break;
-          serviceEvent(state, {
-            type: "service.removed",
-            actor,
-            reason: change.summary,
-            data: { stable: state.traffic.stable.version },
-          });
-          tx.deleteService(change.service);
+          // Written once more (its last state, with the event) before it is forgotten.
+          await serviceEvent(
+            { ...state, revision: nextRevision(state) },
+            {
+              type: "service.removed",
+              actor,
+              reason: change.summary,
+              data: { stable: state.traffic.stable.version },
+            },
+          );
+          await tx.deleteService(change.service);
           break;
         }
       }
     }
+    await putSpec(tx, spec, now);
   });
   return { written, started: [...started] };
+}
+
+/** The applied spec, one revision on from the stored one, in the spec's own transaction. */
+async function putSpec(tx: StoreTx, spec: SpecRecord, now: number): Promise<void> {
+  const stored = await tx.getAppliedSpec();
+  await tx.putAppliedSpec({
+    revision: (stored?.revision ?? 0) + 1,
+    // As JSON: what a spec file or an API apply parses to, so any instance can parse it back.
+    spec: JSON.parse(
+      JSON.stringify({ services: spec.services, analysisTemplates: spec.templates }),
+    ) as unknown,
+    source: spec.source,
+    appliedAt: now,
+  });
 }

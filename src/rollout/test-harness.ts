@@ -64,7 +64,7 @@ export const open: Harness[] = [];
 afterEach(async () => {
   for (const h of open.splice(0)) {
     await h.controller.stop();
-    h.store.close();
+    await h.store.close();
   }
 });
 

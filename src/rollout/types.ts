@@ -122,4 +122,6 @@ export interface ServiceState {
   /** The stable version before the last promotion, for `undo`. */
   previousStable: Version | null;
   updatedAt: number;
+  /** 1 when first stored, +1 on every write: a write over a stale read is refused. */
+  revision: number;
 }

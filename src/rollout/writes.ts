@@ -11,17 +11,23 @@ import type { Transition } from "./machine.js";
 import type { Actor, Rollout, RolloutEvent, ServiceState } from "./types.js";
 
 /** A transition's writes: the rollout, the service's traffic, the history event. */
-export function writeTransition(tx: StoreTx, t: Transition, actor: Actor): RolloutEvent {
+export async function writeTransition(
+  tx: StoreTx,
+  t: Transition,
+  actor: Actor,
+): Promise<RolloutEvent> {
   const r = t.rollout;
-  tx.putRollout(r);
-  const state = tx.getService(r.service) ?? unknownService(r.service);
+  await tx.putRollout(r);
+  const state = (await tx.getService(r.service)) ?? unknownService(r.service);
   const promotedNow = r.phase === "Healthy" && t.event.type === "promoted";
-  tx.putService({
+  // Read and written in this transaction: the revision moves on from what it read.
+  await tx.putService({
     ...state,
     traffic: r.traffic,
     rolloutId: r.id,
     previousStable: promotedNow ? r.stable : state.previousStable,
     updatedAt: r.updatedAt,
+    revision: state.revision + 1,
   });
   return tx.appendEvent({
     rolloutId: r.id,
@@ -37,9 +43,17 @@ export function writeTransition(tx: StoreTx, t: Transition, actor: Actor): Rollo
   });
 }
 
-/** A service's new state and the history event that says why. */
-export function writeService(tx: StoreTx, state: ServiceState, e: ServiceEventInput): RolloutEvent {
-  tx.putService(state);
+/**
+ * A service's new state and the history event that says why. `state.revision` is the one to
+ * write (the revision it was read at + 1, see {@link nextRevision}): the store refuses it over
+ * a newer write.
+ */
+export async function writeService(
+  tx: StoreTx,
+  state: ServiceState,
+  e: ServiceEventInput,
+): Promise<RolloutEvent> {
+  await tx.putService(state);
   return tx.appendEvent({
     rolloutId: state.rolloutId,
     service: state.name,
@@ -62,9 +76,14 @@ export interface ServiceEventInput {
 }
 
 /** The service's current (or last) rollout as `tx` sees it; none for an unknown service. */
-export function currentRollout(tx: StoreTx, service: string): Rollout | undefined {
-  const id = tx.getService(service)?.rolloutId;
+export async function currentRollout(tx: StoreTx, service: string): Promise<Rollout | undefined> {
+  const id = (await tx.getService(service))?.rolloutId;
   return id ? tx.getRollout(id) : undefined;
+}
+
+/** The revision a write over `read` carries (1 for a service not yet stored). */
+export function nextRevision(read: ServiceState | undefined): number {
+  return (read?.revision ?? 0) + 1;
 }
 
 /** A service the store does not hold (the controller's own reads say more: removed, or never there). */

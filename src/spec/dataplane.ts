@@ -101,10 +101,10 @@ export type LogSettings = z.infer<typeof LogSettings>;
 export const DataplaneSettings = z
   .strictObject({
     engine: z
-      .enum(["embedded", "haproxy", "nginx", "none"])
+      .enum(["embedded", "haproxy", "nginx", "fleet", "none"])
       .default("embedded")
       .describe(
-        "Who carries the users' requests: Aviary's own router (`embedded`), an HAProxy or an nginx Aviary drives at run time, or nobody (`none`: decisions only, for tests and dry runs).",
+        "Who carries the users' requests: Aviary's own router (`embedded`), an HAProxy or an nginx Aviary drives at run time, a fleet of `aviary router` processes that follow the control plane's API (`fleet`, see docs/fleet.md), or nobody (`none`: decisions only, for tests and dry runs).",
       ),
     haproxy: HaproxySettings.optional(),
     nginx: NginxSettings.optional(),

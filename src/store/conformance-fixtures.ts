@@ -7,7 +7,13 @@
 
 import type { Rollout, RolloutEvent, ServiceState, TrafficState } from "../rollout/types.js";
 import type { Version } from "../spec/schema.js";
-import type { AnalysisRunRecord, MeasurementRecord, NewEvent } from "./store.js";
+import type {
+  AnalysisRunRecord,
+  MeasurementRecord,
+  NewCommand,
+  NewEvent,
+  RouterReport,
+} from "./store.js";
 
 export const T0 = Date.UTC(2026, 0, 1);
 
@@ -51,6 +57,7 @@ export function aService(overrides: Partial<ServiceState> = {}): ServiceState {
     rolloutId: null,
     previousStable: null,
     updatedAt: T0,
+    revision: 1,
     ...overrides,
   };
 }
@@ -163,4 +170,32 @@ export function aMeasurement(
 /** The event as the store should return it. */
 export function withSeq(event: NewEvent, seq: number): RolloutEvent {
   return { seq, ...event };
+}
+
+/** A spec as JSON, with the nesting and nulls a real one has. */
+export const SPEC = {
+  services: [{ name: "checkout", stable: V1, strategy: { steps: [{ setWeight: 5 }] } }],
+  notify: null,
+};
+
+export function aCommand(overrides: Partial<NewCommand> = {}): NewCommand {
+  return {
+    id: "c-0",
+    kind: "deploy",
+    service: "checkout",
+    args: { version: V2, note: "“quoted” ünïcödé", none: null },
+    actor: { kind: "token", name: "ci" },
+    createdAt: T0,
+    ...overrides,
+  };
+}
+
+export function aReport(overrides: Partial<RouterReport> = {}): RouterReport {
+  return {
+    router: "router-a",
+    at: T0,
+    served: { checkout: { revision: 3, weight: 12.5 }, search: { revision: 1, weight: 0 } },
+    windows: { checkout: { stable: { n: 1200, errors: 3 }, canary: { n: 61, errors: 0 } } },
+    ...overrides,
+  };
 }

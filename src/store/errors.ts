@@ -7,35 +7,93 @@
 
 import { AviaryError } from "../errors.js";
 
+/** What a revisioned write was about: a rollout, a service's state, or the applied spec. */
+export type RevisionedKind = "rollout" | "service" | "spec";
+
 /**
- * A rollout write based on a revision that is no longer the stored one: someone else (another
- * process, or a second controller pass) wrote the rollout since it was read. Nothing was written;
- * re-read the rollout and decide again.
+ * A write based on a revision that is no longer the stored one: someone else (another process,
+ * another instance, or a second controller pass) wrote the rollout, service or applied spec since
+ * it was read. Nothing was written; re-read it and decide again.
  */
 export class StaleWriteError extends AviaryError {
-  readonly rolloutId: string;
+  /** What was written. */
+  readonly kind: RevisionedKind;
+  /** The rollout's id, the service's name, or "applied" for the spec. */
+  readonly id: string;
   /** The revision the refused write carried. */
   readonly revision: number;
-  /** The revision in the store when the write was refused; null if the rollout does not exist. */
+  /** The revision in the store when the write was refused; null if nothing is stored. */
   readonly storedRevision: number | null;
 
-  constructor(rolloutId: string, revision: number, storedRevision: number | null) {
+  constructor(kind: RevisionedKind, id: string, revision: number, storedRevision: number | null) {
+    const what = kind === "spec" ? "the applied spec" : `${kind} ${id}`;
     const wanted =
       revision === 1
-        ? "revision 1 creates a rollout"
+        ? `revision 1 creates ${kind === "spec" ? "the applied spec" : `a ${kind}`}`
         : `revision ${revision} must follow stored revision ${revision - 1}`;
     const found =
-      storedRevision === null
-        ? "no such rollout is stored"
-        : `the stored revision is ${storedRevision}`;
+      storedRevision === null ? "none is stored" : `the stored revision is ${storedRevision}`;
     super(
       "AVIARY_STORE_STALE_WRITE",
-      `rollout ${rolloutId}: ${wanted}, but ${found}; nothing was written: re-read the rollout and retry`,
+      `${what}: ${wanted}, but ${found}; nothing was written: re-read ${kind === "spec" ? "it" : `the ${kind}`} and retry`,
     );
     this.name = "StaleWriteError";
-    this.rolloutId = rolloutId;
+    this.kind = kind;
+    this.id = id;
     this.revision = revision;
     this.storedRevision = storedRevision;
+  }
+}
+
+/**
+ * A fenced write (`Store.fenced`) by an instance that no longer holds the lease with the epoch
+ * it carried: another instance took over (or the lease expired or was released). The
+ * transaction was rolled back; the writer must stop acting as the leader.
+ */
+export class FencedError extends AviaryError {
+  readonly lease: string;
+  readonly holder: string;
+  /** The epoch the refused write carried. */
+  readonly epoch: number;
+  /** The lease as stored when the write was refused (undefined if it was never taken). */
+  readonly current: { holder: string; epoch: number; expired: boolean } | undefined;
+
+  constructor(
+    lease: string,
+    holder: string,
+    epoch: number,
+    current: { holder: string; epoch: number; expired: boolean } | undefined,
+  ) {
+    const now =
+      current === undefined
+        ? "nobody has ever held it"
+        : current.holder === holder && current.epoch === epoch
+          ? `its hold expired (epoch ${epoch}) and was not renewed`
+          : `it is held by ${current.holder} with epoch ${current.epoch}${current.expired ? " (expired)" : ""}`;
+    super(
+      "AVIARY_STORE_FENCED",
+      `lease ${lease}: ${holder} wrote with epoch ${epoch}, but ${now}; the transaction was rolled back: this instance is no longer the leader`,
+    );
+    this.name = "FencedError";
+    this.lease = lease;
+    this.holder = holder;
+    this.epoch = epoch;
+    this.current = current;
+  }
+}
+
+/**
+ * `store.transaction` (or any top-level store call) made inside a transaction of the same store.
+ * The store runs one transaction at a time, so the inner call would wait for the outer forever;
+ * use the `tx` the transaction function was given instead.
+ */
+export class NestedTransactionError extends AviaryError {
+  constructor(operation: string) {
+    super(
+      "AVIARY_STORE_NESTED",
+      `store.${operation} was called inside a transaction of the same store, where it would wait for that transaction forever: use the tx passed to the transaction function`,
+    );
+    this.name = "NestedTransactionError";
   }
 }
 

@@ -1,9 +1,15 @@
 /**
- * What the control plane keeps, behind one small interface so SQLite (the default) and a
- * later Postgres implementation pass the same conformance suite (`conformance.ts`).
+ * What the control plane keeps, behind one interface that SQLite (the default, zero set-up) and
+ * Postgres (several instances, `docs/high-availability.md`) implement and prove with the same
+ * conformance suite (`conformance.ts`).
  *
- * Writes that belong together go through {@link Store.transaction}: a transition is the
- * rollout's new state plus its history event, committed together or not at all.
+ * Every method is asynchronous: Postgres answers over a socket. Writes that belong together go
+ * through {@link Store.transaction}: a transition is the rollout's new state, the service's
+ * traffic and the history event, committed together or not at all.
+ *
+ * Writes that can race carry a revision: a rollout or a service is written only over the
+ * revision it was read at (`StaleWriteError` otherwise). Writes of a leader also carry its
+ * fence ({@link Store.fenced}): the database refuses them once another instance holds the lease.
  *
  * @module
  */
@@ -14,46 +20,180 @@ export type NewEvent = Omit<RolloutEvent, "seq">;
 
 /** Operations available inside a transaction (and outside, each as its own transaction). */
 export interface StoreTx {
-  getService(name: string): ServiceState | undefined;
-  listServices(): ServiceState[];
-  putService(state: ServiceState): void;
+  getService(name: string): Promise<ServiceState | undefined>;
+  listServices(): Promise<ServiceState[]>;
+  /**
+   * Inserts or replaces by name. Refuses (StaleWriteError) unless `state.revision` is the stored
+   * revision + 1, or 1 for a service not stored.
+   */
+  putService(state: ServiceState): Promise<void>;
   /**
    * Forgets a service's current state (it left the spec). Its rollouts, history, versions and
-   * analyses stay, keyed by its name; putting the service again starts it afresh.
+   * analyses stay, keyed by its name; putting the service again starts it afresh (revision 1).
    */
-  deleteService(name: string): void;
+  deleteService(name: string): Promise<void>;
 
-  getRollout(id: string): Rollout | undefined;
-  /** Inserts or replaces by id. Refuses (throws StaleWriteError) if the stored revision is not `rollout.revision - 1`. */
-  putRollout(rollout: Rollout): void;
+  getRollout(id: string): Promise<Rollout | undefined>;
+  /** Inserts or replaces by id. Refuses (StaleWriteError) if the stored revision is not `rollout.revision - 1`. */
+  putRollout(rollout: Rollout): Promise<void>;
   /** Rollouts not in a terminal phase, oldest first. */
-  activeRollouts(): Rollout[];
+  activeRollouts(): Promise<Rollout[]>;
   /** Rollouts of a service, newest first, at most `limit`. */
-  rolloutsOf(service: string, limit?: number): Rollout[];
+  rolloutsOf(service: string, limit?: number): Promise<Rollout[]>;
 
-  /** Appends to the history; returns the event with its sequence number. */
-  appendEvent(event: NewEvent): RolloutEvent;
+  /**
+   * Appends to the history; returns the event with its sequence number. Sequence numbers are
+   * strictly increasing in commit order (events are appended only by fenced or single-writer
+   * transactions, which the store serialises), so a reader tailing `eventsAfter` misses none.
+   */
+  appendEvent(event: NewEvent): Promise<RolloutEvent>;
   /** A service's history, oldest first; `afterSeq` for paging or tailing. */
-  eventsOf(service: string, opts?: { afterSeq?: number; limit?: number }): RolloutEvent[];
+  eventsOf(service: string, opts?: { afterSeq?: number; limit?: number }): Promise<RolloutEvent[]>;
   /** Every event after `afterSeq`, oldest first (for event streams). */
-  eventsAfter(afterSeq: number, limit?: number): RolloutEvent[];
+  eventsAfter(afterSeq: number, limit?: number): Promise<RolloutEvent[]>;
 
   /** Records that a version was deployed (insert, or update lastSeenAt and targets). */
-  recordVersion(service: string, version: string, targets: string[], at: number): void;
-  versionsOf(service: string): VersionRecord[];
+  recordVersion(service: string, version: string, targets: string[], at: number): Promise<void>;
+  versionsOf(service: string): Promise<VersionRecord[]>;
 
-  putAnalysisRun(run: AnalysisRunRecord): void;
-  getAnalysisRun(id: string): AnalysisRunRecord | undefined;
-  analysisRunsOf(rolloutId: string): AnalysisRunRecord[];
-  appendMeasurement(m: Omit<MeasurementRecord, "seq">): MeasurementRecord;
+  putAnalysisRun(run: AnalysisRunRecord): Promise<void>;
+  getAnalysisRun(id: string): Promise<AnalysisRunRecord | undefined>;
+  analysisRunsOf(rolloutId: string): Promise<AnalysisRunRecord[]>;
+  appendMeasurement(m: Omit<MeasurementRecord, "seq">): Promise<MeasurementRecord>;
   /** A run's measurements, oldest first. */
-  measurementsOf(runId: string, opts?: { metric?: string; limit?: number }): MeasurementRecord[];
+  measurementsOf(
+    runId: string,
+    opts?: { metric?: string; limit?: number },
+  ): Promise<MeasurementRecord[]>;
+  /** Every measurement after `afterSeq`, oldest first (event streams on every instance). */
+  measurementsAfter(afterSeq: number, limit?: number): Promise<MeasurementRecord[]>;
+
+  /** The spec the control plane runs, with its revision; undefined before the first. */
+  getAppliedSpec(): Promise<AppliedSpec | undefined>;
+  /** Replaces the applied spec. Refuses (StaleWriteError) unless `spec.revision` is the stored revision + 1 (1 for the first). */
+  putAppliedSpec(spec: AppliedSpec): Promise<void>;
+
+  /** Stores an operator command for the leader to carry out (any instance may call it). */
+  putCommand(command: NewCommand): Promise<CommandRecord>;
+  getCommand(id: string): Promise<CommandRecord | undefined>;
+  /** Commands not yet done, oldest first. */
+  pendingCommands(limit?: number): Promise<CommandRecord[]>;
+  /** Records a command's outcome; a command already done is left as it is (returns false). */
+  finishCommand(id: string, outcome: CommandOutcome, at: number): Promise<boolean>;
+
+  /** Upserts what one router last reported (by `router`). */
+  putRouterReport(report: RouterReport): Promise<void>;
+  /** Every router's last report, by router id. */
+  routerReports(): Promise<RouterReport[]>;
+  /** Forgets a router (it was retired by an operator). */
+  deleteRouterReport(router: string): Promise<void>;
 }
 
 export interface Store extends StoreTx {
-  /** Runs fn atomically: all its writes commit, or none do (fn's exception is rethrown). */
-  transaction<T>(fn: (tx: StoreTx) => T): T;
-  close(): void;
+  /** Runs fn atomically: all its writes commit, or none do (fn's rejection is rethrown). */
+  transaction<T>(fn: (tx: StoreTx) => Promise<T>): Promise<T>;
+
+  /**
+   * Takes or renews the lease `name` for `holder` for `ttlMs`, measured by the database's clock.
+   * Renewing keeps the epoch; taking a lease that expired (or was released, or never held)
+   * increments it. Returns the lease held, or undefined if another holder's lease is still valid.
+   */
+  acquireLease(name: string, holder: string, ttlMs: number): Promise<Lease | undefined>;
+  /** Gives the lease up at once if `holder` holds it with `epoch` (a clean shutdown). */
+  releaseLease(name: string, holder: string, epoch: number): Promise<void>;
+  /** The lease as stored (the holder may have expired). */
+  readLease(name: string): Promise<Lease | undefined>;
+
+  /**
+   * The same store, but every transaction and every write outside one first checks, inside the
+   * transaction and in SQL, that `fence.holder` still holds the lease `fence.lease` with
+   * `fence.epoch` and that it has not expired; otherwise the transaction is rolled back and
+   * FencedError is thrown. The check locks the lease row, so a takeover waits for a fenced
+   * transaction in flight, and a fenced transaction that starts after a takeover is refused.
+   */
+  fenced(fence: Fence): Store;
+
+  /**
+   * Calls `fn` soon after another instance commits something a reader may care about (events,
+   * measurements, commands, services, the spec, router reports). A wake-up carries no data:
+   * read the store. Postgres: LISTEN/NOTIFY; SQLite: a poll of the data version. Returns the
+   * unsubscribe function.
+   */
+  onChange(fn: (what: ChangeKind) => void): () => void;
+
+  close(): Promise<void>;
+}
+
+export type ChangeKind = "events" | "commands" | "state" | "reports";
+
+export interface Fence {
+  lease: string;
+  holder: string;
+  epoch: number;
+}
+
+export interface Lease {
+  name: string;
+  holder: string;
+  /** Incremented each time the lease changes hands (or is re-taken after expiry). */
+  epoch: number;
+  /** Database-clock milliseconds since the epoch. */
+  expiresAt: number;
+  /** Database-clock now, when this was read: `expiresAt - now` is the time left. */
+  now: number;
+}
+
+/** The spec the control plane applies, kept so every instance and a new leader run the same. */
+export interface AppliedSpec {
+  revision: number;
+  /** The parsed, validated spec (JSON). */
+  spec: unknown;
+  /** Where it came from (a file path as given, `api`). */
+  source: string;
+  appliedAt: number;
+}
+
+export type CommandKind =
+  | "deploy"
+  | "promote"
+  | "pause"
+  | "resume"
+  | "abort"
+  | "gate"
+  | "retry"
+  | "undo"
+  | "apply";
+
+export interface NewCommand {
+  id: string;
+  kind: CommandKind;
+  /** The service it is for; null for `apply`. */
+  service: string | null;
+  /** The command's arguments (JSON). */
+  args: Record<string, unknown>;
+  /** Who asked (the API's actor). */
+  actor: unknown;
+  createdAt: number;
+}
+
+export type CommandOutcome =
+  | { ok: true; result: unknown }
+  | { ok: false; error: { code: string; message: string; status: number; details?: unknown } };
+
+export interface CommandRecord extends NewCommand {
+  doneAt: number | null;
+  outcome: CommandOutcome | null;
+}
+
+/** What one router (`aviary router`) last told the control plane. */
+export interface RouterReport {
+  router: string;
+  /** Database-clock or control-plane time of the report (ms). */
+  at: number;
+  /** Per service: the revision of the traffic state it serves. */
+  served: Record<string, { revision: number; weight: number }>;
+  /** Serialised per-version metric windows (mergeable). */
+  windows: unknown;
 }
 
 /** A version as the store remembers it: first and last time it was deployed. */
@@ -64,7 +204,6 @@ export interface VersionRecord {
   firstSeenAt: number;
   lastSeenAt: number;
 }
-
 /** An analysis run (filled in by the analysis engine). */
 export interface AnalysisRunRecord {
   id: string;

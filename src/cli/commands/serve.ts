@@ -1,7 +1,11 @@
+import { readFileSync } from "node:fs";
 import type { Command } from "commander";
+import { storeLocation } from "../../cluster/store-url.js";
 import { AviaryError } from "../../errors.js";
 import { loadSpecFile, SpecError } from "../../spec/load.js";
+import type { Store } from "../../store/store.js";
 import { formatListenAddress } from "../../util/address.js";
+import { parseDuration } from "../../util/duration.js";
 import { createLogger, type Logger } from "../../util/log.js";
 import { EXIT } from "../exit.js";
 
@@ -11,6 +15,9 @@ interface ServeOptions {
   admin?: string;
   dataDir: string;
   initStore?: boolean;
+  store?: string;
+  lease: string;
+  instance?: string;
 }
 
 export function registerServe(program: Command): void {
@@ -37,20 +44,45 @@ export function registerServe(program: Command): void {
       "--init-store",
       "start a fresh store in an aviary.db that exists but is empty, or add Aviary's tables to a SQLite file without them (refused otherwise)",
     )
+    .option(
+      "--store <url>",
+      "the shared store of several instances: postgres://user@host:port/database (default: SQLite in the data directory; also AVIARY_STORE, which keeps a password off the command line)",
+    )
+    .option(
+      "--lease <duration>",
+      "how long the leader's lease lasts without a renewal (renewed every fifth of it); a follower takes over within it after the leader dies",
+      "10s",
+    )
+    .option(
+      "--instance <name>",
+      "this instance's name in the cluster (default: <hostname>-<pid>-<4 hex>)",
+    )
     .addHelpText(
       "after",
-      "\nExample:\n  aviary serve -c examples/aviary.yaml --listen 127.0.0.1:8080",
+      "\nExamples:\n  aviary serve -c examples/aviary.yaml --listen 127.0.0.1:8080\n  AVIARY_STORE=postgres://aviary:secret@db:5432/aviary aviary serve -c aviary.yaml --lease 10s",
     )
     .action(async (opts: ServeOptions) => {
       const log = createLogger();
       installProcessPolicy(log);
       const spec = await loadSpecFile(opts.config);
+      const leaseMs = parseDuration(opts.lease);
+      if (leaseMs === undefined || leaseMs < 1_000 || leaseMs > 300_000)
+        throw new AviaryError(
+          "AVIARY_BAD_REQUEST",
+          `--lease ${opts.lease}: a duration from 1s to 5m, like 10s`,
+        );
+      const where = storeLocation(opts.store);
       // Loaded here, not at the top: every other verb would pay for the whole server at start.
       const { startAviary } = await import("../../server.js");
+      const openedStore = where.url === undefined ? undefined : await openPostgres(where.url);
       const aviary = await startAviary({
         spec,
         log,
         dataDir: opts.dataDir,
+        leaseMs,
+        ...(openedStore ? { openedStore } : {}),
+        ...(opts.instance ? { instance: opts.instance } : {}),
+        specSource: opts.config,
         faults: crashHooks(),
         ...(opts.listen ? { listen: opts.listen } : {}),
         ...(opts.admin ? { admin: opts.admin } : {}),
@@ -65,7 +97,8 @@ export function registerServe(program: Command): void {
         if (stopping) return;
         try {
           const next = await loadSpecFile(opts.config);
-          const changes = await aviary.reload(next);
+          // The text too: a follower hands it to the leader, which parses it again.
+          const changes = await aviary.reload(next, readFileSync(opts.config, "utf8"));
           log.info(
             {
               services: next.services.length,
@@ -103,6 +136,9 @@ export function registerServe(program: Command): void {
         {
           listen: formatListenAddress(aviary.listen),
           admin: formatListenAddress(aviary.adminAddress),
+          role: aviary.cluster.state().role,
+          instance: aviary.cluster.instance,
+          store: where.shown,
           dashboard: `http://${formatListenAddress(aviary.adminAddress)}/dashboard/`,
           engine: spec.dataplane.engine,
           ...(aviary.logs ? { logs: `udp://${formatListenAddress(aviary.logs.address)}` } : {}),
@@ -207,4 +243,10 @@ function crashHooks(): { beforeCommit?: () => void; afterCommit?: () => void } {
   const beforeCommit = hook("AVIARY_FAULT_CRASH_BEFORE_COMMITS");
   const afterCommit = hook("AVIARY_FAULT_CRASH_AFTER_COMMITS");
   return { ...(beforeCommit ? { beforeCommit } : {}), ...(afterCommit ? { afterCommit } : {}) };
+}
+
+/** The Postgres store at `url` (loaded only when asked for: SQLite users never load the client). */
+async function openPostgres(url: string): Promise<Store> {
+  const { openPostgresStore } = await import("../../store/postgres/postgres-store.js");
+  return openPostgresStore(url);
 }

@@ -101,7 +101,10 @@ export function registerToken(program: Command): void {
       )
       .requiredOption("--name <name>", "who or what holds it (shown as operator:<name> in history)")
       .addOption(
-        new Option("--role <role>", "what it may do: read-only (GET) or operator (everything)")
+        new Option(
+          "--role <role>",
+          "what it may do: read-only (GET), operator (everything) or router (an aviary router: the fleet state and its reports only)",
+        )
           .choices(ROLES)
           .default("read-only"),
       )

@@ -68,6 +68,7 @@ function view(r: Rollout | null): ServiceView {
     rolloutId: r?.id ?? null,
     previousStable: null,
     updatedAt: T0,
+    revision: 1,
     rollout: r,
   };
 }

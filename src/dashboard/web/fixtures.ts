@@ -94,6 +94,7 @@ export function view(r: Rollout | null, over: Partial<ServiceView> = {}): Servic
     rolloutId: r?.id ?? null,
     previousStable: null,
     updatedAt: r?.updatedAt ?? T0,
+    revision: 1,
     rollout: r,
     ...over,
   };

@@ -125,6 +125,11 @@ export class MetricsRegistry {
     this.#versions.delete(versionKey(service, version));
   }
 
+  /** Every (service, version, role) recorder, for a router reporting its windows to the fleet. */
+  recorders(): Iterable<SeriesRecorder> {
+    return this.#everySeries();
+  }
+
   *#everySeries(): Generator<SeriesRecorder> {
     for (const entry of this.#versions.values()) yield* entry.roles.values();
   }

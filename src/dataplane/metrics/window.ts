@@ -8,15 +8,21 @@
 import { MAX_KEY, MIN_KEY, sketchFromBins } from "./latency-sketch.js";
 import { SLOT_CONNECT, SLOT_RESET, SLOT_TIMEOUT, SLOTS } from "./outcome.js";
 import type { SecondBucket } from "./second-bucket.js";
-import type { SeriesRecorder } from "./series.js";
 import type { LatencySummary, WindowSummary } from "./types.js";
+
+/** Seconds of one series: a local recorder's ring, or a router's reported seconds (`src/fleet/`). */
+export interface SecondsSource {
+  /** How many distinct seconds it can hold. */
+  readonly seconds: number;
+  bucketAt(second: number): SecondBucket | undefined;
+}
 
 /**
  * Summarizes what `series` recorded in [from, to). Resolution is one second: a second counts when
  * its start lies in the window. Callers clamp `from` to what the rings still hold.
  */
 export function summarizeWindow(
-  series: readonly SeriesRecorder[],
+  series: readonly SecondsSource[],
   service: string,
   version: string,
   from: number,

@@ -7,7 +7,7 @@
  */
 
 import { type MetricProvider, ProviderError } from "../../analysis/types.js";
-import type { ProviderConfig } from "../../spec/analysis.js";
+import type { BuiltinSignal, ProviderConfig } from "../../spec/analysis.js";
 import { BuiltinProvider, type MetricsSource } from "./builtin/index.js";
 import { PrometheusProvider } from "./prometheus/index.js";
 import { WebProvider } from "./web/index.js";
@@ -16,6 +16,11 @@ import { WebProvider } from "./web/index.js";
 export interface ProviderDeps {
   /** The router's metrics (the {@link MetricsRegistry}); required by `builtin`. */
   metrics?: MetricsSource;
+  /**
+   * Builds `builtin` instead, when the figures come from elsewhere than this process's router
+   * (the fleet's routers, `src/fleet/metric-provider.ts`).
+   */
+  builtin?: (config: { signal: BuiltinSignal }) => MetricProvider;
 }
 
 /**
@@ -29,6 +34,7 @@ export function createMetricProvider(
 ): MetricProvider {
   const keys = Object.keys(config);
   if ("builtin" in config) {
+    if (deps.builtin !== undefined) return deps.builtin(config.builtin);
     if (deps.metrics === undefined) {
       throw new ProviderError(
         "config",

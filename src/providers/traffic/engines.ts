@@ -7,6 +7,7 @@
 
 import type { DataplaneSettings } from "../../spec/dataplane.js";
 import { EMBEDDED_CAPABILITIES } from "./embedded/capabilities.js";
+import { FLEET_CAPABILITIES } from "./fleet/capabilities.js";
 import { haproxyCapabilities } from "./haproxy/capabilities.js";
 import { nginxCapabilities } from "./nginx/capabilities.js";
 import { NOOP_CAPABILITIES } from "./noop/capabilities.js";
@@ -17,6 +18,8 @@ export function engineCapabilities(d: DataplaneSettings): TrafficCapabilities | 
   switch (d.engine) {
     case "embedded":
       return EMBEDDED_CAPABILITIES;
+    case "fleet":
+      return FLEET_CAPABILITIES;
     case "none":
       return NOOP_CAPABILITIES;
     case "haproxy":

@@ -6,10 +6,12 @@
  */
 
 import type { Router } from "../../dataplane/router.js";
+import type { FleetBoard } from "../../fleet/board.js";
 import type { DataplaneSettings } from "../../spec/schema.js";
 import type { Clock } from "../../util/clock.js";
 import type { Logger } from "../../util/log.js";
 import { EmbeddedTrafficProvider } from "./embedded/index.js";
+import { type FleetReports, FleetTrafficProvider } from "./fleet/index.js";
 import { createHaproxyProvider } from "./haproxy/index.js";
 import { createNginxProvider } from "./nginx/index.js";
 import { NoopTrafficProvider } from "./noop/index.js";
@@ -20,6 +22,8 @@ export interface TrafficProviderDeps {
   router: Router;
   clock: Clock;
   log: Logger;
+  /** Where the fleet state is published and the routers' reports are read (engine fleet). */
+  fleet?: { board: FleetBoard; reports: FleetReports };
 }
 
 export function createTrafficProvider(
@@ -29,6 +33,10 @@ export function createTrafficProvider(
   switch (dataplane.engine) {
     case "embedded":
       return new EmbeddedTrafficProvider(deps.router, deps.clock);
+    case "fleet":
+      if (deps.fleet === undefined)
+        throw new Error("engine fleet needs the fleet board and reports");
+      return new FleetTrafficProvider({ ...deps.fleet, clock: deps.clock });
     case "none":
       return new NoopTrafficProvider();
     case "haproxy":

@@ -12,7 +12,16 @@ import type {
   RolloutPhase,
   ServiceState,
 } from "../../rollout/types.js";
-import type { AnalysisRunRecord, MeasurementRecord, NewEvent, VersionRecord } from "../store.js";
+import type {
+  AnalysisRunRecord,
+  AppliedSpec,
+  CommandKind,
+  CommandRecord,
+  MeasurementRecord,
+  NewEvent,
+  RouterReport,
+  VersionRecord,
+} from "../store.js";
 
 /**
  * JSON text of a value. `undefined` (JSON has none) is stored as null rather than refused, so a
@@ -32,6 +41,7 @@ export interface ServiceRow {
   rollout_id: string | null;
   previous_stable: string | null;
   updated_at: number;
+  revision: number;
 }
 
 export function serviceParams(s: ServiceState): ServiceRow {
@@ -41,6 +51,7 @@ export function serviceParams(s: ServiceState): ServiceRow {
     rollout_id: s.rolloutId,
     previous_stable: s.previousStable === null ? null : json(s.previousStable),
     updated_at: s.updatedAt,
+    revision: s.revision,
   };
 }
 
@@ -51,6 +62,7 @@ export function serviceOf(row: ServiceRow): ServiceState {
     rolloutId: row.rollout_id,
     previousStable: row.previous_stable === null ? null : parse(row.previous_stable),
     updatedAt: row.updated_at,
+    revision: row.revision,
   };
 }
 
@@ -260,5 +272,61 @@ export function measurementOf(row: MeasurementRow): MeasurementRecord {
     message: row.message,
     startedAt: row.started_at,
     finishedAt: row.finished_at,
+  };
+}
+
+export interface AppliedSpecRow {
+  revision: number;
+  spec: string;
+  source: string;
+  applied_at: number;
+}
+
+export function appliedSpecOf(row: AppliedSpecRow): AppliedSpec {
+  return {
+    revision: row.revision,
+    spec: parse(row.spec),
+    source: row.source,
+    appliedAt: row.applied_at,
+  };
+}
+
+export interface CommandRow {
+  id: string;
+  kind: string;
+  service: string | null;
+  args: string;
+  actor: string;
+  created_at: number;
+  done_at: number | null;
+  outcome: string | null;
+}
+
+export function commandOf(row: CommandRow): CommandRecord {
+  return {
+    id: row.id,
+    kind: row.kind as CommandKind,
+    service: row.service,
+    args: parse(row.args),
+    actor: parse(row.actor),
+    createdAt: row.created_at,
+    doneAt: row.done_at,
+    outcome: row.outcome === null ? null : parse(row.outcome),
+  };
+}
+
+export interface RouterReportRow {
+  router: string;
+  at: number;
+  served: string;
+  windows: string;
+}
+
+export function routerReportOf(row: RouterReportRow): RouterReport {
+  return {
+    router: row.router,
+    at: row.at,
+    served: parse(row.served),
+    windows: parse(row.windows),
   };
 }

@@ -17,8 +17,12 @@ import type {
 } from "../store.js";
 import {
   type AnalysisRunRow,
+  type AppliedSpecRow,
   analysisRunOf,
   analysisRunParams,
+  appliedSpecOf,
+  type CommandRow,
+  commandOf,
   type EventRow,
   eventOf,
   eventParams,
@@ -27,8 +31,10 @@ import {
   measurementOf,
   measurementParams,
   type RolloutRow,
+  type RouterReportRow,
   rolloutOf,
   rolloutParams,
+  routerReportOf,
   type ServiceRow,
   serviceOf,
   serviceParams,
@@ -46,12 +52,17 @@ const NOT_TERMINAL = `phase NOT IN (${[...TERMINAL_PHASES].map((p) => `'${p}'`).
 export const SQL = {
   getService: "SELECT * FROM services WHERE name = ?",
   listServices: "SELECT * FROM services ORDER BY name",
-  putService: `
-    INSERT INTO services (name, traffic, rollout_id, previous_stable, updated_at)
-    VALUES (@name, @traffic, @rollout_id, @previous_stable, @updated_at)
-    ON CONFLICT (name) DO UPDATE SET
-      traffic = excluded.traffic, rollout_id = excluded.rollout_id,
-      previous_stable = excluded.previous_stable, updated_at = excluded.updated_at`,
+  serviceRevision: "SELECT revision FROM services WHERE name = ?",
+  insertService: `
+    INSERT INTO services (name, traffic, rollout_id, previous_stable, updated_at, revision)
+    VALUES (@name, @traffic, @rollout_id, @previous_stable, @updated_at, @revision)
+    ON CONFLICT (name) DO NOTHING`,
+  // As updateRollout: the revision check is in the WHERE, one atomic statement.
+  updateService: `
+    UPDATE services SET
+      traffic = @traffic, rollout_id = @rollout_id, previous_stable = @previous_stable,
+      updated_at = @updated_at, revision = @revision
+    WHERE name = @name AND revision = @revision - 1`,
   deleteService: "DELETE FROM services WHERE name = ?",
 
   getRollout: "SELECT * FROM rollouts WHERE id = ?",
@@ -106,7 +117,44 @@ export const SQL = {
   measurementsOf: `
     SELECT * FROM measurements WHERE run_id = @run_id AND (@metric IS NULL OR metric = @metric)
     ORDER BY seq LIMIT @limit`,
+  measurementsAfter: "SELECT * FROM measurements WHERE seq > ? ORDER BY seq LIMIT ?",
+
+  getAppliedSpec: "SELECT revision, spec, source, applied_at FROM applied_spec WHERE id = 1",
+  insertAppliedSpec: `
+    INSERT INTO applied_spec (id, revision, spec, source, applied_at)
+    VALUES (1, @revision, @spec, @source, @applied_at)
+    ON CONFLICT (id) DO NOTHING`,
+  updateAppliedSpec: `
+    UPDATE applied_spec SET revision = @revision, spec = @spec, source = @source,
+      applied_at = @applied_at
+    WHERE id = 1 AND revision = @revision - 1`,
+
+  putCommand: `
+    INSERT INTO commands (id, kind, service, args, actor, created_at)
+    VALUES (@id, @kind, @service, @args, @actor, @created_at)`,
+  getCommand: "SELECT * FROM commands WHERE id = ?",
+  // Same WHERE as the partial index commands_pending.
+  pendingCommands: "SELECT * FROM commands WHERE done_at IS NULL ORDER BY seq LIMIT ?",
+  finishCommand: `
+    UPDATE commands SET done_at = @done_at, outcome = @outcome
+    WHERE id = @id AND done_at IS NULL`,
+
+  putRouterReport: `
+    INSERT INTO router_reports (router, at, served, windows)
+    VALUES (@router, @at, @served, @windows)
+    ON CONFLICT (router) DO UPDATE SET
+      at = excluded.at, served = excluded.served, windows = excluded.windows`,
+  routerReports: "SELECT * FROM router_reports ORDER BY router",
+  deleteRouterReport: "DELETE FROM router_reports WHERE router = ?",
 } as const;
+
+/**
+ * The operations as better-sqlite3 runs them: synchronously. The store wraps each in a promise
+ * (and, outside a transaction, in its one-at-a-time queue).
+ */
+export type SyncStoreTx = {
+  [K in keyof StoreTx]: (...args: Parameters<StoreTx[K]>) => Awaited<ReturnType<StoreTx[K]>>;
+};
 
 /** SQLite's "no limit". */
 const ALL = -1;
@@ -124,11 +172,12 @@ function isSqliteError(err: unknown, code: string): boolean {
 }
 
 /** The Store's operations on `db`, with every statement prepared now, once. */
-export function createSqliteTx(db: Database): StoreTx {
+export function createSqliteTx(db: Database): SyncStoreTx {
   const s = Object.fromEntries(
     Object.entries(SQL).map(([name, text]) => [name, db.prepare(text)]),
   ) as Record<keyof typeof SQL, Statement>;
   s.revisionOf.pluck();
+  s.serviceRevision.pluck();
 
   return {
     getService(name) {
@@ -139,7 +188,11 @@ export function createSqliteTx(db: Database): StoreTx {
       return (s.listServices.all() as ServiceRow[]).map(serviceOf);
     },
     putService(state) {
-      s.putService.run(serviceParams(state));
+      const params = serviceParams(state);
+      const statement = state.revision === 1 ? s.insertService : s.updateService;
+      if (statement.run(params).changes === 1) return;
+      const stored = s.serviceRevision.get(state.name) as number | undefined;
+      throw new StaleWriteError("service", state.name, state.revision, stored ?? null);
     },
     deleteService(name) {
       s.deleteService.run(name);
@@ -154,7 +207,7 @@ export function createSqliteTx(db: Database): StoreTx {
       const statement = rollout.revision === 1 ? s.insertRollout : s.updateRollout;
       if (statement.run(params).changes === 1) return;
       const stored = s.revisionOf.get(rollout.id) as number | undefined;
-      throw new StaleWriteError(rollout.id, rollout.revision, stored ?? null);
+      throw new StaleWriteError("rollout", rollout.id, rollout.revision, stored ?? null);
     },
     activeRollouts() {
       return (s.activeRollouts.all() as RolloutRow[]).map(rolloutOf);
@@ -214,6 +267,66 @@ export function createSqliteTx(db: Database): StoreTx {
         limit: limitOf(opts.limit),
       }) as MeasurementRow[];
       return rows.map(measurementOf);
+    },
+    measurementsAfter(afterSeq, limit) {
+      return (s.measurementsAfter.all(afterSeq, limitOf(limit)) as MeasurementRow[]).map(
+        measurementOf,
+      );
+    },
+
+    getAppliedSpec() {
+      const row = s.getAppliedSpec.get() as AppliedSpecRow | undefined;
+      return row === undefined ? undefined : appliedSpecOf(row);
+    },
+    putAppliedSpec(spec) {
+      const params = {
+        revision: spec.revision,
+        spec: json(spec.spec),
+        source: spec.source,
+        applied_at: spec.appliedAt,
+      };
+      const statement = spec.revision === 1 ? s.insertAppliedSpec : s.updateAppliedSpec;
+      if (statement.run(params).changes === 1) return;
+      const stored = s.getAppliedSpec.get() as AppliedSpecRow | undefined;
+      throw new StaleWriteError("spec", "applied", spec.revision, stored?.revision ?? null);
+    },
+
+    putCommand(command) {
+      s.putCommand.run({
+        id: command.id,
+        kind: command.kind,
+        service: command.service,
+        args: json(command.args),
+        actor: json(command.actor),
+        created_at: command.createdAt,
+      });
+      // Read back, so the record is what getCommand returns later (parsed JSON, no shared objects).
+      return commandOf(s.getCommand.get(command.id) as CommandRow);
+    },
+    getCommand(id) {
+      const row = s.getCommand.get(id) as CommandRow | undefined;
+      return row === undefined ? undefined : commandOf(row);
+    },
+    pendingCommands(limit) {
+      return (s.pendingCommands.all(limitOf(limit)) as CommandRow[]).map(commandOf);
+    },
+    finishCommand(id, outcome, at) {
+      return s.finishCommand.run({ id, outcome: json(outcome), done_at: at }).changes === 1;
+    },
+
+    putRouterReport(report) {
+      s.putRouterReport.run({
+        router: report.router,
+        at: report.at,
+        served: json(report.served),
+        windows: json(report.windows),
+      });
+    },
+    routerReports() {
+      return (s.routerReports.all() as RouterReportRow[]).map(routerReportOf);
+    },
+    deleteRouterReport(router) {
+      s.deleteRouterReport.run(router);
     },
   };
 }

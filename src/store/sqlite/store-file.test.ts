@@ -23,11 +23,11 @@ function refusal(fn: () => unknown): StoreNotAviaryError {
 }
 
 describe("the store's file", () => {
-  it("creates a missing file 0600, whole, with nothing left beside it", () => {
+  it("creates a missing file 0600, whole, with nothing left beside it", async () => {
     const file = fileIn();
     const old = process.umask(0o022);
     try {
-      openSqliteStore(file).close();
+      await openSqliteStore(file).close();
     } finally {
       process.umask(old);
     }
@@ -39,7 +39,7 @@ describe("the store's file", () => {
     );
   });
 
-  it("refuses an empty file unless initStore, then starts a store in it", () => {
+  it("refuses an empty file unless initStore, then starts a store in it", async () => {
     const file = fileIn();
     writeFileSync(file, "");
     const err = refusal(() => openSqliteStore(file));
@@ -48,13 +48,13 @@ describe("the store's file", () => {
     assert.match(err.message, /--init-store/);
     assert.equal(statSync(file).size, 0);
     const store = openSqliteStore(file, { initStore: true });
-    store.recordVersion("s", "v1", [], 1);
-    store.close();
+    await store.recordVersion("s", "v1", [], 1);
+    await store.close();
     assert.ok(statSync(file).size > 0);
-    openSqliteStore(file).close(); // an Aviary store now
+    await openSqliteStore(file).close(); // an Aviary store now
   });
 
-  it("refuses a SQLite file without Aviary's schema unless initStore, and changes nothing", () => {
+  it("refuses a SQLite file without Aviary's schema unless initStore, and changes nothing", async () => {
     const file = fileIn();
     const other = new Database(file);
     other.exec("CREATE TABLE notes (body TEXT)");
@@ -63,11 +63,11 @@ describe("the store's file", () => {
     const err = refusal(() => openSqliteStore(file));
     assert.match(err.message, /is a SQLite database but not an Aviary store/);
     assert.equal(statSync(file).mtimeMs, before);
-    openSqliteStore(file, { initStore: true }).close();
-    openSqliteStore(file).close();
+    await openSqliteStore(file, { initStore: true }).close();
+    await openSqliteStore(file).close();
   });
 
-  it("refuses a file that is not SQLite, initStore or not", () => {
+  it("refuses a file that is not SQLite, initStore or not", async () => {
     const file = fileIn();
     writeFileSync(file, "x");
     for (const initStore of [false, true])
@@ -79,30 +79,30 @@ describe("the store's file", () => {
 });
 
 describe("the store's health", () => {
-  it("is ok, degraded with the SQLite error while another connection holds the lock, then ok", () => {
+  it("is ok, degraded with the SQLite error while another connection holds the lock, then ok", async () => {
     const file = fileIn();
     const store = openSqliteStore(file, { busyTimeoutMs: 10 });
     assert.deepEqual(store.health(), { ok: true });
     const other = new Database(file);
     other.exec("BEGIN EXCLUSIVE");
-    assert.throws(() => store.recordVersion("s", "v1", [], 1), /locked/);
+    await assert.rejects(store.recordVersion("s", "v1", [], 1), /locked/);
     const h = store.health();
     assert.equal(h.ok, false);
     assert.ok(!h.ok && h.error.startsWith("SQLITE_BUSY"), JSON.stringify(h));
     // A read still works in WAL mode and says nothing about writes.
-    store.versionsOf("s");
+    await store.versionsOf("s");
     assert.equal(store.health().ok, false);
     other.exec("ROLLBACK");
     other.close();
-    store.recordVersion("s", "v1", [], 1);
+    await store.recordVersion("s", "v1", [], 1);
     assert.deepEqual(store.health(), { ok: true });
-    store.close();
+    await store.close();
   });
 
-  it("a failed transaction is recorded; a constraint error is not the store's health", () => {
+  it("a failed transaction is recorded; a constraint error is not the store's health", async () => {
     const file = fileIn();
     const store = openSqliteStore(file, { busyTimeoutMs: 10 });
-    assert.throws(() =>
+    await assert.rejects(
       store.appendMeasurement({
         runId: "none",
         metric: "m",
@@ -117,12 +117,12 @@ describe("the store's health", () => {
     assert.deepEqual(store.health(), { ok: true });
     const other = new Database(file);
     other.exec("BEGIN EXCLUSIVE");
-    assert.throws(() => store.transaction((tx) => tx.recordVersion("s", "v1", [], 1)));
+    await assert.rejects(store.transaction((tx) => tx.recordVersion("s", "v1", [], 1)));
     assert.equal(store.health().ok, false);
     other.exec("ROLLBACK");
     other.close();
-    store.transaction((tx) => tx.recordVersion("s", "v1", [], 2));
+    await store.transaction((tx) => tx.recordVersion("s", "v1", [], 2));
     assert.deepEqual(store.health(), { ok: true });
-    store.close();
+    await store.close();
   });
 });

@@ -19,6 +19,8 @@ export class KnownVersions {
   readonly #store: Pick<Store, "listServices" | "getService" | "getRollout">;
   /** service → version → recorders by role, made when the version became known. */
   readonly #known = new Map<string, Map<string, Record<Role, Recorder>>>();
+  /** Refreshes run one after another: a slow read never overwrites a newer one's answer. */
+  #refreshing: Promise<void> = Promise.resolve();
 
   constructor(
     metrics: MetricsRegistry,
@@ -26,19 +28,29 @@ export class KnownVersions {
   ) {
     this.#metrics = metrics;
     this.#store = store;
-    for (const s of store.listServices()) this.refresh(s.name);
+  }
+
+  /** Reads every stored service's versions (at start). */
+  async load(): Promise<void> {
+    for (const s of await this.#store.listServices()) await this.refresh(s.name);
   }
 
   /** Reads the service's versions again (after any of its events). */
-  refresh(service: string): void {
-    const state = this.#store.getService(service);
+  refresh(service: string): Promise<void> {
+    const next = this.#refreshing.then(() => this.#read(service));
+    this.#refreshing = next.catch(() => undefined);
+    return next;
+  }
+
+  async #read(service: string): Promise<void> {
+    const state = await this.#store.getService(service);
     if (state === undefined) {
       this.#known.delete(service);
       return;
     }
     const names = new Set([state.traffic.stable.version]);
     if (state.traffic.canary !== null) names.add(state.traffic.canary.version);
-    const r = state.rolloutId === null ? undefined : this.#store.getRollout(state.rolloutId);
+    const r = state.rolloutId === null ? undefined : await this.#store.getRollout(state.rolloutId);
     if (r !== undefined) names.add(r.stable.version).add(r.canary.version);
     const before = this.#known.get(service);
     const next = new Map<string, Record<Role, Recorder>>();
