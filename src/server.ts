@@ -145,6 +145,7 @@ export async function startAviary(opts: AviaryOptions): Promise<RunningAviary> {
     log: opts.log,
     clock,
     retainRetiredMs: parseDuration(opts.spec.metrics.window) as number,
+    startsClosed: true,
   });
   const hub = new EventHub((err) =>
     opts.log.error({ err: String(err) }, "an event subscriber failed"),
@@ -299,7 +300,8 @@ export async function startAviary(opts: AviaryOptions): Promise<RunningAviary> {
       await known.load();
     }
     await tail.start();
-    await cluster.start();
+    // Every socket is bound before this instance joins the election: one that cannot serve
+    // (a port taken) must not take the lease, start a term and hand it back at once.
     if (logSettings !== undefined && known !== undefined) {
       logs = await startLogListener({
         listen: logSettings.listen,
@@ -312,6 +314,8 @@ export async function startAviary(opts: AviaryOptions): Promise<RunningAviary> {
     }
     boundListen = servesInProcess(opts.spec.dataplane) ? await router.listen(listen) : listen;
     boundAdmin = await listenAdmin(admin, adminAt);
+    await cluster.start();
+    router.open();
   } catch (err) {
     await closeAll();
     throw err;

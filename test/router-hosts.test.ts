@@ -1,6 +1,10 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { request } from "undici";
+import { MetricsRegistry } from "../src/dataplane/metrics/registry.js";
+import { Router } from "../src/dataplane/router.js";
+import { Spec } from "../src/spec/schema.js";
+import { silentLogger } from "../src/util/log.js";
 import { startRouter, startUpstream, type TestRouter, type Upstream } from "./fixtures.js";
 
 describe("service matching by host and path", () => {
@@ -40,5 +44,29 @@ describe("service matching by host and path", () => {
     assert.equal(await served("api.example.com", "/v2/x"), "c");
     assert.equal(await served("Api.Example.com:8080", "/v1/x"), "b");
     assert.equal(await served("other.example.com", "/v2/x"), "a");
+  });
+});
+
+describe("a router bound before it knows what to serve", () => {
+  it("tells clients to retry (503, Retry-After) until opened, then answers 404", async () => {
+    const router = new Router({
+      metrics: new MetricsRegistry(),
+      proxy: Spec.parse({ services: [] }).proxy,
+      log: silentLogger(),
+      startsClosed: true,
+    });
+    const { port } = await router.listen({ host: "127.0.0.1", port: 0 });
+    try {
+      const early = await request(`http://127.0.0.1:${port}/shop/`);
+      assert.equal(early.statusCode, 503);
+      assert.equal(early.headers["retry-after"], "1");
+      assert.equal(await early.body.text(), "the router is starting\n");
+      router.open();
+      const late = await request(`http://127.0.0.1:${port}/shop/`);
+      assert.equal(late.statusCode, 404);
+      assert.equal(await late.body.text(), "no service matches this request\n");
+    } finally {
+      await router.close();
+    }
   });
 });

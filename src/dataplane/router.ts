@@ -64,6 +64,12 @@ export interface RouterOptions {
   clock?: Clock;
   /** How long a version's metrics stay queryable after the router stops serving it (default 15 min). */
   retainRetiredMs?: number;
+  /**
+   * The router binds before its owner knows what to serve (a port that is taken must fail the
+   * start before this instance joins the cluster). Until `open()`, a request that matches no
+   * service is told to retry (503, Retry-After: 1) rather than that no service exists (404).
+   */
+  startsClosed?: boolean;
 }
 
 export class Router implements ExchangeOwner {
@@ -91,6 +97,7 @@ export class Router implements ExchangeOwner {
   #services: readonly Service[] | undefined = [];
   #inFlight = 0;
   #draining = false;
+  #open: boolean;
   #drained: (() => void) | undefined;
   readonly #rejections = new RejectionCounters();
   /** Client sockets of upgraded connections (WebSockets), open until either side closes. */
@@ -111,6 +118,7 @@ export class Router implements ExchangeOwner {
     this.#health = new HealthChecks(this.#clock, this.#log);
     this.#mirror = new Mirrorer(opts.proxy, this.#clock);
     this.#retainRetiredMs = opts.retainRetiredMs ?? 15 * 60_000;
+    this.#open = opts.startsClosed !== true;
     this.#trustedProxy = addressMatcher(opts.proxy.trustedProxies);
     this.#plan = {
       services: [],
@@ -314,6 +322,11 @@ export class Router implements ExchangeOwner {
     this.#settle(service.name, cur?.plan, entry);
   }
 
+  /** From now on a request that matches no service gets 404 (see `startsClosed`). */
+  open(): void {
+    this.#open = true;
+  }
+
   /** Stops serving one service; the others' plans stay the same objects. */
   removeService(name: string): void {
     const cur = this.#entries.get(name);
@@ -465,7 +478,8 @@ export class Router implements ExchangeOwner {
     }
     const svc = findService(plan, ex.captured[plan.hostSlot], ex.url);
     if (svc === undefined) {
-      respondPlain(res, 404, "no service matches this request\n", this.#draining);
+      if (this.#open) respondPlain(res, 404, "no service matches this request\n", this.#draining);
+      else respondPlain(res, 503, "the router is starting\n", true, "retry-after", "1");
       return;
     }
     ex.service = svc;
