@@ -208,10 +208,16 @@ export async function startAviary(opts: AviaryOptions): Promise<RunningAviary> {
       };
     },
     startTerm: async (fenced, epoch) => {
-      const run = await specToRun(store, opts.spec, specSource, opts.log);
+      const run = await specToRun(
+        store,
+        opts.spec,
+        specSource,
+        opts.openedStore !== undefined,
+        opts.log,
+      );
       const controller = controllerOn(fenced);
       try {
-        await controller.start(run.services, run.templates, run.source);
+        await controller.start(run.services, run.templates, run.source, run.previous);
       } catch (err) {
         await controller.stop();
         throw err;
@@ -381,31 +387,58 @@ export function sqliteSynchronous(dataplane: Spec["dataplane"]): "full" | "norma
 }
 
 /**
- * The spec a new leader runs: the applied spec in the store when there is one (the cluster's,
- * whichever instance applied it last), this instance's own file only when none is stored. A
- * file that differs from the stored spec is said in the log: `aviary apply` changes the spec.
+ * The spec a new leader runs, and the spec applied before it (what its changes are measured
+ * against, so a takeover changes nothing by itself):
+ * - nothing stored: this instance's file, with no previous spec;
+ * - a store of one machine (SQLite) whose applied spec came from this same file, and the file
+ *   has changed since: the file, as a reload would apply it (an edit made while Aviary was
+ *   stopped takes effect at start, as it always has);
+ * - otherwise the applied spec in the store (the cluster's, whichever instance applied it
+ *   last). A file that differs is said in the log: on a shared store, instances may hold
+ *   different files, and a new leader must not undo what `aviary apply` did.
  */
 async function specToRun(
   store: Store,
   own: Spec,
   ownSource: string,
+  sharedStore: boolean,
   log: Logger,
-): Promise<{ services: Service[]; templates: AnalysisTemplate[]; source: string }> {
+): Promise<{
+  services: Service[];
+  templates: AnalysisTemplate[];
+  source: string;
+  previous?: Service[];
+}> {
   const stored = await store.getAppliedSpec();
   const mine = { services: own.services, analysisTemplates: own.analysisTemplates };
   if (stored === undefined)
     return { services: own.services, templates: own.analysisTemplates, source: ownSource };
   const applied = stored.spec as { services: Service[]; analysisTemplates?: AnalysisTemplate[] };
-  if (JSON.stringify(applied) !== JSON.stringify(JSON.parse(JSON.stringify(mine))))
-    log.warn(
-      { file: ownSource, applied: stored.source, revision: stored.revision },
-      "this instance's spec file differs from the applied spec in the store; running the applied spec (aviary apply changes it)",
-    );
-  return {
+  const runApplied = {
     services: applied.services,
     templates: applied.analysisTemplates ?? [],
     source: stored.source,
+    previous: applied.services,
   };
+  if (JSON.stringify(applied) === JSON.stringify(JSON.parse(JSON.stringify(mine))))
+    return runApplied;
+  if (!sharedStore && stored.source === ownSource) {
+    log.info(
+      { file: ownSource, revision: stored.revision },
+      "the spec file changed since it was applied; applying it",
+    );
+    return {
+      services: own.services,
+      templates: own.analysisTemplates,
+      source: ownSource,
+      previous: applied.services,
+    };
+  }
+  log.warn(
+    { file: ownSource, applied: stored.source, revision: stored.revision },
+    "this instance's spec file differs from the applied spec in the store; running the applied spec (aviary apply changes it)",
+  );
+  return runApplied;
 }
 
 /** Every gate's hook resolves (its URL or secret is there); names the service and the gate if not. */

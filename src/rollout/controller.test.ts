@@ -281,6 +281,37 @@ describe("rollout controller", () => {
     );
   });
 
+  it("restarts against the spec applied before: a rollout started by deploy is not superseded by the spec's canary", async () => {
+    const spec = [shop({ canary: V2 })];
+    const first = await harness(spec);
+    assert.equal(first.canary(), "v2", "the spec's canary rolls out");
+    await first.controller.abort("shop", "operator:alice");
+    await first.controller.deploy("shop", V3, "operator:alice");
+    await first.advance(5_000);
+    assert.equal(first.canary(), "v3");
+    const eventsBefore = (await first.controller.history("shop")).length;
+    await first.controller.stop();
+    await first.store.close();
+    open.splice(open.indexOf(first), 1);
+
+    // A new leader (or a restart) runs the same applied spec, with it as the previous spec.
+    const second = await harness(spec, { file: first.file, clock: first.clock, previous: spec });
+    assert.equal(second.canary(), "v3", "the running rollout goes on");
+    assert.equal((await second.controller.rollout("shop"))?.canary.version, "v3");
+    assert.equal((await second.controller.history("shop")).length, eventsBefore);
+
+    // A changed spec is still measured against the previous one: a new canary rolls out.
+    await second.controller.stop();
+    await second.store.close();
+    open.splice(open.indexOf(second), 1);
+    const third = await harness([shop({ canary: { version: "v4", targets: V3.targets } })], {
+      file: first.file,
+      clock: first.clock,
+      previous: spec,
+    });
+    assert.equal(third.canary(), "v4", "a canary the previous spec did not name supersedes");
+  });
+
   it("applies specs: a new canary rolls out, re-applying is a no-op, removing the canary aborts, an aborted canary is not redeployed", async () => {
     const h = await harness([shop()]);
     const parse = (svc: ServiceInput) => Spec.parse({ services: [svc] }).services;

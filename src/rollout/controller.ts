@@ -154,12 +154,20 @@ export class Controller {
    * Takes over: brings stored state in line with the spec, has the router (which may have
    * restarted empty) serve every service's stored traffic, and resumes every active rollout
    * where it stood.
+   *
+   * `previous` is the spec applied before this start (the store's applied spec), when there is
+   * one: changes are then the difference from it, exactly as for a reload. Without it, only a
+   * canary the store has never rolled out counts as new; a rollout started by `aviary deploy`
+   * while the spec named another canary would otherwise be superseded by a new leader.
    */
   async start(
     services: readonly Service[],
     templates: readonly AnalysisTemplate[] = [],
     source = "start",
+    previous?: readonly Service[],
   ): Promise<SpecChange[]> {
+    if (previous !== undefined && this.#specs.size === 0)
+      for (const svc of previous) this.#specs.set(svc.name, svc);
     const changes = await this.applySpec(services, "controller", {
       dryRun: false,
       templates,

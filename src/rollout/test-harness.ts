@@ -80,6 +80,8 @@ export async function harness(
     faults?: ControllerOptions["faults"];
     validate?: ControllerOptions["validate"];
     split?: ControllerOptions["split"];
+    /** The spec applied before this start (what a new leader reads from the store). */
+    previous?: ServiceInput[];
   } = {},
 ): Promise<Harness> {
   const file = opts.file ?? join(mkdtempSync(join(tmpdir(), "aviary-ctl-")), "aviary.db");
@@ -103,7 +105,12 @@ export async function harness(
     ...(opts.validate ? { validate: opts.validate } : {}),
     ...(opts.split ? { split: opts.split } : {}),
   });
-  await controller.start(Spec.parse({ services }).services);
+  await controller.start(
+    Spec.parse({ services }).services,
+    [],
+    "start",
+    opts.previous && Spec.parse({ services: opts.previous }).services,
+  );
   const h: Harness = {
     clock,
     router,
