@@ -390,9 +390,9 @@ export function sqliteSynchronous(dataplane: Spec["dataplane"]): "full" | "norma
  * The spec a new leader runs, and the spec applied before it (what its changes are measured
  * against, so a takeover changes nothing by itself):
  * - nothing stored: this instance's file, with no previous spec;
- * - a store of one machine (SQLite) whose applied spec came from this same file, and the file
- *   has changed since: the file, as a reload would apply it (an edit made while Aviary was
- *   stopped takes effect at start, as it always has);
+ * - a store of one machine (SQLite) and a file that differs from the applied spec: the file,
+ *   as a SIGHUP would apply it (an edit made while Aviary was stopped takes effect at start,
+ *   as it always has; instances sharing one SQLite file are on one machine and read one file);
  * - otherwise the applied spec in the store (the cluster's, whichever instance applied it
  *   last). A file that differs is said in the log: on a shared store, instances may hold
  *   different files, and a new leader must not undo what `aviary apply` did.
@@ -422,10 +422,10 @@ async function specToRun(
   };
   if (JSON.stringify(applied) === JSON.stringify(JSON.parse(JSON.stringify(mine))))
     return runApplied;
-  if (!sharedStore && stored.source === ownSource) {
+  if (!sharedStore) {
     log.info(
-      { file: ownSource, revision: stored.revision },
-      "the spec file changed since it was applied; applying it",
+      { file: ownSource, applied: stored.source, revision: stored.revision },
+      "the spec file differs from the applied spec; applying the file",
     );
     return {
       services: own.services,

@@ -7,7 +7,7 @@
 
 import assert from "node:assert/strict";
 import { type ChildProcess, spawn } from "node:child_process";
-import { existsSync, mkdtempSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
@@ -134,6 +134,58 @@ services:
           await resumed.exit;
         }
       }
+    }
+  });
+  it("a restart keeps what operators did since the file was applied, and applies a file edited while stopped", async () => {
+    const env = { AVIARY_TOKEN: token };
+    const auth = { authorization: `Bearer ${token}`, "content-type": "application/json" };
+    const dataDir = mkdtempSync(join(tmpdir(), "aviary-data-"));
+    const view = async (admin: string) => {
+      const res = await request(`${admin}/api/v1/services/shop`, { headers: auth });
+      return (await res.body.json()) as {
+        traffic: { stable: { version: string } };
+        rollout: { id: string; canary: { version: string } };
+      };
+    };
+    const first = serve(specFile, dataDir, env);
+    let admin = await first.admin;
+    await waitForHealthy(admin, token); // the spec's v2, promoted
+    // An operator rolls out v3 over it; the spec file still names v2 as its canary.
+    const deployed = await request(`${admin}/api/v1/services/shop/deploy`, {
+      method: "POST",
+      headers: auth,
+      body: JSON.stringify({ version: "v3", targets: [canary.url] }),
+    });
+    assert.equal(deployed.statusCode, 201, await deployed.body.text());
+    for (let i = 0; i < 300 && (await view(admin)).traffic.stable.version !== "v3"; i++)
+      await new Promise((r) => setTimeout(r, 50));
+    const promoted = await view(admin);
+    assert.equal(promoted.traffic.stable.version, "v3");
+    first.child.kill("SIGTERM");
+    await first.exit;
+
+    // The same file again: nothing changes (v2 is not rolled out over v3 again).
+    const second = serve(specFile, dataDir, env);
+    admin = await second.admin;
+    await new Promise((r) => setTimeout(r, 500)); // several ticks of 50 ms
+    const after = await view(admin);
+    assert.equal(after.rollout.id, promoted.rollout.id, "no rollout started at restart");
+    assert.equal(after.traffic.stable.version, "v3");
+    second.child.kill("SIGTERM");
+    await second.exit;
+
+    // A file edited while Aviary was stopped takes effect at the next start, as with a SIGHUP.
+    const edited = join(mkdtempSync(join(tmpdir(), "aviary-crash-")), "aviary.yaml");
+    writeFileSync(edited, readFileSync(specFile, "utf8").replace("version: v2", "version: v4"));
+    const third = serve(edited, dataDir, env);
+    admin = await third.admin;
+    try {
+      for (let i = 0; i < 300 && (await view(admin)).rollout.canary.version !== "v4"; i++)
+        await new Promise((r) => setTimeout(r, 50));
+      assert.equal((await view(admin)).rollout.canary.version, "v4");
+    } finally {
+      third.child.kill("SIGTERM");
+      await third.exit;
     }
   });
 });
