@@ -37,9 +37,9 @@ import {
   routerReportOf,
   type ServiceRow,
   serviceOf,
+  serviceParams,
   type TrafficStatusRow,
   trafficStatusOf,
-  serviceParams,
   type VersionRow,
   versionOf,
 } from "./rows.js";
