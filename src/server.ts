@@ -24,6 +24,7 @@ import { TokenRegistry } from "./api/tokens.js";
 import { Cluster } from "./cluster/cluster.js";
 import { instanceIdentity } from "./cluster/leadership.js";
 import { clusterReads } from "./cluster/reads.js";
+import { TrafficStatusPublisher } from "./cluster/traffic-status.js";
 import { MetricsRegistry } from "./dataplane/metrics/registry.js";
 import { Router } from "./dataplane/router.js";
 import { AviaryError } from "./errors.js";
@@ -251,13 +252,24 @@ export async function startAviary(opts: AviaryOptions): Promise<RunningAviary> {
         await controller.stop();
         throw err;
       }
+      // Followers show the data plane's status as this leader records it.
+      const statuses = new TrafficStatusPublisher({
+        store: fenced,
+        statuses: () => controller.trafficStatuses(),
+        instance: cluster.instance,
+        clock,
+        timer: systemClock,
+        everyMs: tickMs,
+        log: opts.log,
+      });
+      statuses.start();
       leading = controller;
       opts.log.info({ epoch, services: run.services.length }, "rollouts resumed");
       return {
         execute: commandExecutor(controller),
         stop: async () => {
           if (leading === controller) leading = undefined;
-          await Promise.all([notifying.stop(), controller.stop()]);
+          await Promise.all([notifying.stop(), statuses.stop(), controller.stop()]);
         },
       };
     },
@@ -265,7 +277,7 @@ export async function startAviary(opts: AviaryOptions): Promise<RunningAviary> {
   const admin = createAdminServer({
     metrics,
     metricsWindowMs: parseDuration(opts.spec.metrics.window) as number,
-    controller: clusterReads(reader, () => leading),
+    controller: clusterReads(reader, () => leading, { store, instance: cluster.instance }),
     commands: cluster.commands,
     cluster,
     store,

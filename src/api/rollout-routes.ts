@@ -132,7 +132,7 @@ export function rolloutRoutes(controller: ControlReads, commands: CommandBus): A
     const rollout = await controller.rollout(name);
     return {
       ...service,
-      dataplane: controller.trafficStatus(name) ?? null,
+      dataplane: (await controller.trafficStatus(name)) ?? null,
       rollout: rollout === undefined ? null : await shown(rollout),
     };
   };
