@@ -135,6 +135,10 @@ export async function startAviary(opts: AviaryOptions): Promise<RunningAviary> {
     clock,
     log: opts.log,
   });
+  // Secrets of notifications are read now, once: a missing one stops the start, naming it, and a
+  // term started later cannot fail on one. Those of gates are the controller's check on every
+  // spec (see validate below).
+  const notificationTargets = readNotificationTargets(opts.spec.notifications);
   const store =
     opts.openedStore ??
     openSqliteStore(join(opts.dataDir, "aviary.db"), {
@@ -191,9 +195,6 @@ export async function startAviary(opts: AviaryOptions): Promise<RunningAviary> {
       // a missing one refuses the spec, naming it, rather than surfacing at the first rollback.
       validate: checkGateHooks,
     });
-  // Secrets of notifications are read now: a missing one stops the start, naming it. Those of
-  // gates are the controller's check on every spec (see validate below).
-  const notificationTargets = readNotificationTargets(opts.spec.notifications);
   const notifyOn = (fenced: Store) =>
     startNotifying(fenced, {
       targets: notificationTargets,

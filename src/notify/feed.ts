@@ -69,11 +69,6 @@ export class NotificationFeed {
     this.#opts = opts;
   }
 
-  /** The cursor as this feed last stored it. */
-  get cursor(): number {
-    return this.#written;
-  }
-
   /** Reads the cursor (storing one at `startAfter` if there is none), then catches up. */
   async start(): Promise<void> {
     const stored = await this.#opts.store.getNotifyCursor();
