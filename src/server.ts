@@ -24,14 +24,20 @@ import { TokenRegistry } from "./api/tokens.js";
 import { Cluster } from "./cluster/cluster.js";
 import { instanceIdentity } from "./cluster/leadership.js";
 import { clusterReads } from "./cluster/reads.js";
+import { TrafficStatusPublisher } from "./cluster/traffic-status.js";
 import { MetricsRegistry } from "./dataplane/metrics/registry.js";
 import { Router } from "./dataplane/router.js";
 import { AviaryError } from "./errors.js";
 import { EventHub } from "./events/hub.js";
 import { StoreTail } from "./events/tail.js";
 import { startFleetControlPlane } from "./fleet/control-plane.js";
+import { NotificationFeed } from "./notify/feed.js";
 import { callGate, resolveGateHook } from "./notify/gate-client.js";
-import { startNotifier } from "./notify/notifier.js";
+import {
+  type NotificationTarget,
+  readNotificationTargets,
+  startNotifier,
+} from "./notify/notifier.js";
 import { createMetricProvider } from "./providers/metrics/factory.js";
 import { createTrafficProvider, servesInProcess } from "./providers/traffic/factory.js";
 import { KnownVersions } from "./providers/traffic/logs/known-versions.js";
@@ -129,6 +135,10 @@ export async function startAviary(opts: AviaryOptions): Promise<RunningAviary> {
     clock,
     log: opts.log,
   });
+  // Secrets of notifications are read now, once: a missing one stops the start, naming it, and a
+  // term started later cannot fail on one. Those of gates are the controller's check on every
+  // spec (see validate below).
+  const notificationTargets = readNotificationTargets(opts.spec.notifications);
   const store =
     opts.openedStore ??
     openSqliteStore(join(opts.dataDir, "aviary.db"), {
@@ -185,6 +195,20 @@ export async function startAviary(opts: AviaryOptions): Promise<RunningAviary> {
       // a missing one refuses the spec, naming it, rather than surfacing at the first rollback.
       validate: checkGateHooks,
     });
+  const notifyOn = (fenced: Store) =>
+    startNotifying(fenced, {
+      targets: notificationTargets,
+      spec: opts.spec,
+      hub,
+      startAfter: () => tail.eventSeq,
+      clock,
+      log: opts.log,
+      metrics,
+      versionsOf: async (id) => {
+        const r = await store.getRollout(id);
+        return r && { stable: r.stable.version, canary: r.canary.version };
+      },
+    });
   // Never started: its reads are store reads, which any instance answers.
   const reader = controllerOn(store);
   let leading: Controller | undefined;
@@ -222,13 +246,31 @@ export async function startAviary(opts: AviaryOptions): Promise<RunningAviary> {
         await controller.stop();
         throw err;
       }
+      let notifying: Awaited<ReturnType<typeof notifyOn>>;
+      try {
+        notifying = await notifyOn(fenced);
+      } catch (err) {
+        await controller.stop();
+        throw err;
+      }
+      // Followers show the data plane's status as this leader records it.
+      const statuses = new TrafficStatusPublisher({
+        store: fenced,
+        statuses: () => controller.trafficStatuses(),
+        instance: cluster.instance,
+        clock,
+        timer: systemClock,
+        everyMs: tickMs,
+        log: opts.log,
+      });
+      statuses.start();
       leading = controller;
       opts.log.info({ epoch, services: run.services.length }, "rollouts resumed");
       return {
         execute: commandExecutor(controller),
         stop: async () => {
           if (leading === controller) leading = undefined;
-          await controller.stop();
+          await Promise.all([notifying.stop(), statuses.stop(), controller.stop()]);
         },
       };
     },
@@ -236,7 +278,7 @@ export async function startAviary(opts: AviaryOptions): Promise<RunningAviary> {
   const admin = createAdminServer({
     metrics,
     metricsWindowMs: parseDuration(opts.spec.metrics.window) as number,
-    controller: clusterReads(reader, () => leading),
+    controller: clusterReads(reader, () => leading, { store, instance: cluster.instance }),
     commands: cluster.commands,
     cluster,
     store,
@@ -250,27 +292,6 @@ export async function startAviary(opts: AviaryOptions): Promise<RunningAviary> {
     ...(fleet ? { fleet: fleet.api } : {}),
   });
 
-  // Secrets of notifications are read now: a missing one stops the start, naming it. Those of
-  // gates are the controller's check on every spec (see validate above). Only the leader sends:
-  // the notifier hears the hub while this instance leads.
-  const leaderHub = new EventHub((err) =>
-    opts.log.error({ err: String(err) }, "an event subscriber failed"),
-  );
-  const stopRelay = hub.subscribe((m) => {
-    if (cluster.leadership.isLeader) leaderHub.publish(m);
-  });
-  const notifier = startNotifier({
-    hub: leaderHub,
-    notifications: opts.spec.notifications,
-    clock,
-    log: opts.log,
-    prometheus: metrics.prometheus,
-    versionsOf: async (id) => {
-      const r = await store.getRollout(id);
-      return r && { stable: r.stable.version, canary: r.canary.version };
-    },
-  });
-
   // An external engine's access log feeds the same per-version windows the embedded router
   // fills; only versions the store names are recorded (KnownVersions).
   let logs: LogListener | undefined;
@@ -281,8 +302,6 @@ export async function startAviary(opts: AviaryOptions): Promise<RunningAviary> {
     await tail.close();
     await traffic.close();
     fleet?.close();
-    stopRelay();
-    await notifier.close();
     await Promise.all([router.close(), admin.close()]);
     await store.close();
   };
@@ -368,6 +387,61 @@ export async function startAviary(opts: AviaryOptions): Promise<RunningAviary> {
       return (answer.result as { changes: SpecChange[] }).changes;
     },
     close: closeAll,
+  };
+}
+
+/**
+ * The webhooks of one term: only the leader sends, from the notification cursor in the store
+ * on (see NotificationFeed), woken by every event the hub publishes. Stopping drops what is
+ * still queued without moving the cursor, so the next leader sends it.
+ */
+async function startNotifying(
+  fenced: Store,
+  deps: {
+    targets: readonly NotificationTarget[];
+    spec: Spec;
+    hub: EventHub;
+    startAfter: () => number;
+    clock: Clock;
+    log: Logger;
+    metrics: MetricsRegistry;
+    versionsOf: (rolloutId: string) => Promise<{ stable: string; canary: string } | undefined>;
+  },
+): Promise<{ stop(): Promise<void> }> {
+  const notifier = startNotifier({
+    notifications: deps.spec.notifications,
+    targets: deps.targets,
+    clock: deps.clock,
+    log: deps.log,
+    prometheus: deps.metrics.prometheus,
+    versionsOf: deps.versionsOf,
+  });
+  const feed = new NotificationFeed({
+    store: fenced,
+    send: notifier.send,
+    startAfter: deps.startAfter,
+    // The poll is about real time, whatever clock the rollouts run on (as the tail's).
+    clock: systemClock,
+    log: deps.log,
+  });
+  const off = deps.hub.subscribe((m) => {
+    if (m.kind === "event") feed.poke();
+  });
+  try {
+    await feed.start();
+  } catch (err) {
+    off();
+    await feed.stop();
+    await notifier.close();
+    throw err;
+  }
+  return {
+    async stop() {
+      off();
+      // The feed first: deliveries the deliverer drops as it closes must not move the cursor.
+      await feed.stop();
+      await notifier.close();
+    },
   };
 }
 

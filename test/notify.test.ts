@@ -15,10 +15,11 @@ import { AviaryError } from "../src/errors.js";
 import { EventHub } from "../src/events/hub.js";
 import { Deliverer, type DeliveryJob } from "../src/notify/delivery.js";
 import { callGate, type GatePayload } from "../src/notify/gate-client.js";
-import { startNotifier } from "../src/notify/notifier.js";
+import { CATCH_UP_FLOOR_MS, deliveryIdOf, startNotifier } from "../src/notify/notifier.js";
 import { SIGNATURE_HEADER, verifySignature } from "../src/notify/signature.js";
 import {
   ANALYSIS_ABORT,
+  AT,
   OPERATOR_ABORT,
   PROMOTED,
   sampleEvent,
@@ -368,11 +369,80 @@ describe("webhook delivery", () => {
   });
 });
 
+// The notifier's clocks start at the sample events' time: an event hours old is not announced.
 describe("notifier", () => {
   const notification = (input: Record<string, unknown>) => Notification.parse(input);
 
+  it("gives a delivery the same id on every instance: from the event and the notification", async () => {
+    const clock = new ManualClock(AT);
+    const rx = track(await receiver());
+    const notifications = [
+      notification({ name: "a", url: rx.url }),
+      notification({ name: "b", url: rx.url }),
+    ];
+    // Two notifiers, as on an old and a new leader, sending the same event.
+    for (let i = 0; i < 2; i++) {
+      const n = startNotifier({ clock, log: capture().log, notifications });
+      n.send(PROMOTED);
+      await until(() => n.stats().b?.delivered === 1, "both deliveries");
+      await n.close();
+    }
+    const ids = rx.got.map((r) => r.headers["x-aviary-delivery"] as string);
+    assert.equal(ids.length, 4);
+    assert.equal(new Set(ids).size, 2, `one id per notification: ${ids.join(" ")}`);
+    for (const r of rx.got) {
+      assert.equal((JSON.parse(r.body) as { id: string }).id, r.headers["x-aviary-delivery"]);
+      assert.match(
+        r.headers["x-aviary-delivery"] as string,
+        /^[0-9a-f]{8}-[0-9a-f]{4}-8[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/,
+      );
+    }
+    assert.equal(deliveryIdOf(PROMOTED, "a"), deliveryIdOf({ ...PROMOTED }, "a"));
+    assert.notEqual(deliveryIdOf(PROMOTED, "a"), deliveryIdOf({ ...PROMOTED, seq: 1 }, "a"));
+    assert.notEqual(
+      deliveryIdOf(PROMOTED, "a"),
+      deliveryIdOf({ ...PROMOTED, at: PROMOTED.at + 1 }, "a"),
+      "a store restored from a backup reuses seqs, not times",
+    );
+  });
+
+  it("skips events older than the notification's horizon, counted, in one log line", async () => {
+    const clock = new ManualClock(AT + CATCH_UP_FLOOR_MS + 60_000);
+    const rx = track(await receiver());
+    const logs = capture();
+    const n = track(
+      startNotifier({
+        clock,
+        log: logs.log,
+        prometheus: new Registry(),
+        notifications: [notification({ name: "all", url: rx.url })],
+      }),
+    );
+    const settled: number[] = [];
+    for (const seq of [1, 2, 3]) n.send(sampleEvent({ seq }), () => settled.push(seq));
+    const fresh = sampleEvent({ seq: 4, at: clock.now() - CATCH_UP_FLOOR_MS + 1_000 });
+    n.send(fresh, () => settled.push(4));
+    await until(() => settled.length === 4, "every event settled");
+    assert.deepEqual(settled, [1, 2, 3, 4]);
+    assert.deepEqual(
+      rx.got.map((r) => (JSON.parse(r.body) as { seq: number }).seq),
+      [4],
+    );
+    assert.equal(n.stats().all?.skipped, 3);
+    const skipped = logs.entries().filter((e) => e.skipped !== undefined);
+    assert.equal(skipped.length, 1, "one line for the run");
+    assert.equal(skipped[0]?.skipped, 3);
+    assert.equal(skipped[0]?.fromSeq, 1);
+    assert.equal(skipped[0]?.toSeq, 3);
+    assert.equal(
+      skipped[0]?.horizonMs,
+      CATCH_UP_FLOOR_MS,
+      "the floor: the default retry horizon is shorter",
+    );
+  });
+
   it("sends each event to the notifications whose filters want it", async () => {
-    const clock = new ManualClock(Date.now());
+    const clock = new ManualClock(AT);
     const rx = track(await receiver());
     const hub = new EventHub();
     const n = track(
@@ -430,7 +500,7 @@ describe("notifier", () => {
   });
 
   it("signs with the secret from the environment and formats for chat", async () => {
-    const clock = new ManualClock(Date.now());
+    const clock = new ManualClock(AT);
     const rx = track(await receiver());
     const hub = new EventHub();
     track(
@@ -468,7 +538,7 @@ describe("notifier", () => {
   });
 
   it("logs an event it cannot format and goes on with the next", async () => {
-    const clock = new ManualClock(Date.now());
+    const clock = new ManualClock(AT);
     const rx = track(await receiver());
     const hub = new EventHub((err) => assert.fail(`the hub saw ${String(err)}`));
     const logs = capture();
@@ -531,7 +601,7 @@ describe("notifier", () => {
   });
 
   it("never logs the URL or the secret, whatever goes wrong", async () => {
-    const clock = new ManualClock(Date.now());
+    const clock = new ManualClock(AT);
     const flaky = track(
       await receiver((n, _r, res) => res.writeHead(n === 0 ? 503 : 400).end(SECRET_PATH)),
     );

@@ -132,7 +132,7 @@ export function rolloutRoutes(controller: ControlReads, commands: CommandBus): A
     const rollout = await controller.rollout(name);
     return {
       ...service,
-      dataplane: controller.trafficStatus(name) ?? null,
+      dataplane: (await controller.trafficStatus(name)) ?? null,
       rollout: rollout === undefined ? null : await shown(rollout),
     };
   };
@@ -173,7 +173,8 @@ export function rolloutRoutes(controller: ControlReads, commands: CommandBus): A
       method: "GET",
       url: "/api/v1/services/:name",
       summary: "Get a service",
-      description: "The service's traffic state, previous stable version and current rollout.",
+      description:
+        "The service's traffic state, previous stable version and current rollout, and `dataplane`: whether the engine serves the recorded traffic (`engine`, `applied`, `why`, `since`, `attempts`), as the leader's convergence loop says. The leader answers it live (`recordedAt: null`); a follower answers what the leader last recorded, with `recordedAt` (ms) and `recordedBy` (the leader instance); null before any leader recorded one.",
       tags: SERVICES,
       role: "read-only",
       params: ServiceParams,

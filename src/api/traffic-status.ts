@@ -9,11 +9,17 @@
  */
 
 import type { ControlReads } from "../cluster/reads.js";
+import type { TrafficStatus } from "../rollout/convergence.js";
 import type { Rollout } from "../rollout/types.js";
 
+/** The reads a rollout's presentation needs: the leader's controller, or any instance's reads. */
+type StatusReads = Pick<ControlReads, "service"> & {
+  trafficStatus(name: string): TrafficStatus | undefined | Promise<TrafficStatus | undefined>;
+};
+
 /** The rollout with the data plane's state added to its reason, when the service's is not well. */
-export async function presentRollout(controller: ControlReads, rollout: Rollout): Promise<Rollout> {
-  const status = controller.trafficStatus(rollout.service);
+export async function presentRollout(controller: StatusReads, rollout: Rollout): Promise<Rollout> {
+  const status = await controller.trafficStatus(rollout.service);
   if (status === undefined || (status.applied && status.why === undefined)) return rollout;
   if ((await controller.service(rollout.service)).rolloutId !== rollout.id) return rollout;
   const note = status.applied

@@ -44,6 +44,11 @@ export interface DeliveryJob {
   timeoutMs: number;
   /** Attempts after the first. */
   retries: number;
+  /**
+   * Called once when the delivery is over, whatever its outcome (delivered, failed, dropped):
+   * the notification cursor moves past an event only when all its deliveries are.
+   */
+  settled?: (() => void) | undefined;
 }
 
 export interface DelivererOptions {
@@ -115,7 +120,7 @@ function notificationCounter(registry: Registry): Counter<"notification" | "outc
   if (existing instanceof Counter) return existing as Counter<"notification" | "outcome">;
   return new Counter({
     name: COUNTER_NAME,
-    help: "Notification deliveries by outcome: delivered, failed (retries exhausted or refused), dropped (queue full or shutdown).",
+    help: "Notification deliveries by outcome: delivered, failed (retries exhausted or refused), dropped (queue full or shutdown), skipped (the event was too old when this instance came to it).",
     labelNames: ["notification", "outcome"],
     registers: [registry],
   });
@@ -160,12 +165,12 @@ export class Deliverer {
   enqueue(job: DeliveryJob): void {
     const q = this.#queue(job.notification);
     if (this.#closing !== undefined) {
-      this.#count(q, "dropped");
+      this.#end(q, job, "dropped");
       return;
     }
     if (q.waiting.length >= this.#queueLimit) {
       const dropped = q.waiting.shift() as DeliveryJob;
-      this.#count(q, "dropped");
+      this.#end(q, dropped, "dropped");
       const now = this.#clock.now();
       if (now - q.lastDropWarning >= DROP_WARNING_EVERY_MS) {
         q.lastDropWarning = now;
@@ -214,8 +219,9 @@ export class Deliverer {
         { notification: q.name, dropped: q.waiting.length },
         "shutting down: queued notification deliveries dropped",
       );
-      for (const _ of q.waiting) this.#count(q, "dropped");
+      const dropped = q.waiting;
       q.waiting = [];
+      for (const job of dropped) this.#end(q, job, "dropped");
     }
     const workers = Promise.allSettled([...this.#workers]);
     let timer: NodeJS.Timeout | undefined;
@@ -246,9 +252,27 @@ export class Deliverer {
     return q;
   }
 
+  /**
+   * Counts events not sent because they were too old when this instance came to them (see
+   * `catchUpHorizonMs` in notifier.ts), as `outcome="skipped"`.
+   */
+  countSkipped(notification: string, n: number): void {
+    this.#counter?.inc({ notification, outcome: "skipped" }, n);
+  }
+
   #count(q: Queue, outcome: Outcome): void {
     q.counts[outcome]++;
     this.#counter?.inc({ notification: q.name, outcome });
+  }
+
+  /** The job is over: counted, and its owner told. */
+  #end(q: Queue, job: DeliveryJob, outcome: Outcome): void {
+    this.#count(q, outcome);
+    try {
+      job.settled?.();
+    } catch (err) {
+      this.#log.error({ err: String(err), delivery: job.deliveryId }, "a delivery's owner failed");
+    }
   }
 
   #startWorker(q: Queue): void {
@@ -263,7 +287,11 @@ export class Deliverer {
   async #drain(q: Queue): Promise<void> {
     for (;;) {
       const job = q.waiting.shift();
-      if (job === undefined || this.#closing !== undefined) return;
+      if (job === undefined) return;
+      if (this.#closing !== undefined) {
+        this.#end(q, job, "dropped");
+        return;
+      }
       await this.#deliver(q, job);
     }
   }
@@ -280,17 +308,17 @@ export class Deliverer {
         ...(result.kind === "retry" && result.error !== undefined ? { error: result.error } : {}),
       };
       if (result.kind === "ok") {
-        this.#count(q, "delivered");
+        this.#end(q, job, "delivered");
         this.#log.debug(fields, "notification delivered");
         return;
       }
       if (this.#closing !== undefined) {
-        this.#count(q, "dropped");
+        this.#end(q, job, "dropped");
         this.#log.warn(fields, "shutting down: notification delivery abandoned");
         return;
       }
       if (result.kind === "final" || attempt > job.retries) {
-        this.#count(q, "failed");
+        this.#end(q, job, "failed");
         this.#log.warn(
           fields,
           result.kind === "final"
@@ -306,10 +334,22 @@ export class Deliverer {
       this.#log.warn({ ...fields, retryInMs: delayMs }, "notification delivery failed; will retry");
       await this.#sleep(delayMs);
       if (this.#closing !== undefined) {
-        this.#count(q, "dropped");
+        this.#end(q, job, "dropped");
         return;
       }
     }
+  }
+
+  /**
+   * How long this deliverer may keep trying one delivery of `retries` retries: every attempt
+   * timing out, every back-off at its longest (a `Retry-After` aside).
+   */
+  retryHorizonMs(retries: number, timeoutMs: number): number {
+    let waits = 0;
+    for (let attempt = 1; attempt <= retries; attempt++) {
+      waits += Math.min(this.#maxDelayMs, this.#baseDelayMs * 2 ** Math.min(attempt - 1, 30) * 1.2);
+    }
+    return Math.round(waits + (retries + 1) * timeoutMs);
   }
 
   /** The wait after failed attempt n (1-based): base · 2^(n-1), ±20 %, capped. */

@@ -208,6 +208,11 @@ export class Controller {
     return this.#traffic.status(name);
   }
 
+  /** Every service's traffic status, by name (what the leader records for followers). */
+  trafficStatuses(): Map<string, TrafficStatus> {
+    return this.#traffic.statuses();
+  }
+
   spec(name: string): Service | undefined {
     return this.#specs.get(name);
   }

@@ -174,6 +174,13 @@ export class Convergence {
     return { engine: this.engine, applied: e.applied, why, since: e.since, attempts: e.attempts };
   }
 
+  /** Every held service's status, by name. */
+  statuses(): Map<string, TrafficStatus> {
+    const out = new Map<string, TrafficStatus>();
+    for (const name of this.#entries.keys()) out.set(name, this.status(name) as TrafficStatus);
+    return out;
+  }
+
   /**
    * Whether the engine serves `state` for the service: applied, matching the last read-back,
    * and (where the metrics can tell) splitting requests as told. False while it is not.

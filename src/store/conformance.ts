@@ -545,6 +545,52 @@ export function runStoreConformance(
       });
     });
 
+    describe("notification cursor", () => {
+      test("is unset at first, moves forward and never back", async (store) => {
+        assert.equal(await store.getNotifyCursor(), undefined);
+        await store.putNotifyCursor(7, T0);
+        assert.equal(await store.getNotifyCursor(), 7);
+        await store.putNotifyCursor(12, T0 + 1);
+        await store.putNotifyCursor(9, T0 + 2);
+        assert.equal(await store.getNotifyCursor(), 12, "a lower seq leaves it where it is");
+      });
+
+      test2("a leader's cursor is fenced: refused after a takeover", async (a, b) => {
+        const lease = await a.acquireLease("controller", "i-a", SHORT_TTL_MS);
+        const leader = a.fenced({ lease: "controller", holder: "i-a", epoch: lease!.epoch });
+        await leader.putNotifyCursor(3, T0);
+        await until(() => b.acquireLease("controller", "i-b", 60_000));
+        await assert.rejects(leader.putNotifyCursor(5, T0), FencedError);
+        assert.equal(await b.getNotifyCursor(), 3);
+      });
+    });
+
+    describe("traffic status", () => {
+      test("upserts by service, reads back and forgets", async (store) => {
+        assert.equal(await store.getTrafficStatus("checkout"), undefined);
+        const first = {
+          service: "checkout",
+          status: { engine: "haproxy", applied: false, why: "connection refused", attempts: 2 },
+          recordedAt: T0,
+          recordedBy: "i-1",
+        };
+        await store.putTrafficStatus(first);
+        await store.putTrafficStatus({ ...first, service: "cart" });
+        assert.deepEqual(await store.getTrafficStatus("checkout"), first);
+        const applied = {
+          ...first,
+          status: { engine: "haproxy", applied: true, attempts: 0 },
+          recordedAt: T0 + 5,
+        };
+        await store.putTrafficStatus(applied);
+        assert.deepEqual(await store.getTrafficStatus("checkout"), applied);
+        await store.deleteTrafficStatus("checkout");
+        await store.deleteTrafficStatus("none");
+        assert.equal(await store.getTrafficStatus("checkout"), undefined);
+        assert.equal((await store.getTrafficStatus("cart"))?.recordedBy, "i-1");
+      });
+    });
+
     describe("tails", () => {
       test("measurementsAfter returns every run's measurements after a seq, in order", async (store) => {
         await store.putAnalysisRun(aRun());

@@ -87,6 +87,21 @@ export interface StoreTx {
   routerReports(): Promise<RouterReport[]>;
   /** Forgets a router (it was retired by an operator). */
   deleteRouterReport(router: string): Promise<void>;
+
+  /**
+   * The last event seq whose notifications the leader has finished with (delivered, refused or
+   * given up), so the next leader sends what came after; undefined before any leader set one.
+   */
+  getNotifyCursor(): Promise<number | undefined>;
+  /** Moves the cursor to `seq`; never back (a lower seq leaves it where it is). Leader only: fence it. */
+  putNotifyCursor(seq: number, at: number): Promise<void>;
+
+  /** What the leader last recorded of a service's data plane, for followers to show. */
+  getTrafficStatus(service: string): Promise<TrafficStatusRecord | undefined>;
+  /** Upserts a service's status by name. Leader only: fence it. */
+  putTrafficStatus(record: TrafficStatusRecord): Promise<void>;
+  /** Forgets a service's status (the leader no longer holds the service). */
+  deleteTrafficStatus(service: string): Promise<void>;
 }
 
 export interface Store extends StoreTx {
@@ -194,6 +209,20 @@ export interface RouterReport {
   served: Record<string, { revision: number; weight: number }>;
   /** Serialised per-version metric windows (mergeable). */
   windows: unknown;
+}
+
+/**
+ * Whether a service's recorded traffic is what its engine serves, as the leader's convergence
+ * loop last said (see `TrafficStatus` in `rollout/convergence.ts`).
+ */
+export interface TrafficStatusRecord {
+  service: string;
+  /** The status as the leader shows it (JSON). */
+  status: Record<string, unknown>;
+  /** The leader's time when it recorded this status (ms). */
+  recordedAt: number;
+  /** The instance that recorded it. */
+  recordedBy: string;
 }
 
 /** A version as the store remembers it: first and last time it was deployed. */

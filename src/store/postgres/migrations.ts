@@ -10,6 +10,7 @@
 import type postgres from "postgres";
 import { SchemaTooNewError } from "../errors.js";
 import { sql as initial } from "./migrations/001-initial.js";
+import { sql as followers } from "./migrations/002-followers.js";
 
 export interface Migration {
   /** 1, 2, 3... with no gaps; never renumber or edit one that has been released. */
@@ -18,7 +19,10 @@ export interface Migration {
   sql: string;
 }
 
-export const MIGRATIONS: readonly Migration[] = [{ version: 1, name: "initial", sql: initial }];
+export const MIGRATIONS: readonly Migration[] = [
+  { version: 1, name: "initial", sql: initial },
+  { version: 2, name: "followers", sql: followers },
+];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;
 

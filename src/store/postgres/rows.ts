@@ -19,6 +19,7 @@ import type {
   CommandRecord,
   MeasurementRecord,
   RouterReport,
+  TrafficStatusRecord,
   VersionRecord,
 } from "../store.js";
 
@@ -132,4 +133,11 @@ export const routerReportOf = (r: Row): RouterReport => ({
   at: r.at,
   served: r.served,
   windows: r.windows,
+});
+
+export const trafficStatusOf = (r: Row): TrafficStatusRecord => ({
+  service: r.service,
+  status: r.status,
+  recordedAt: r.recorded_at,
+  recordedBy: r.recorded_by,
 });

@@ -27,8 +27,12 @@ import {
   rolloutOf,
   routerReportOf,
   serviceOf,
+  trafficStatusOf,
   versionOf,
 } from "./rows.js";
+
+/** The name of the notifications' cursor in `cursors`. */
+const NOTIFY_CURSOR = "notifications";
 
 /** Advisory lock key serialising history appends ("aviary-history", truncated to 8 bytes). */
 export const HISTORY_LOCK = "7023150048186463592";
@@ -298,6 +302,34 @@ export function createPgTx(sql: postgres.Sql, changed: (kind: ChangeKind) => voi
     async deleteRouterReport(router) {
       await sql`DELETE FROM router_reports WHERE router = ${router}`;
       changed("reports");
+    },
+
+    // Neither the cursor nor a status wakes anyone: only a new leader and the API read them.
+    async getNotifyCursor() {
+      const [row] = await sql`SELECT seq FROM cursors WHERE name = ${NOTIFY_CURSOR}`;
+      return row === undefined ? undefined : (row.seq as number);
+    },
+    async putNotifyCursor(seq, at) {
+      // Never back: a cursor only says how far the leader got.
+      await sql`
+        INSERT INTO cursors (name, seq, updated_at) VALUES (${NOTIFY_CURSOR}, ${seq}, ${at})
+        ON CONFLICT (name) DO UPDATE SET
+          seq = greatest(cursors.seq, excluded.seq), updated_at = excluded.updated_at`;
+    },
+
+    async getTrafficStatus(service) {
+      const [row] = await sql`SELECT * FROM traffic_status WHERE service = ${service}`;
+      return row === undefined ? undefined : trafficStatusOf(row);
+    },
+    async putTrafficStatus(r) {
+      await sql`
+        INSERT INTO traffic_status (service, status, recorded_at, recorded_by)
+        VALUES (${r.service}, ${json(r.status)}::text::jsonb, ${r.recordedAt}, ${r.recordedBy})
+        ON CONFLICT (service) DO UPDATE SET status = excluded.status,
+          recorded_at = excluded.recorded_at, recorded_by = excluded.recorded_by`;
+    },
+    async deleteTrafficStatus(service) {
+      await sql`DELETE FROM traffic_status WHERE service = ${service}`;
     },
   };
 }

@@ -11,6 +11,7 @@ import { SchemaTooNewError } from "../errors.js";
 import { sql as initial } from "./migrations/001-initial.js";
 import { sql as rolloutGates } from "./migrations/002-rollout-gates.js";
 import { sql as severalInstances } from "./migrations/003-several-instances.js";
+import { sql as followers } from "./migrations/004-followers.js";
 
 export interface Migration {
   /** 1, 2, 3... with no gaps; never renumber or edit one that has been released. */
@@ -24,6 +25,7 @@ export const MIGRATIONS: readonly Migration[] = [
   { version: 1, name: "initial", sql: initial },
   { version: 2, name: "rollout-gates", sql: rolloutGates },
   { version: 3, name: "several-instances", sql: severalInstances },
+  { version: 4, name: "followers", sql: followers },
 ];
 
 /** The schema version this build writes. */

@@ -20,6 +20,7 @@ import type {
   MeasurementRecord,
   NewEvent,
   RouterReport,
+  TrafficStatusRecord,
   VersionRecord,
 } from "../store.js";
 
@@ -328,5 +329,21 @@ export function routerReportOf(row: RouterReportRow): RouterReport {
     at: row.at,
     served: parse(row.served),
     windows: parse(row.windows),
+  };
+}
+
+export interface TrafficStatusRow {
+  service: string;
+  status: string;
+  recorded_at: number;
+  recorded_by: string;
+}
+
+export function trafficStatusOf(row: TrafficStatusRow): TrafficStatusRecord {
+  return {
+    service: row.service,
+    status: parse(row.status),
+    recordedAt: row.recorded_at,
+    recordedBy: row.recorded_by,
   };
 }

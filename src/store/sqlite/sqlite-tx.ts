@@ -38,6 +38,8 @@ import {
   type ServiceRow,
   serviceOf,
   serviceParams,
+  type TrafficStatusRow,
+  trafficStatusOf,
   type VersionRow,
   versionOf,
 } from "./rows.js";
@@ -146,7 +148,24 @@ export const SQL = {
       at = excluded.at, served = excluded.served, windows = excluded.windows`,
   routerReports: "SELECT * FROM router_reports ORDER BY router",
   deleteRouterReport: "DELETE FROM router_reports WHERE router = ?",
+
+  getCursor: "SELECT seq FROM cursors WHERE name = ?",
+  // Never back: a cursor only says how far the leader got.
+  putCursor: `
+    INSERT INTO cursors (name, seq, updated_at) VALUES (@name, @seq, @at)
+    ON CONFLICT (name) DO UPDATE SET seq = max(seq, excluded.seq), updated_at = excluded.updated_at`,
+
+  getTrafficStatus: "SELECT * FROM traffic_status WHERE service = ?",
+  putTrafficStatus: `
+    INSERT INTO traffic_status (service, status, recorded_at, recorded_by)
+    VALUES (@service, @status, @recorded_at, @recorded_by)
+    ON CONFLICT (service) DO UPDATE SET status = excluded.status,
+      recorded_at = excluded.recorded_at, recorded_by = excluded.recorded_by`,
+  deleteTrafficStatus: "DELETE FROM traffic_status WHERE service = ?",
 } as const;
+
+/** The name of the notifications' cursor in `cursors`. */
+export const NOTIFY_CURSOR = "notifications";
 
 /**
  * The operations as better-sqlite3 runs them: synchronously. The store wraps each in a promise
@@ -327,6 +346,29 @@ export function createSqliteTx(db: Database): SyncStoreTx {
     },
     deleteRouterReport(router) {
       s.deleteRouterReport.run(router);
+    },
+
+    getNotifyCursor() {
+      return s.getCursor.pluck().get(NOTIFY_CURSOR) as number | undefined;
+    },
+    putNotifyCursor(seq, at) {
+      s.putCursor.run({ name: NOTIFY_CURSOR, seq, at });
+    },
+
+    getTrafficStatus(service) {
+      const row = s.getTrafficStatus.get(service) as TrafficStatusRow | undefined;
+      return row === undefined ? undefined : trafficStatusOf(row);
+    },
+    putTrafficStatus(r) {
+      s.putTrafficStatus.run({
+        service: r.service,
+        status: json(r.status),
+        recorded_at: r.recordedAt,
+        recorded_by: r.recordedBy,
+      });
+    },
+    deleteTrafficStatus(service) {
+      s.deleteTrafficStatus.run(service);
     },
   };
 }
