@@ -29,7 +29,6 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { monitorEventLoopDelay, PerformanceObserver } from "node:perf_hooks";
 import Database from "better-sqlite3";
-import postgres from "postgres";
 import { MetricsRegistry } from "../../src/dataplane/metrics/registry.js";
 import { Router } from "../../src/dataplane/router.js";
 import { EventHub } from "../../src/events/hub.js";
@@ -40,7 +39,6 @@ import { servedOf, trafficDrift } from "../../src/providers/traffic/served.js";
 import { Controller } from "../../src/rollout/controller.js";
 import type { RolloutEvent, TrafficState } from "../../src/rollout/types.js";
 import { type Service, Spec } from "../../src/spec/schema.js";
-import { openPostgresStore } from "../../src/store/postgres/postgres-store.js";
 import { openSqliteStore } from "../../src/store/sqlite/sqlite-store.js";
 import type { Store } from "../../src/store/store.js";
 import { type Clock, systemClock } from "../../src/util/clock.js";
@@ -122,9 +120,10 @@ log.error = ((...a: Parameters<typeof log.error>) => {
 }) as typeof log.error;
 
 const dbFile = join(dir, "aviary.db");
+// The Postgres client is loaded only for Postgres runs, so SQLite runs' memory is as before.
 const tracked = trackIdle(
   pgUrl !== undefined
-    ? await openPostgresStore(pgUrl)
+    ? await (await import("../../src/store/postgres/postgres-store.js")).openPostgresStore(pgUrl)
     : openSqliteStore(storeKind === "memory" ? ":memory:" : dbFile),
 );
 const store: Store = tracked.store;
@@ -335,6 +334,7 @@ if (storeKind === "sqlite") {
   eventsInStore = db.prepare("SELECT count(*) FROM events").pluck().get() as number;
   db.close();
 } else if (pgUrl !== undefined) {
+  const { default: postgres } = await import("postgres");
   const sql = postgres(pgUrl, { max: 1, onnotice: () => {} });
   const [row] = await sql`SELECT count(*)::int AS n FROM events`;
   eventsInStore = Number(row?.n);

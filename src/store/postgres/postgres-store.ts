@@ -43,8 +43,9 @@ export interface PostgresStoreOptions {
    * StoreUnavailableError. Default 5,000. With the default lease (10 s, renewed every 2 s, given
    * up after 8 s without a renewal) a renewal stuck on a frozen database fails before the leader
    * would step down, so the next renewal can still keep the lease once the database answers;
-   * leadership does not depend on it (it steps down by its own monotonic clock). Keep it below
-   * the lease's ttl minus one renew period when you shorten `--lease`.
+   * leadership does not depend on it (it steps down by its own monotonic clock). With a lease
+   * under about 6 s (`aviary serve --lease`, which opens the store with this default) the leader
+   * steps down before a stuck renewal fails: the deadline then only bounds the call.
    */
   queryTimeoutMs?: number;
 }
