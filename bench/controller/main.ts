@@ -13,6 +13,12 @@
  * the cost grows linearly with the rollouts; or with an in-memory SQLite store (`--peer
  * memory`), which shows what durability (the WAL and one fsync per commit) costs.
  *
+ * `--store postgres` runs the measured configurations on the Postgres store instead: the bench
+ * starts a throwaway Postgres 15 (`startPostgres`), gives every run a fresh database, and stops
+ * the server at the end. The controller's own CPU and RSS are what the targets apply to; the
+ * server's CPU and memory (read from /proc by the run) are reported beside them. The same
+ * 1,000-rollout sim on the SQLite file store runs as a further peer, for the Postgres/SQLite ratio.
+ *
  * Targets: ≤ 25 % of one core and ≤ 300 MB resident at 1,000 rollouts.
  *
  * @module
@@ -23,6 +29,7 @@ import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import os from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { type PostgresServer, startPostgres } from "../../src/store/postgres/process.js";
 import { busySeconds, coreTimes, selfAndReapedSeconds } from "../proxy/cpu.js";
 import { backgroundLoad } from "../proxy/measure.js";
 import {
@@ -35,6 +42,7 @@ import {
   wasInterrupted,
 } from "../proxy/procs.js";
 import { median, round } from "../proxy/stats.js";
+import { serverCpuMs } from "./db-usage.js";
 import { RESULT_MARK, type RunResult } from "./result.js";
 
 const RUN_SCRIPT = fileURLToPath(new URL("./run.ts", import.meta.url));
@@ -49,7 +57,9 @@ const USAGE = `Usage: npm run bench:controller -- [flags]
   --seconds S        wall seconds of the real-time run, a multiple of 10 (default 120)
   --peer P           scale (the same sim with --peer-rollouts) | memory (:memory: store) | none
   --peer-rollouts N  rollouts of the scaling peer (default 100)
-  --store S          sqlite (a file in a temp dir, default) | memory, for the measured runs
+  --store S          sqlite (a file in a temp dir, default) | memory | postgres (a throwaway
+                     Postgres 15 started by the bench, a fresh database per run; the
+                     1,000-rollout sim also runs on the SQLite file store, for the ratio)
   --router R         noop (default) | embedded: the embedded data plane's provider over a Router
                      that never listens (what aviary serve drives), for every run
   --quick            1 rep, 12 simulated minutes, 30 s real
@@ -64,10 +74,12 @@ interface Opts {
   seconds: number;
   peer: "scale" | "memory" | "none";
   peerRollouts: number;
-  store: "sqlite" | "memory";
+  store: Store;
   router: "noop" | "embedded";
   json: boolean;
 }
+
+type Store = RunResult["store"];
 
 class UsageError extends Error {}
 
@@ -124,7 +136,7 @@ function parse(argv: readonly string[]): Opts | undefined {
         o.peerRollouts = whole(flag, value(), 1, 10_000);
         break;
       case "--store":
-        o.store = oneOf(flag, value(), ["sqlite", "memory"]);
+        o.store = oneOf(flag, value(), ["sqlite", "memory", "postgres"]);
         break;
       case "--router":
         o.router = oneOf(flag, value(), ["noop", "embedded"]);
@@ -178,8 +190,11 @@ interface RunSpec {
   label: string;
   mode: "sim" | "real";
   rollouts: number;
-  store: "sqlite" | "memory";
+  store: Store;
 }
+
+/** The Postgres server of `--store postgres`, started once for every run. */
+let pg: PostgresServer | undefined;
 
 /** Runs one child and samples the machine around it. Hard-bounded in time. */
 async function runOne(base: string, spec: RunSpec, o: Opts, seq: number): Promise<Measured> {
@@ -189,13 +204,25 @@ async function runOne(base: string, spec: RunSpec, o: Opts, seq: number): Promis
   args.push("--mode", spec.mode, "--rollouts", String(spec.rollouts), "--store", spec.store);
   args.push("--sim-minutes", String(o.simMinutes), "--seconds", String(o.seconds));
   args.push("--tick-ms", "10000", "--dir", dir, "--router", o.router);
+  let postmaster: number | undefined;
+  if (spec.store === "postgres") {
+    postmaster = pg?.pid();
+    if (pg === undefined || postmaster === undefined)
+      throw new Error("the Postgres server is not running");
+    args.push("--pg-url", await pg.createDatabase(`run_${seq}`), "--pg-pid", String(postmaster));
+  }
+  // The server is this process's child but not reaped: its CPU is counted apart from "other".
+  const serverS = () => (postmaster === undefined ? 0 : serverCpuMs(postmaster) / 1000);
+  const server0 = serverS();
   const cores0 = coreTimes();
   const self0 = selfAndReapedSeconds();
   const t0 = performance.now();
   const proc = launch(`run ${spec.label}`, process.execPath, args);
   // Generous bound: a simulated minute takes about a second at 1,000 rollouts.
   // (With --router embedded every transition recompiles the plan: allow far more.)
-  const perSimMinute = o.router === "embedded" ? 60_000 : 10_000;
+  // (Postgres: every store call is a round trip, and the clock waits for them: allow more too.)
+  const perSimMinute =
+    o.router === "embedded" ? 60_000 : spec.store === "postgres" ? 30_000 : 10_000;
   const limitMs = 120_000 + (spec.mode === "real" ? o.seconds * 1000 : o.simMinutes * perSimMinute);
   let timer: NodeJS.Timeout | undefined;
   const timedOut = await Promise.race([
@@ -211,7 +238,7 @@ async function runOne(base: string, spec: RunSpec, o: Opts, seq: number): Promis
   }
   const code = await proc.exited;
   const wallS = (performance.now() - t0) / 1000;
-  const ours = selfAndReapedSeconds() - self0;
+  const ours = selfAndReapedSeconds() - self0 + (serverS() - server0);
   const otherCpuPct = Math.max(0, (100 * (busySeconds(cores0, coreTimes()) - ours)) / wallS);
   rmSync(dir, { recursive: true, force: true });
   const line = proc.stdout.split("\n").find((l) => l.startsWith(RESULT_MARK));
@@ -224,6 +251,8 @@ async function runOne(base: string, spec: RunSpec, o: Opts, seq: number): Promis
 interface SimFigures {
   /** Median over the steady simulated minutes of CPU ms per simulated minute. */
   cpuMsPerMin: number;
+  /** The database server's CPU ms per steady simulated minute (their mean), null for SQLite. */
+  dbCpuMsPerMin: number | null;
   cpuPctOfCore: number;
   eventsPerMin: number;
   wallMsPerMin: number;
@@ -232,12 +261,21 @@ interface SimFigures {
 function simFigures(r: RunResult): SimFigures {
   const steady = r.samples.filter((s) => s.index >= r.steadyFrom);
   const cpuMsPerMin = median(steady.map((s) => s.cpuMs));
+  const db = r.database;
   return {
     cpuMsPerMin,
     cpuPctOfCore: cpuMsPerMin / 600,
     eventsPerMin: median(steady.map((s) => s.events)),
     wallMsPerMin: median(steady.map((s) => s.wallMs)),
+    dbCpuMsPerMin: db !== null && db.steadyMinutes > 0 ? db.cpuMs / db.steadyMinutes : null,
   };
+}
+
+function describeStore(store: Store, base: string): string {
+  if (store === "sqlite")
+    return `SQLite file (WAL, synchronous=FULL) in ${os.tmpdir()} (${fsType(base)})`;
+  if (store === "memory") return "SQLite :memory:";
+  return "Postgres 15 (throwaway server started by the bench, fsync=on, synchronous_commit=on, TCP on 127.0.0.1), a fresh database per run, pool of 4";
 }
 
 const f1 = (n: number): string => n.toFixed(1);
@@ -276,8 +314,14 @@ async function main(o: Opts): Promise<boolean> {
   );
   say(
     `controller: real Controller, ${o.router === "noop" ? "NoopTrafficProvider" : "EmbeddedTrafficProvider over a Router that does not listen"}, tick 10 s, production logger (pino → stderr pipe), ` +
-      `store ${o.store === "sqlite" ? `SQLite file (WAL, synchronous=FULL) in ${os.tmpdir()} (${fsType(base)})` : "SQLite :memory:"}`,
+      `store ${describeStore(o.store, base)}`,
   );
+  if (o.store === "postgres") {
+    pg = await startPostgres();
+    say(
+      "database: the server's CPU and memory (postmaster and every process it forked, from /proc) are counted apart from the controller's and printed beside them; the targets apply to the controller process",
+    );
+  }
   say(
     `background load before start (other processes, 1 s): ${(await backgroundLoad()).toFixed(0)} % of one CPU`,
   );
@@ -307,19 +351,32 @@ async function main(o: Opts): Promise<boolean> {
             store: "memory",
           }
         : undefined;
+  // The same run on the SQLite file store, so the report can say what Postgres costs.
+  const sqlitePeer: RunSpec | undefined =
+    o.store === "postgres"
+      ? {
+          label: `${o.rollouts} rollouts, SQLite`,
+          mode: "sim",
+          rollouts: o.rollouts,
+          store: "sqlite",
+        }
+      : undefined;
 
   const sims: Measured[] = [];
   const peers: Measured[] = [];
+  const sqlites: Measured[] = [];
   if (o.mode !== "real") {
     say(
       `sim: simulated clock, ${o.simMinutes} simulated minutes in 10 s steps per run, ${o.reps} run(s) per configuration, interleaved; ` +
         "figures are medians over the steady minutes (from minute 7 on) of each run",
     );
     for (let rep = 0; rep < o.reps; rep++) {
-      const order = peer === undefined ? [main] : rep % 2 === 0 ? [main, peer] : [peer, main];
+      // Interleaved: each configuration starts each rep at another place in the order.
+      const configs = [main, ...(peer ? [peer] : []), ...(sqlitePeer ? [sqlitePeer] : [])];
+      const order = configs.map((_, i) => configs[(i + rep) % configs.length] as RunSpec);
       for (const spec of order) {
         const m = await runOne(base, spec, o, seq++);
-        (spec === main ? sims : peers).push(m);
+        (spec === main ? sims : spec === peer ? peers : sqlites).push(m);
         problems.push(...checkRun(m, `sim ${spec.label}`));
         const f = simFigures(m.result);
         say(
@@ -327,6 +384,9 @@ async function main(o: Opts): Promise<boolean> {
             ` = ${f2(f.cpuPctOfCore).padStart(5)} % of one core   ${f.eventsPerMin.toFixed(0).padStart(5)} events/min` +
             `   GC ${((60_000 * m.result.measured.gcMs) / (m.result.measured.simMs ?? 1)).toFixed(0)} ms/min` +
             `   RSS ${f1(m.result.memory.rssMB)} MB (peak ${f1(m.result.memory.peakRssMB)})` +
+            (f.dbCpuMsPerMin !== null && m.result.database !== null
+              ? `   database ${f2(f.dbCpuMsPerMin / 600)} % of one core, PSS ${f1(m.result.database.pssMB)} MB`
+              : "") +
             `   other load ${m.otherCpuPct.toFixed(0)} %`,
         );
       }
@@ -360,6 +420,11 @@ async function main(o: Opts): Promise<boolean> {
       perMinute.push(`${f2((100 * cpu) / wall)} %`);
     }
     if (perMinute.length > 0) say(`  per wall minute: ${perMinute.join(", ")}`);
+    if (r.database !== null && r.database.wallMs > 0)
+      say(
+        `  database: ${f2((100 * r.database.cpuMs) / r.database.wallMs)} % of one core over the same ${(r.database.wallMs / 1000).toFixed(0)} s, ` +
+          `PSS ${f1(r.database.pssMB)} MB over ${r.database.processes} processes (RSS summed ${f1(r.database.rssSumMB)} MB)`,
+      );
     if (r.loopDelay !== null) {
       say(
         `  event-loop delay (monitorEventLoopDelay every 10 ms, lateness): p50 ${f1(r.loopDelay.p50Ms)} ms, p99 ${f1(r.loopDelay.p99Ms)} ms, ` +
@@ -389,6 +454,21 @@ async function main(o: Opts): Promise<boolean> {
       : (60_000 * real.result.measured.events) / real.result.measured.wallMs;
   const other = median(all.map((m) => m.otherCpuPct));
   const first = all[0]?.result;
+  // The database server beside the controller (Postgres only).
+  const dbSims = simF.flatMap((f) => (f.dbCpuMsPerMin === null ? [] : [f.dbCpuMsPerMin]));
+  const dbCpuMsPerMin = dbSims.length > 0 ? median(dbSims) : null;
+  const realDb = real?.result.database ?? null;
+  const dbRealPct =
+    realDb !== null && realDb.wallMs > 0 ? (100 * realDb.cpuMs) / realDb.wallMs : null;
+  const dbRuns = all.flatMap((m) => (m.result.database === null ? [] : [m.result.database]));
+  const dbPssMB = dbRuns.length > 0 ? Math.max(...dbRuns.map((d) => d.pssMB)) : null;
+  const dbRssSumMB = dbRuns.length > 0 ? Math.max(...dbRuns.map((d) => d.rssSumMB)) : null;
+  const sqliteF = sqlites.map((m) => simFigures(m.result));
+  const sqliteCpuMs = sqlites.length > 0 ? median(sqliteF.map((f) => f.cpuMsPerMin)) : null;
+  const sqliteRssMB =
+    sqlites.length > 0 ? Math.max(...sqlites.map((m) => m.result.memory.rssMB)) : null;
+  const sqliteRatio =
+    sqliteCpuMs !== null && simCpuMs !== null && sqliteCpuMs > 0 ? simCpuMs / sqliteCpuMs : null;
 
   say(`Summary — ${o.rollouts} concurrent rollouts`);
   if (simCpuPct !== null && simCpuMs !== null) {
@@ -399,6 +479,18 @@ async function main(o: Opts): Promise<boolean> {
   if (realCpuPct !== null && real) {
     say(
       `  CPU, real time (${(real.result.measured.wallMs / 1000).toFixed(0)} s): ${f2(realCpuPct)} % of one core   target ≤ ${TARGET_CPU_PCT} %`,
+    );
+  }
+  if (dbCpuMsPerMin !== null || dbRealPct !== null) {
+    const parts: string[] = [];
+    if (dbCpuMsPerMin !== null)
+      parts.push(
+        `simulated ${dbCpuMsPerMin.toFixed(0)} ms per simulated minute = ${f2(dbCpuMsPerMin / 600)} % of one core (median of ${dbSims.length})`,
+      );
+    if (dbRealPct !== null) parts.push(`real time ${f2(dbRealPct)} % of one core`);
+    say(
+      `  database server beside it (not the controller's; no target): CPU ${parts.join(", ")}; ` +
+        `memory PSS ${f1(dbPssMB ?? 0)} MB (shared memory counted once; RSS summed over its processes ${f1(dbRssSumMB ?? 0)} MB)`,
     );
   }
   say(
@@ -419,7 +511,7 @@ async function main(o: Opts): Promise<boolean> {
       .join(", ");
     say(
       `  events written (first run, setup included): ${first.eventsReported}` +
-        (first.eventsInStore !== null ? ` (the store file holds ${first.eventsInStore})` : "") +
+        (first.eventsInStore !== null ? ` (the store holds ${first.eventsInStore})` : "") +
         `: ${byType}`,
     );
     say(
@@ -443,6 +535,17 @@ async function main(o: Opts): Promise<boolean> {
           `(wall per simulated minute ${f1(median(simF.map((f) => f.wallMsPerMin)))} vs ${f1(median(peerF.map((f) => f.wallMsPerMin)))} ms: fsync waits are wall time, not CPU)`,
       );
     }
+  }
+  if (sqliteCpuMs !== null && simCpuMs !== null && sqliteRatio !== null) {
+    const withDb =
+      dbCpuMsPerMin === null
+        ? ""
+        : `; with the database server's CPU: × ${f2((simCpuMs + dbCpuMsPerMin) / sqliteCpuMs)}`;
+    say(
+      `  peer, ${o.rollouts} rollouts on the SQLite file store (median of ${sqlites.length}): ${sqliteCpuMs.toFixed(0)} ms per simulated minute, RSS ${f1(sqliteRssMB ?? 0)} MB; ` +
+        `Postgres / SQLite, the controller's CPU: × ${f2(sqliteRatio)}${withDb}` +
+        ` (wall per simulated minute ${f1(median(simF.map((f) => f.wallMsPerMin)))} vs ${f1(median(sqliteF.map((f) => f.wallMsPerMin)))} ms)`,
+    );
   }
   say(
     `  machine: other processes used ${other.toFixed(0)} % of one CPU during the runs (median)${other > 10 ? " — noisy: CPU time is the run's own, but caches and frequency are shared" : ""}`,
@@ -483,6 +586,26 @@ async function main(o: Opts): Promise<boolean> {
       loopDelayP99Ms: real?.result.loopDelay ? round(real.result.loopDelay.p99Ms, 1) : null,
       store: o.store,
       router: o.router,
+      database:
+        o.store === "postgres"
+          ? {
+              kind: "postgres",
+              cpuMsPerSimMinute: round(dbCpuMsPerMin, 1),
+              cpuPctOfCoreSim: round(dbCpuMsPerMin === null ? null : dbCpuMsPerMin / 600, 3),
+              cpuPctOfCoreReal: round(dbRealPct, 3),
+              pssMB: round(dbPssMB, 1),
+              rssSumMB: round(dbRssSumMB, 1),
+            }
+          : null,
+      sqlitePeer:
+        sqlitePeer === undefined || sqlites.length === 0
+          ? null
+          : {
+              rollouts: sqlitePeer.rollouts,
+              cpuMsPerSimMinute: round(sqliteCpuMs, 1),
+              rssMB: round(sqliteRssMB, 1),
+              ratio: round(sqliteRatio, 3),
+            },
     };
     process.stdout.write(`${JSON.stringify(out)}\n`);
   }
@@ -498,5 +621,6 @@ try {
   say(`bench:controller: ${(err as Error).stack ?? String(err)}`);
 } finally {
   await stopAll();
+  await pg?.stop();
 }
 process.exitCode = ok ? 0 : 1;

@@ -18,7 +18,7 @@ export interface MinuteSample {
 export interface RunResult {
   mode: "sim" | "real";
   rollouts: number;
-  store: "sqlite" | "memory";
+  store: "sqlite" | "memory" | "postgres";
   router: "noop" | "embedded";
   tickMs: number;
   setup: { wallMs: number; cpuMs: number };
@@ -34,7 +34,7 @@ export interface RunResult {
    */
   loopDelay: { p50Ms: number; p99Ms: number; maxMs: number } | null;
   eventsByType: Record<string, number>;
-  /** Events the store holds at the end (counted in the file), null for :memory:. */
+  /** Events the store holds at the end (counted in the file or database), null for :memory:. */
   eventsInStore: number | null;
   /** Events the controller reported through onEvent, setup included. */
   eventsReported: number;
@@ -42,5 +42,18 @@ export interface RunResult {
   routerMismatches: number;
   errors: number;
   lastError: string | null;
+  /**
+   * The Postgres server (postmaster and its children, from /proc), null for SQLite. cpuMs: over
+   * the steady simulated minutes (sim; `steadyMinutes` of them) or the measured wall time
+   * (real; `wallMs`). Memory at the end of the run: PSS counts shared memory once.
+   */
+  database: {
+    cpuMs: number;
+    steadyMinutes: number;
+    wallMs: number;
+    pssMB: number;
+    rssSumMB: number;
+    processes: number;
+  } | null;
   memory: { baselineRssMB: number; rssMB: number; peakRssMB: number; heapUsedMB: number };
 }

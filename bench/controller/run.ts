@@ -1,7 +1,8 @@
 /**
  * One measured controller run, in its own process so its CPU and memory are its own: N
  * services svc-0000… with the real Controller, the no-op traffic router (or `--router embedded`), a real SQLite file
- * store (or `:memory:`), the production logger (pino to stderr, which the orchestrator drains)
+ * store (or `:memory:`, or the Postgres store on a database of its own with `--pg-url`; then the
+ * server's CPU and memory are read from /proc beside the run's own), the production logger (pino to stderr, which the orchestrator drains)
  * and a 10 s tick. Every rollout follows setWeight 5 → pause 2m → 25 → pause 2m → 50 →
  * pause 2m → 100 → promote, and is redeployed with the next version when it is promoted, so N
  * rollouts stay in flight. Deploys are staggered evenly over one rollout's length, so the
@@ -17,8 +18,9 @@
  *   every 10 s of wall time.
  *
  * Prints one line `RESULT {json}` on stdout.
- * Usage: node --import tsx bench/controller/run.ts --mode sim|real --rollouts N --store sqlite|memory
- *          --sim-minutes M --seconds S --tick-ms T --dir DIR [--router noop|embedded]
+ * Usage: node --import tsx bench/controller/run.ts --mode sim|real --rollouts N
+ *          --store sqlite|memory|postgres --sim-minutes M --seconds S --tick-ms T --dir DIR
+ *          [--router noop|embedded] [--pg-url URL --pg-pid POSTMASTER_PID]
  *
  * @module
  */
@@ -42,6 +44,8 @@ import type { Store } from "../../src/store/store.js";
 import { type Clock, systemClock } from "../../src/util/clock.js";
 import { createLogger } from "../../src/util/log.js";
 import { ChildArgs } from "../proxy/child-args.js";
+import { serverCpuMs, serverMemory } from "./db-usage.js";
+import { trackIdle } from "./idle-store.js";
 import { type MinuteSample, RESULT_MARK, type RunResult } from "./result.js";
 import { SimClock } from "./sim-clock.js";
 
@@ -60,12 +64,16 @@ const CYCLE_MS = 6 * 60_000;
 const args = new ChildArgs();
 const mode = args.text("mode") as "sim" | "real";
 const rollouts = args.number("rollouts");
-const storeKind = args.text("store") as "sqlite" | "memory";
+const storeKind = args.text("store") as RunResult["store"];
 const simMinutes = args.number("sim-minutes");
 const seconds = args.number("seconds");
 const tickMs = args.number("tick-ms");
 const dir = args.text("dir");
 const routerKind = (args.optional("router") ?? "noop") as "noop" | "embedded";
+const pgUrl = storeKind === "postgres" ? args.text("pg-url") : undefined;
+const pgPid = storeKind === "postgres" ? args.number("pg-pid") : undefined;
+/** The database server's CPU ms so far (0 without one); read outside the measured windows. */
+const dbCpuMs = (): number => (pgPid === undefined ? 0 : serverCpuMs(pgPid));
 
 const MB = 1024 * 1024;
 const LOOP_RESOLUTION_MS = 10;
@@ -79,7 +87,6 @@ const gcObserver = new PerformanceObserver((list) => {
   for (const e of list.getEntries()) gcMs += e.duration;
 });
 gcObserver.observe({ entryTypes: ["gc"] });
-const settle = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 function peakRssMB(): number {
@@ -113,7 +120,15 @@ log.error = ((...a: Parameters<typeof log.error>) => {
 }) as typeof log.error;
 
 const dbFile = join(dir, "aviary.db");
-const store: Store = openSqliteStore(storeKind === "memory" ? ":memory:" : dbFile);
+// The Postgres client is loaded only for Postgres runs, so SQLite runs' memory is as before.
+const tracked = trackIdle(
+  pgUrl !== undefined
+    ? await (await import("../../src/store/postgres/postgres-store.js")).openPostgresStore(pgUrl)
+    : openSqliteStore(storeKind === "memory" ? ":memory:" : dbFile),
+);
+const store: Store = tracked.store;
+// After each simulated instant: the controller's work at that instant, store calls included.
+const settle = (): Promise<void> => tracked.idle();
 
 let events = 0;
 const eventsByType: Record<string, number> = {};
@@ -202,6 +217,8 @@ let measured = { cpuMs: 0, wallMs: 0, simMs: null as number | null, events: 0, g
 let routing: Routing | undefined;
 let loopDelay: RunResult["loopDelay"] = null;
 let setup = { wallMs: 0, cpuMs: 0 };
+/** The database server's CPU over the steady part (sim) or the measured period (real). */
+let dbSpan = { cpuMs: 0, minutes: 0, wallMs: 0 };
 
 if (mode === "sim") {
   const clock = new SimClock(Date.UTC(2026, 0, 1));
@@ -215,8 +232,10 @@ if (mode === "sim") {
   staggerDeploys(clock);
   // The first rollout cycle (plus a minute) fills the pipeline; later minutes are steady.
   steadyFrom = Math.ceil(CYCLE_MS / 60_000) + 1;
+  let db0 = 0;
   const start = { cpu: cpuMs(), wall: performance.now(), events, gc: gcMs };
   for (let minute = 0; minute < simMinutes; minute++) {
+    if (minute === steadyFrom) db0 = dbCpuMs();
     const m0 = { cpu: cpuMs(), wall: performance.now(), events };
     for (let s = 0; s < 6; s++) await clock.advance(10_000, settle);
     samples.push({
@@ -233,6 +252,7 @@ if (mode === "sim") {
     events: events - start.events,
     gcMs: gcMs - start.gc,
   };
+  dbSpan = { cpuMs: dbCpuMs() - db0, minutes: Math.max(0, simMinutes - steadyFrom), wallMs: 0 };
   await controller.stop();
 } else {
   // Reach the steady state quickly on a simulated clock that ends at the present...
@@ -260,6 +280,7 @@ if (mode === "sim") {
   // Every 10 ms (few wake-ups, so it hardly adds CPU); a reading is the interval plus the delay.
   const loop = monitorEventLoopDelay({ resolution: LOOP_RESOLUTION_MS });
   loop.enable();
+  const db0 = dbCpuMs();
   const start = { cpu: cpuMs(), wall: performance.now(), events, gc: gcMs };
   const windows = Math.max(1, Math.round(seconds / 10));
   for (let i = 0; i < windows; i++) {
@@ -279,6 +300,7 @@ if (mode === "sim") {
     events: events - start.events,
     gcMs: gcMs - start.gc,
   };
+  dbSpan = { cpuMs: dbCpuMs() - db0, minutes: 0, wallMs: measured.wallMs };
   loop.disable();
   const late = (ns: number): number => Math.max(0, ns / 1e6 - LOOP_RESOLUTION_MS);
   loopDelay = {
@@ -287,6 +309,11 @@ if (mode === "sim") {
     maxMs: late(loop.max),
   };
   current = undefined;
+  // stop() stops the router first, then waits for the work in flight: a transition committed
+  // in between is in the store but not applied (the next start applies it). On the system clock
+  // the end-of-run check would count it as a mismatch, so stop at a moment when no store call
+  // is pending (a commit that returned has handed its traffic to the router by then).
+  await tracked.idle();
   await controller.stop();
 }
 
@@ -299,12 +326,19 @@ await routing?.close();
 const activeAtEnd = (await store.activeRollouts()).length;
 gcObserver.disconnect();
 const mem = process.memoryUsage();
+const serverMem = pgPid === undefined ? undefined : serverMemory(pgPid);
 await store.close();
 let eventsInStore: number | null = null;
 if (storeKind === "sqlite") {
   const db = new Database(dbFile, { readonly: true });
   eventsInStore = db.prepare("SELECT count(*) FROM events").pluck().get() as number;
   db.close();
+} else if (pgUrl !== undefined) {
+  const { default: postgres } = await import("postgres");
+  const sql = postgres(pgUrl, { max: 1, onnotice: () => {} });
+  const [row] = await sql`SELECT count(*)::int AS n FROM events`;
+  eventsInStore = Number(row?.n);
+  await sql.end({ timeout: 1 });
 }
 
 const result: RunResult = {
@@ -325,6 +359,17 @@ const result: RunResult = {
   routerMismatches,
   errors,
   lastError,
+  database:
+    serverMem === undefined
+      ? null
+      : {
+          cpuMs: dbSpan.cpuMs,
+          steadyMinutes: dbSpan.minutes,
+          wallMs: dbSpan.wallMs,
+          pssMB: serverMem.pssMB,
+          rssSumMB: serverMem.rssSumMB,
+          processes: serverMem.processes,
+        },
   memory: {
     baselineRssMB: baselineRss / MB,
     rssMB: mem.rss / MB,

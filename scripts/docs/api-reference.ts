@@ -77,6 +77,8 @@ const CODES: Record<string, string | { meaning: string; from: unknown }> = {
   AVIARY_STORE_STALE_WRITE: "A concurrent change to the same rollout won; read it again and retry.",
   AVIARY_STORE_FENCED:
     "The instance lost the lead while carrying the command out (another instance leads now); nothing was written: send it again.",
+  AVIARY_STORE_UNAVAILABLE:
+    "The database (Postgres) is down, out of reach or did not answer within the store's deadline (5 s by default); `detail` names it by host:port and database and the operation. Ask again, here or at another instance.",
   AVIARY_TOO_MANY_STREAMS:
     "100 event streams are open already, or the server is shutting down; retry later.",
   AVIARY_TOO_MANY_STREAMS_FOR_TOKEN:
@@ -92,7 +94,13 @@ const CODES: Record<string, string | { meaning: string; from: unknown }> = {
  * Where codes that reach API clients are thrown, and the codes there that never do (with why),
  * so a new code in these files must be explained above before the docs build.
  */
-const CODE_SOURCES = ["src/api", "src/rollout", "src/store/errors.ts", "src/spec/load.ts"];
+const CODE_SOURCES = [
+  "src/api",
+  "src/rollout",
+  "src/store/errors.ts",
+  "src/store/postgres/errors.ts",
+  "src/spec/load.ts",
+];
 const NOT_API_CODES: Record<string, string> = {
   AVIARY_TOKEN: "an environment variable's name, not an error code",
   AVIARY_TOKENS_INVALID: "the tokens file, read by the CLI and at start-up",

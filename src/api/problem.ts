@@ -23,6 +23,9 @@ const STATUS_BY_CODE: Record<string, number> = {
   AVIARY_STORE_STALE_WRITE: 409,
   // The instance lost the lead while carrying the command out: nothing was written; ask again.
   AVIARY_STORE_FENCED: 503,
+  // The database is down or did not answer within the store's deadline: nothing to fix in the
+  // request; ask again (this instance or another) once it answers.
+  AVIARY_STORE_UNAVAILABLE: 503,
   AVIARY_TOO_MANY_STREAMS: 503,
   AVIARY_TOO_MANY_STREAMS_FOR_TOKEN: 429,
   AVIARY_UNSUPPORTED_MEDIA_TYPE: 415,

@@ -229,23 +229,55 @@ describe("postgres store: the server goes away", () => {
     }
   });
 
-  it("a frozen server (SIGSTOP) leaves calls waiting; they complete once it resumes", async () => {
-    const store = await openPostgresStore(await freshDatabase());
+  it("a frozen server (SIGSTOP): calls fail at the deadline naming the operation; the same store works after it resumes", {
+    timeout: 60_000,
+  }, async () => {
+    const url = await freshDatabase();
+    const store = await openPostgresStore(url, { queryTimeoutMs: 500, connectTimeoutS: 2 });
     try {
       await store.putService(aService());
       pg.pause();
-      let answered = false;
-      const read = store.getService("checkout").then((s) => {
-        answered = true;
-        return s;
-      });
+      let read: unknown;
+      let write: unknown;
       try {
-        await new Promise((resolve) => setTimeout(resolve, 500));
-        assert.equal(answered, false, "no answer from a frozen server");
+        // The read holds the connection and hangs; the write waits behind it in the queue.
+        const pending = [
+          store.getService("checkout").then(
+            () => assert.fail("a read from a frozen server answered"),
+            (e: unknown) => e,
+          ),
+          store.appendEvent(anEvent({ type: "while-frozen" })).then(
+            () => assert.fail("a write to a frozen server answered"),
+            (e: unknown) => e,
+          ),
+        ];
+        [read, write] = await Promise.all(pending);
+        // A call made after the timeout, on the new pool, fails the same way.
+        await assert.rejects(store.listServices(), (e: unknown) => {
+          assert.ok(e instanceof StoreUnavailableError, String(e));
+          assert.match(e.message, /\(listServices\)/);
+          return true;
+        });
+        assert.equal(store.health().ok, false, "health says the database does not answer");
       } finally {
         pg.resume();
       }
-      assert.deepEqual(await read, aService());
+      assert.ok(read instanceof StoreUnavailableError, String(read));
+      assert.equal(read.operation, "getService");
+      assert.match(read.message, new RegExp(`127\\.0\\.0\\.1:${pg.port}/case_.*\\(getService\\)`));
+      assert.ok(write instanceof StoreUnavailableError, String(write));
+      assert.equal(write.operation, "appendEvent");
+      assert.match(write.message, /not sent: .*nothing was written/, "it failed in the queue");
+      // The same store, not reopened, answers again.
+      const back = await until(() => store.getService("checkout").catch(() => undefined));
+      assert.deepEqual(back, aService());
+      await store.appendEvent(anEvent({ type: "after" }));
+      assert.deepEqual(
+        (await store.eventsAfter(0)).map((e) => e.type),
+        ["after"],
+        "the write that timed out in the queue never ran",
+      );
+      assert.deepEqual(store.health(), { ok: true });
     } finally {
       await store.close();
     }

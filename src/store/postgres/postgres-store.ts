@@ -10,8 +10,13 @@
  *
  * Failures: a server that cannot be reached gives StoreUnavailableError naming it by host:port
  * and database (never the user or password); the next call tries again. A server that is frozen
- * (not down) leaves calls waiting until it answers: the leader's own lease clock is what steps it
- * down then.
+ * (SIGSTOP, a host that stopped answering) would leave calls waiting until TCP gives up, which
+ * takes minutes: the client has no per-query timeout, the kernel of a stopped process's host still
+ * answers keep-alive probes, and a cancel request goes to the same frozen postmaster. Server-side
+ * `statement_timeout` needs a server that runs. So every call has a client-side deadline
+ * (`queryTimeoutMs`), counted from the call, its wait in the queue included; past it the call
+ * fails with StoreUnavailableError naming the operation, and the pool whose connection it used is
+ * ended (that connection may be stuck mid-protocol) and replaced by a fresh one.
  *
  * @module
  */
@@ -33,7 +38,20 @@ export interface PostgresStoreOptions {
   maxConnections?: number;
   /** Seconds to wait for a connection before the call fails. Default 10. */
   connectTimeoutS?: number;
+  /**
+   * Milliseconds a call may take, its wait in the store's queue included, before it fails with
+   * StoreUnavailableError. Default 5,000. With the default lease (10 s, renewed every 2 s, given
+   * up after 8 s without a renewal) a renewal stuck on a frozen database fails before the leader
+   * would step down, so the next renewal can still keep the lease once the database answers;
+   * leadership does not depend on it (it steps down by its own monotonic clock). With a lease
+   * under about 6 s (`aviary serve --lease`, which opens the store with this default) the leader
+   * steps down before a stuck renewal fails: the deadline then only bounds the call.
+   */
+  queryTimeoutMs?: number;
 }
+
+/** See {@link PostgresStoreOptions.queryTimeoutMs}. */
+export const DEFAULT_QUERY_TIMEOUT_MS = 5_000;
 
 /** The Postgres store: a Store that also says whether the database answers (`/healthz`). */
 export type PostgresStore = Store & HealthReporting;
@@ -82,21 +100,28 @@ export async function openPostgresStore(
   options: PostgresStoreOptions = {},
 ): Promise<PostgresStore> {
   const where = describeUrl(url);
-  const sql = postgres(url, {
-    max: options.maxConnections ?? 4,
-    connect_timeout: options.connectTimeoutS ?? 10,
-    onnotice: () => {},
-    connection: { application_name: "aviary" },
-    // Times and sequence numbers are bigint: as JS numbers (exact up to 2^53).
-    types: {
-      bigint: {
-        to: 20,
-        from: [20],
-        serialize: (x: number) => String(x),
-        parse: (x: string) => Number(x),
+  const timeoutMs = options.queryTimeoutMs ?? DEFAULT_QUERY_TIMEOUT_MS;
+  if (!Number.isSafeInteger(timeoutMs) || timeoutMs <= 0) {
+    throw new RangeError(`queryTimeoutMs must be a whole number of ms > 0, got ${timeoutMs}`);
+  }
+  const client = (max: number) =>
+    postgres(url, {
+      max,
+      connect_timeout: options.connectTimeoutS ?? 10,
+      onnotice: () => {},
+      connection: { application_name: "aviary" },
+      // Times and sequence numbers are bigint: as JS numbers (exact up to 2^53).
+      types: {
+        bigint: {
+          to: 20,
+          from: [20],
+          serialize: (x: number) => String(x),
+          parse: (x: string) => Number(x),
+        },
       },
-    },
-  }) as unknown as postgres.Sql;
+    }) as unknown as postgres.Sql;
+  const pool = () => client(options.maxConnections ?? 4);
+  const sql = pool();
   try {
     await migrate(sql, where);
   } catch (err) {
@@ -104,7 +129,9 @@ export async function openPostgresStore(
     if (err instanceof AviaryError) throw err;
     throw new StoreOpenError(where, err);
   }
-  return postgresStore(sql, where, new ChangeListener(sql));
+  // LISTEN on a client of its own (it opens its one connection only when listening), so that
+  // replacing the query pool after a timeout leaves the wake-ups alone.
+  return postgresStore({ sql, pool, listen: client(1), where, timeoutMs });
 }
 
 function unreachable(err: unknown): boolean {
@@ -113,53 +140,140 @@ function unreachable(err: unknown): boolean {
   return typeof code === "string" && (UNREACHABLE.has(code) || code.startsWith("08"));
 }
 
-/** Rethrows `err`, as StoreUnavailableError when the server could not be reached. */
-function rethrow(where: string, err: unknown): never {
-  if (unreachable(err)) throw new StoreUnavailableError(where, err);
-  throw err;
-}
-
 /** The transaction a piece of async code runs inside, if any (to catch nested calls). */
 interface TxScope {
-  sql: postgres.Sql;
+  /** The store (all its fenced views) the transaction belongs to. */
+  owner: object;
   open: boolean;
 }
 const scope = new AsyncLocalStorage<TxScope>();
 
-function postgresStore(sql: postgres.Sql, where: string, changes: ChangeListener): PostgresStore {
-  // One operation or transaction at a time per store, as the interface promises (a read queued
-  // behind a transaction runs after it). Fenced views share the queue.
-  let tail: Promise<unknown> = Promise.resolve();
-  // Whether the database answers: failed since the first unreachable call, ok at the next answer.
-  let health: StoreHealth = { ok: true };
-  const exclusive = <T>(operation: string, work: () => Promise<T>): Promise<T> => {
-    const current = scope.getStore();
-    if (current?.open && current.sql === sql) {
-      return Promise.reject(new NestedTransactionError(operation));
-    }
-    const result = tail.then(async () => {
-      try {
-        const value = await work();
-        health = { ok: true };
-        return value;
-      } catch (err) {
-        if (unreachable(err)) {
-          const message = err instanceof Error ? err.message : String(err);
-          health = { ok: false, error: message, since: health.ok ? Date.now() : health.since };
-        }
-        rethrow(where, err);
-      }
-    });
-    tail = result.then(
-      () => {},
-      () => {},
-    );
-    return result;
+/** A pool of connections and the store's operations on it. */
+interface Pool {
+  sql: postgres.Sql;
+  ops: StoreTx;
+}
+
+interface StoreParts {
+  sql: postgres.Sql;
+  /** A new query pool, after a timeout ended the one in use. */
+  pool: () => postgres.Sql;
+  listen: postgres.Sql;
+  where: string;
+  timeoutMs: number;
+}
+
+function postgresStore(parts: StoreParts): PostgresStore {
+  const { where, timeoutMs } = parts;
+  const owner = {};
+  const changes = new ChangeListener(parts.listen);
+  const poolOf = (sql: postgres.Sql): Pool => ({ sql, ops: createPgTx(sql, () => {}) });
+  let pool = poolOf(parts.sql);
+  // The client cannot end one connection of a pool, and the one a timed-out call used may be
+  // stuck mid-protocol (a reply half read, a transaction open): end the whole pool and go on
+  // with a new one. The queue keeps at most one of its connections busy, so little is lost.
+  const replacePool = () => {
+    const old = pool.sql;
+    pool = poolOf(parts.pool());
+    old.end({ timeout: 0 }).catch(() => {});
   };
 
-  const transaction = <T>(fn: (tx: StoreTx) => Promise<T>, fence: Fence | undefined) =>
-    exclusive("transaction", async () => {
-      const txScope: TxScope = { sql, open: true };
+  // One operation or transaction at a time per store, as the interface promises (a read queued
+  // behind a transaction runs after it). Fenced views share the queue.
+  let tail: Promise<void> = Promise.resolve();
+  // Whether the database answers: failed since the first unreachable call, ok at the next answer.
+  let health: StoreHealth = { ok: true };
+  const failed = (message: string) => {
+    health = { ok: false, error: message, since: health.ok ? Date.now() : health.since };
+  };
+
+  // Calls waiting in the queue, each with the way to fail it before it runs.
+  const waiting = new Set<(why: string) => void>();
+
+  /**
+   * Runs `work` when the calls before it are done, within the deadline counted from now. A call
+   * that got no answer within it fails the calls queued behind it at once too: they wait on the
+   * same server, and during a freeze the queue would otherwise drain one deadline at a time
+   * while new calls keep joining it.
+   */
+  const exclusive = <T>(
+    operation: string,
+    writes: boolean,
+    work: (pool: Pool) => Promise<T>,
+  ): Promise<T> => {
+    const current = scope.getStore();
+    if (current?.open && current.owner === owner) {
+      return Promise.reject(new NestedTransactionError(operation));
+    }
+    return new Promise<T>((resolve, reject) => {
+      let state: "queued" | "running" | "settled" = "queued";
+      let release!: () => void;
+      const released = new Promise<void>((r) => {
+        release = r;
+      });
+      const settle = () => {
+        state = "settled";
+        waiting.delete(fail);
+        clearTimeout(timer);
+        release();
+      };
+      // Unsent (queued) calls wrote nothing; a running write may have reached the commit.
+      const fail = (why: string) => {
+        const running = state === "running";
+        settle();
+        failed(why);
+        reject(
+          new StoreUnavailableError(where, new Error(why), {
+            operation,
+            mayHaveWritten: running && writes,
+          }),
+        );
+      };
+      const timer = setTimeout(() => {
+        if (state === "settled") return;
+        if (state === "queued") {
+          fail(`no answer within ${timeoutMs} ms to the calls queued before it`);
+          return;
+        }
+        fail(`no answer within ${timeoutMs} ms`);
+        replacePool();
+        const behind = `not sent: the call before it got no answer within ${timeoutMs} ms`;
+        for (const other of [...waiting]) other(behind);
+      }, timeoutMs);
+      waiting.add(fail);
+      void tail.then(async () => {
+        // Failed while queued: it never runs, so nothing it would write is written late.
+        if (state !== "queued") return;
+        waiting.delete(fail);
+        state = "running";
+        try {
+          const value = await work(pool);
+          if (state !== "running") return;
+          settle();
+          health = { ok: true };
+          resolve(value);
+        } catch (err) {
+          if (state !== "running") return;
+          settle();
+          if (unreachable(err)) {
+            failed(err instanceof Error ? err.message : String(err));
+            reject(new StoreUnavailableError(where, err, { operation }));
+          } else {
+            reject(err);
+          }
+        }
+      });
+      tail = released;
+    });
+  };
+
+  const transaction = <T>(
+    fn: (tx: StoreTx) => Promise<T>,
+    fence: Fence | undefined,
+    operation = "transaction",
+  ) =>
+    exclusive(operation, true, async ({ sql }) => {
+      const txScope: TxScope = { owner, open: true };
       try {
         return (await sql.begin(async (t) => {
           if (fence !== undefined) await checkFence(t, fence);
@@ -176,35 +290,42 @@ function postgresStore(sql: postgres.Sql, where: string, changes: ChangeListener
       }
     });
 
-  const ops = createPgTx(sql, () => {});
-  const names = Object.keys(ops) as Array<keyof StoreTx>;
+  const names = Object.keys(pool.ops) as Array<keyof StoreTx>;
+  type Op = (...a: unknown[]) => Promise<unknown>;
 
   const make = (fence: Fence | undefined): PostgresStore => {
     const view: Record<string, unknown> = {};
     for (const name of names) {
-      const op = ops[name] as (...a: unknown[]) => Promise<unknown>;
       view[name] = WRITE.test(name)
         ? // A single write is a transaction of one write: fenced if the view is, and it notifies.
-          (...a: unknown[]) =>
-            transaction((tx) => (tx[name] as (...a: unknown[]) => Promise<unknown>)(...a), fence)
-        : (...a: unknown[]) => exclusive(name, () => op(...a));
+          (...a: unknown[]) => transaction((tx) => (tx[name] as Op)(...a), fence, name)
+        : (...a: unknown[]) => exclusive(name, false, ({ ops }) => (ops[name] as Op)(...a));
     }
     const store: Omit<PostgresStore, keyof StoreTx> = {
       transaction: (fn) => transaction(fn, fence),
       acquireLease: (name, holder, ttlMs) =>
-        exclusive("acquireLease", () => acquireLease(sql, name, holder, ttlMs)),
+        exclusive("acquireLease", true, ({ sql }) => acquireLease(sql, name, holder, ttlMs)),
       releaseLease: (name, holder, epoch) =>
-        exclusive("releaseLease", () => releaseLease(sql, name, holder, epoch)),
-      readLease: (name) => exclusive("readLease", () => readLease(sql, name)),
+        exclusive("releaseLease", true, ({ sql }) => releaseLease(sql, name, holder, epoch)),
+      readLease: (name) => exclusive("readLease", false, ({ sql }) => readLease(sql, name)),
       fenced: (next) => make({ ...next }),
       onChange: (fn) => changes.subscribe(fn),
       health: () => ({ ...health }),
       async close() {
-        await changes.close();
-        // Let the operations already queued finish first.
+        // Unlistening needs an answer: bounded like a call, then the connection is ended.
+        let timer: NodeJS.Timeout | undefined;
+        await Promise.race([
+          changes.close(),
+          new Promise((resolve) => {
+            timer = setTimeout(resolve, timeoutMs);
+          }),
+        ]);
+        clearTimeout(timer);
+        await parts.listen.end({ timeout: 0 });
+        // Let the operations already queued finish first (each within its deadline).
         await tail;
         // Bounded: the client's end() can wait for ever on a connection the server dropped.
-        await sql.end({ timeout: 1 });
+        await pool.sql.end({ timeout: 1 });
       },
     };
     return Object.assign(view, store) as unknown as PostgresStore;

@@ -43,6 +43,8 @@ export interface PostgresServer {
   port: number;
   /** The temporary directory: data in `data/`, the socket and `postgres.log` beside it. */
   dir: string;
+  /** The postmaster's pid while it runs (every server process is its child), for /proc. */
+  pid(): number | undefined;
   /** A URL for database `name` on this server. */
   urlOf(name: string): string;
   /** Creates database `name` and returns its URL. */
@@ -248,6 +250,10 @@ export async function startPostgres(opts: StartPostgresOptions = {}): Promise<Po
     url: urlOf("postgres"),
     port,
     dir,
+    pid: () =>
+      child?.pid !== undefined && child.exitCode === null && child.signalCode === null
+        ? child.pid
+        : undefined,
     urlOf,
     async createDatabase(name) {
       const admin = postgres(urlOf("postgres"), { max: 1, onnotice: () => {} });
