@@ -352,7 +352,7 @@ export function rolloutRoutes(controller: ControlReads, commands: CommandBus): A
       url: "/api/v1/commands/:id",
       summary: "A stored command",
       description:
-        "A command a follower stored for the leader (a command answered 202 names it): what was asked, by whom, and once the leader carried it out, `outcome`: `{ ok: true, result }` (the body the command answers with) or `{ ok: false, error: { code, status, message } }`.",
+        "A command a follower stored for the leader (a command answered 202 names it): what was asked, by whom, and once the leader carried it out, `outcome`: `{ ok: true, result }` (the body the command answers with) or `{ ok: false, error: { code, status, message } }`; `committed` (`{ at, data }`, or null) is set in the transaction that carried it out, so a new leader never carries it out twice.",
       tags: COMMANDS,
       role: "read-only",
       params: CommandParams,
