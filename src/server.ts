@@ -18,7 +18,7 @@ import type { FastifyInstance } from "fastify";
 import { createJudge } from "./analysis/judges/index.js";
 import { loadOperatorToken } from "./api/auth.js";
 import { problemOf } from "./api/problem.js";
-import { commandExecutor } from "./api/rollout-routes.js";
+import { commandExecutor, committedAnswer } from "./api/rollout-routes.js";
 import { type AdminOptions, createAdminServer, listenAdmin } from "./api/server.js";
 import { TokenRegistry } from "./api/tokens.js";
 import { Cluster } from "./cluster/cluster.js";
@@ -268,6 +268,7 @@ export async function startAviary(opts: AviaryOptions): Promise<RunningAviary> {
       opts.log.info({ epoch, services: run.services.length }, "rollouts resumed");
       return {
         execute: commandExecutor(controller),
+        committedAnswer: committedAnswer(controller),
         stop: async () => {
           if (leading === controller) leading = undefined;
           await Promise.all([notifying.stop(), statuses.stop(), controller.stop()]);

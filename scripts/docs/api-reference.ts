@@ -112,6 +112,8 @@ const NOT_API_CODES: Record<string, string> = {
   AVIARY_STORE_UNKNOWN_RUN: "an internal consistency check of the analysis runner",
   AVIARY_SPEC_UNREADABLE: "reading a spec file from disk; the API takes the spec's text",
   AVIARY_STORE_NESTED: "a programming error inside the server: a transaction opened inside another",
+  AVIARY_STORE_COMMAND_COMMITTED:
+    "a stored command committed a second time: refused by the store, and the leader answers from the first commit",
 };
 
 /** Every `"AVIARY_..."` literal in the code that serves the API (tests excluded). */

@@ -12,7 +12,13 @@
 
 import type { FastifyReply } from "fastify";
 import { z } from "zod";
-import type { CommandBus, CommandRequest, Execute, Submitted } from "../cluster/commands.js";
+import type {
+  CommandBus,
+  CommandRequest,
+  CommittedAnswer,
+  Execute,
+  Submitted,
+} from "../cluster/commands.js";
 import type { ControlReads } from "../cluster/reads.js";
 import { AviaryError } from "../errors.js";
 import type { Controller } from "../rollout/controller.js";
@@ -79,21 +85,23 @@ export function commandExecutor(controller: Controller): Execute {
   return async (c: CommandRequest) => {
     const name = c.service ?? "";
     const actor = c.actor as Actor;
+    // A stored command's transaction marks it committed (see cluster/commands.ts).
+    const opts = c.id === undefined ? {} : { command: c.id };
     switch (c.kind) {
       case "deploy":
-        return shown(await controller.deploy(name, Deploy.parse(c.args), actor));
+        return shown(await controller.deploy(name, Deploy.parse(c.args), actor, opts));
       case "promote":
-        return shown(await controller.promote(name, Promote.parse(c.args).full, actor));
+        return shown(await controller.promote(name, Promote.parse(c.args).full, actor, opts));
       case "abort":
-        return shown(await controller.abort(name, actor, Abort.parse(c.args).reason));
+        return shown(await controller.abort(name, actor, Abort.parse(c.args).reason, opts));
       case "pause":
       case "resume":
       case "retry":
-        return shown(await controller[c.kind](name, actor));
+        return shown(await controller[c.kind](name, actor, opts));
       case "gate":
-        return shown(await controller.openGate(name, String(c.args.gate), actor));
+        return shown(await controller.openGate(name, String(c.args.gate), actor, opts));
       case "undo":
-        return { service: await controller.undo(name, actor) };
+        return { service: await controller.undo(name, actor, opts) };
       case "apply": {
         const body = ApplyCommand.parse(c.args);
         const spec = parseSpec(body.spec, body.file ?? "<request>");
@@ -101,8 +109,43 @@ export function commandExecutor(controller: Controller): Execute {
           templates: spec.analysisTemplates,
           dryRun: body.dryRun,
           source: body.source ?? "api",
+          ...opts,
         });
         return { dryRun: body.dryRun, changes };
+      }
+    }
+  };
+}
+
+/** What a stored command's commit recorded for its answer (see the controller's marks). */
+const Committed = z.looseObject({
+  rollout: z.string().optional(),
+  service: z.unknown().optional(),
+  changes: z.array(z.unknown()).optional(),
+});
+
+/**
+ * The body a route answers for a stored command a previous leader committed but did not finish:
+ * the same shape {@link commandExecutor} gives. A rollout command answers its rollout as the
+ * store holds it now (as the route does after the drive that follows the command); undo and
+ * apply answer what their transaction recorded (the service written, the spec's changes).
+ */
+export function committedAnswer(controller: Controller): CommittedAnswer {
+  return async (c, committed) => {
+    const data = Committed.parse(committed.data);
+    switch (c.kind) {
+      case "undo":
+        return { service: data.service };
+      case "apply":
+        return { dryRun: false, changes: data.changes ?? [] };
+      default: {
+        const rollout = data.rollout && (await controller.rolloutById(data.rollout));
+        if (!rollout)
+          throw new AviaryError(
+            "AVIARY_INTERNAL",
+            `command ${c.id}: committed for rollout ${data.rollout ?? "(none named)"}, which the store does not hold`,
+          );
+        return { rollout: await presentRollout(controller, rollout) };
       }
     }
   };
@@ -309,7 +352,7 @@ export function rolloutRoutes(controller: ControlReads, commands: CommandBus): A
       url: "/api/v1/commands/:id",
       summary: "A stored command",
       description:
-        "A command a follower stored for the leader (a command answered 202 names it): what was asked, by whom, and once the leader carried it out, `outcome`: `{ ok: true, result }` (the body the command answers with) or `{ ok: false, error: { code, status, message } }`.",
+        "A command a follower stored for the leader (a command answered 202 names it): what was asked, by whom, and once the leader carried it out, `outcome`: `{ ok: true, result }` (the body the command answers with) or `{ ok: false, error: { code, status, message } }`; `committed` (`{ at, data }`, or null) is set in the transaction that carried it out, so a new leader never carries it out twice.",
       tags: COMMANDS,
       role: "read-only",
       params: CommandParams,

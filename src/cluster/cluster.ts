@@ -14,7 +14,13 @@
 import type { Store } from "../store/store.js";
 import type { Clock } from "../util/clock.js";
 import type { Logger } from "../util/log.js";
-import { CommandBus, type CommandProblemFields, CommandRunner, type Execute } from "./commands.js";
+import {
+  CommandBus,
+  type CommandProblemFields,
+  CommandRunner,
+  type CommittedAnswer,
+  type Execute,
+} from "./commands.js";
 import { watchFence } from "./fence.js";
 import { CONTROLLER_LEASE, Leadership, type LeadershipState, withTimeout } from "./leadership.js";
 
@@ -22,6 +28,8 @@ import { CONTROLLER_LEASE, Leadership, type LeadershipState, withTimeout } from 
 export interface Term {
   /** Carries out an operator command (the body the route answers with). */
   execute: Execute;
+  /** The answer to a stored command a previous leader committed but did not finish. */
+  committedAnswer: CommittedAnswer;
   /** Stops everything the term started. */
   stop(): Promise<void>;
 }
@@ -174,6 +182,7 @@ export class Cluster {
     running.runner = new CommandRunner({
       store: fenced,
       execute: running.term.execute,
+      committedAnswer: running.term.committedAnswer,
       describe: this.#opts.describe,
       clock,
       log,

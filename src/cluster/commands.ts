@@ -11,17 +11,34 @@
  * The leader's {@link CommandRunner} carries out stored commands one at a time, oldest first,
  * woken by the same notices and by its own tick.
  *
+ * Exactly once across a change of leader: the transaction that carries a stored command out
+ * (its transition, undo or spec) also marks the command committed in the store, with what its
+ * answer is built from (`recordCommandCommit`; the store refuses a second mark, rolling that
+ * transaction back). A leader that dies, or is fenced, after that commit and before recording
+ * the outcome leaves the command pending but marked: the next leader does not carry it out
+ * again, it records the answer built from the mark ({@link CommittedAnswer}). A pending command
+ * without the mark committed nothing and is simply carried out: the old leader is fenced and
+ * can no longer commit it.
+ *
  * @module
  */
 
 import { randomUUID } from "node:crypto";
 import { AviaryError } from "../errors.js";
-import type { CommandKind, CommandOutcome, CommandRecord, Store } from "../store/store.js";
+import type {
+  CommandCommit,
+  CommandKind,
+  CommandOutcome,
+  CommandRecord,
+  Store,
+} from "../store/store.js";
 import type { Clock, TimerHandle } from "../util/clock.js";
 import type { Logger } from "../util/log.js";
 import { isFenced } from "./fence.js";
 
 export interface CommandRequest {
+  /** The stored command's id; absent for a command run directly on the leader. */
+  id?: string;
   kind: CommandKind;
   /** The service it is for; null for `apply`. */
   service: string | null;
@@ -31,6 +48,15 @@ export interface CommandRequest {
 
 /** Carries a command out on the leader; resolves to the body the route answers with. */
 export type Execute = (command: CommandRequest) => Promise<unknown>;
+
+/**
+ * The body the route answers with for a stored command already committed (by a leader that
+ * died before recording its outcome), built from the command's mark and the store as it is now.
+ */
+export type CommittedAnswer = (
+  command: CommandRequest,
+  committed: CommandCommit,
+) => Promise<unknown>;
 
 /** A problem as the leader would have sent it. */
 export interface CommandProblemFields {
@@ -142,8 +168,10 @@ export function unwrap(outcome: CommandOutcome): unknown {
 
 export interface CommandRunnerOptions {
   /** The leader's fenced store. */
-  store: Pick<Store, "pendingCommands" | "finishCommand" | "onChange">;
+  store: Pick<Store, "pendingCommands" | "getCommand" | "finishCommand" | "onChange">;
   execute: Execute;
+  /** The answer to a command whose commit is already in the store. */
+  committedAnswer: CommittedAnswer;
   /** An error as the API would answer it (status, code, message, details). */
   describe: (err: unknown) => CommandProblemFields;
   clock: Clock;
@@ -218,25 +246,49 @@ export class CommandRunner {
   }
 
   async #carryOut(c: CommandRecord): Promise<void> {
+    const request: CommandRequest = {
+      id: c.id,
+      kind: c.kind,
+      service: c.service,
+      args: c.args,
+      actor: String(c.actor),
+    };
+    const fields = { command: c.id, kind: c.kind, service: c.service };
+    if (c.committed !== null) {
+      // A previous leader committed it and died (or was fenced) before recording the outcome.
+      const result = await this.#opts.committedAnswer(request, c.committed);
+      await this.#finish(c, { ok: true, result: result ?? null });
+      this.#opts.log.info(
+        { ...fields, committedAt: c.committed.at },
+        "finished a stored command a previous leader had carried out (committed, outcome not recorded); not carried out again",
+      );
+      return;
+    }
     let outcome: CommandOutcome;
     try {
-      const result = await this.#opts.execute({
-        kind: c.kind,
-        service: c.service,
-        args: c.args,
-        actor: String(c.actor),
-      });
+      const result = await this.#opts.execute(request);
       outcome = { ok: true, result: result ?? null };
     } catch (err) {
       // Not the leader any more: the command stays pending for the next one, never half-done here.
       if (isFenced(err)) throw err;
-      const p = this.#opts.describe(err);
-      outcome = { ok: false, error: p };
+      // It may have failed after its commit (a later step of the drive): then it took effect, and
+      // its answer is what was committed. If the store cannot tell, it stays pending (the loop retries).
+      const committed = (await this.#opts.store.getCommand(c.id))?.committed;
+      outcome =
+        committed != null
+          ? { ok: true, result: (await this.#opts.committedAnswer(request, committed)) ?? null }
+          : { ok: false, error: this.#opts.describe(err) };
+      if (committed != null)
+        this.#opts.log.warn(
+          { ...fields, err: String(err) },
+          "a stored command failed after its commit; answered with what it committed",
+        );
     }
-    await this.#opts.store.finishCommand(c.id, outcome, this.#opts.clock.now());
-    this.#opts.log.info(
-      { command: c.id, kind: c.kind, service: c.service, ok: outcome.ok },
-      "stored command carried out",
-    );
+    await this.#finish(c, outcome);
+    this.#opts.log.info({ ...fields, ok: outcome.ok }, "stored command carried out");
+  }
+
+  #finish(c: CommandRecord, outcome: CommandOutcome): Promise<boolean> {
+    return this.#opts.store.finishCommand(c.id, outcome, this.#opts.clock.now());
   }
 }

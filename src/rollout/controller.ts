@@ -36,7 +36,7 @@ import {
 import { rolloutStart } from "./rollout-start.js";
 import { ServiceQueue } from "./service-queue.js";
 import { planSpecChanges, type SpecChange } from "./spec-changes.js";
-import { commitSpec } from "./spec-commit.js";
+import { type CommandMark, commitSpec, type Written } from "./spec-commit.js";
 import type { SplitReader } from "./split-check.js";
 import type { ResolvedStrategy } from "./steps.js";
 import { stableOnly } from "./traffic.js";
@@ -48,6 +48,13 @@ import {
   writeService,
   writeTransition,
 } from "./writes.js";
+
+/** How a spec is applied: `command` when a stored command applies it. */
+export type SpecOptions = {
+  dryRun: boolean;
+  templates?: readonly AnalysisTemplate[];
+  source?: string;
+} & CommandOptions;
 
 /** A service as committed, with its current rollout. */
 type Current = { state: ServiceState | undefined; rollout: Rollout | undefined };
@@ -77,6 +84,22 @@ export interface ControllerOptions {
    * from the environment): throws to refuse the whole spec.
    */
   validate?: (services: readonly Service[]) => void;
+}
+
+/**
+ * A stored operator command being carried out (`src/cluster/commands.ts`): the transaction that
+ * carries it out also marks the command committed in the store, with what its answer is built
+ * from, so a leader that dies before recording the outcome is not followed by a second run.
+ *
+ * The id is an argument, not an AsyncLocalStorage around the executor: a context follows every
+ * timer, promise and loop the command starts (the drive's step timer, the convergence loop's
+ * retries, gate polls), so transactions the controller makes later on its own would carry the
+ * command too, and the store refuses a second mark (rolling those transitions back). Only the
+ * command's own transaction is marked; the steps the drive takes after it are the controller's.
+ */
+export interface CommandOptions {
+  /** The stored command's id; absent for a command run directly on the leader. */
+  command?: string;
 }
 
 /** Most transitions one reconcile pass makes before yielding (a guard against a loop). */
@@ -217,6 +240,11 @@ export class Controller {
     return this.#specs.get(name);
   }
 
+  /** A rollout by id (a stored command's answer names the rollout it moved). */
+  rolloutById(id: string): Promise<Rollout | undefined> {
+    return this.#store.getRollout(id);
+  }
+
   /** The service's current rollout (active, or the last one), if any. */
   async rollout(service: string): Promise<Rollout | undefined> {
     const id = (await this.service(service)).rolloutId;
@@ -248,53 +276,68 @@ export class Controller {
   // ---- commands ----
 
   /** Starts a rollout of `canary` for `service`; a newer canary supersedes an active rollout. */
-  deploy(service: string, canary: Version, actor: Actor): Promise<Rollout> {
+  deploy(
+    service: string,
+    canary: Version,
+    actor: Actor,
+    opts: CommandOptions = {},
+  ): Promise<Rollout> {
     return this.#queue.run(service, async () => {
       const spec = await this.#specOrThrow(service);
-      const r = await this.#startRollout(spec, canary, actor);
+      const r = await this.#startRollout(spec, canary, actor, undefined, opts.command);
       await this.#drive(service);
       return (await this.#store.getRollout(r.id)) as Rollout;
     });
   }
 
-  promote(service: string, full: boolean, actor: Actor): Promise<Rollout> {
-    return this.#command(service, actor, (r, now) => promoteCommand(r, now, full, actor));
+  promote(
+    service: string,
+    full: boolean,
+    actor: Actor,
+    opts: CommandOptions = {},
+  ): Promise<Rollout> {
+    return this.#command(service, actor, opts, (r, now) => promoteCommand(r, now, full, actor));
   }
 
-  pause(service: string, actor: Actor): Promise<Rollout> {
-    return this.#command(service, actor, (r, now) => pauseCommand(r, now, actor));
+  pause(service: string, actor: Actor, opts: CommandOptions = {}): Promise<Rollout> {
+    return this.#command(service, actor, opts, (r, now) => pauseCommand(r, now, actor));
   }
 
-  resume(service: string, actor: Actor): Promise<Rollout> {
-    return this.#command(service, actor, (r, now) => resumeCommand(r, now, actor));
+  resume(service: string, actor: Actor, opts: CommandOptions = {}): Promise<Rollout> {
+    return this.#command(service, actor, opts, (r, now) => resumeCommand(r, now, actor));
   }
 
   /** Canary to 0 % at once: no analysis, no gate, one commit and one router call. Idempotent. */
-  abort(service: string, actor: Actor, why?: string): Promise<Rollout> {
-    return this.#command(service, actor, (r, now) => abortCommand(r, now, actor, why));
+  abort(service: string, actor: Actor, why?: string, opts: CommandOptions = {}): Promise<Rollout> {
+    return this.#command(service, actor, opts, (r, now) => abortCommand(r, now, actor, why));
   }
 
   /** Opens a gate the rollout waits at (or, for a rollback gate, rolls it back). */
-  openGate(service: string, gate: string, actor: Actor): Promise<Rollout> {
-    return this.#command(service, actor, (r, now) => openGateCommand(r, now, gate, actor));
+  openGate(
+    service: string,
+    gate: string,
+    actor: Actor,
+    opts: CommandOptions = {},
+  ): Promise<Rollout> {
+    return this.#command(service, actor, opts, (r, now) => openGateCommand(r, now, gate, actor));
   }
 
   /** Starts an aborted rollout's canary again from step 0, as a new attempt with its own id and analyses. */
-  retry(service: string, actor: Actor): Promise<Rollout> {
+  retry(service: string, actor: Actor, opts: CommandOptions = {}): Promise<Rollout> {
     return this.#queue.run(service, async () => {
       const last = await this.rollout(service);
       if (last === undefined)
         throw new CommandError("AVIARY_NO_ROLLOUT", `${service} has no rollout`);
       checkRetry(last);
       const spec = await this.#specOrThrow(service);
-      const r = await this.#startRollout(spec, last.canary, actor, last.id);
+      const r = await this.#startRollout(spec, last.canary, actor, last.id, opts.command);
       await this.#drive(service);
       return (await this.#store.getRollout(r.id)) as Rollout;
     });
   }
 
   /** Puts the previous stable version back after a promotion, at once. */
-  undo(service: string, actor: Actor): Promise<ServiceState> {
+  undo(service: string, actor: Actor, opts: CommandOptions = {}): Promise<ServiceState> {
     return this.#queue.run(service, async () => {
       const state = await this.service(service);
       const current =
@@ -322,12 +365,16 @@ export class Controller {
         // Over the revision read above: a write since (another instance) refuses this one.
         revision: nextRevision(state),
       };
-      await this.#commitService(next, {
-        type: "undo",
-        actor,
-        reason,
-        data: { from: state.traffic.stable.version, to: previous.version },
-      });
+      await this.#commitService(
+        next,
+        {
+          type: "undo",
+          actor,
+          reason,
+          data: { from: state.traffic.stable.version, to: previous.version },
+        },
+        opts.command === undefined ? undefined : { id: opts.command, data: { service: next } },
+      );
       await this.#traffic.desire(service, traffic);
       return next;
     });
@@ -343,11 +390,7 @@ export class Controller {
    * take the new spec, the router in one swap. A refused spec leaves store, controller and
    * router as they were. With dryRun, only says what it would do (after the same checks).
    */
-  applySpec(
-    services: readonly Service[],
-    actor: Actor,
-    opts: { dryRun: boolean; templates?: readonly AnalysisTemplate[]; source?: string },
-  ): Promise<SpecChange[]> {
+  applySpec(services: readonly Service[], actor: Actor, opts: SpecOptions): Promise<SpecChange[]> {
     const run = this.#applying.then(() => this.#applySpecNow(services, actor, opts));
     this.#applying = run.catch(() => undefined);
     return run;
@@ -358,7 +401,7 @@ export class Controller {
   async #applySpecNow(
     services: readonly Service[],
     actor: Actor,
-    opts: { dryRun: boolean; templates?: readonly AnalysisTemplate[]; source?: string },
+    opts: SpecOptions,
   ): Promise<SpecChange[]> {
     const storedNames = async () => (await this.#store.listServices()).map((s) => s.name);
     // Every service the spec, the controller or the store knows: their own work (a step, a
@@ -391,6 +434,7 @@ export class Controller {
         actor,
         this.#clock.now(),
         this.#faults.beforeCommit,
+        opts.command === undefined ? undefined : { id: opts.command, data: { changes } },
       );
       for (const _ of written) this.#faults.afterCommit?.();
       this.#templates = templates;
@@ -433,32 +477,42 @@ export class Controller {
     spec: Service,
     canary: Version,
     actor: Actor,
-    retryOf?: string,
+    retryOf: string | undefined,
+    command: string | undefined,
   ): Promise<Rollout> {
     const now = this.#clock.now();
-    const start = await rolloutStart(
-      this.#store,
-      spec,
-      canary,
-      actor,
-      now,
-      this.#templates,
-      retryOf,
-    );
-    for (const t of start.transitions) await this.#commitAndApply(t, actor);
+    // The superseded rollout's abort and the new rollout's start commit together: a leader that
+    // dies in between must not leave the old one aborted and the new one never started.
+    let written: Written[] = [];
+    const start = await this.#store.transaction(async (tx) => {
+      written = [];
+      const s = await rolloutStart(tx, spec, canary, actor, now, this.#templates, retryOf);
+      for (const t of s.transitions) {
+        this.#faults.beforeCommit?.();
+        written.push({ event: await writeTransition(tx, t, actor), rollout: t.rollout });
+      }
+      if (command !== undefined && s.transitions.length > 0)
+        await tx.recordCommandCommit(command, { at: now, data: { rollout: s.rollout.id } });
+      return s;
+    });
+    for (const _ of written) this.#faults.afterCommit?.();
+    for (const w of written) await this.#afterCommit(w.event, w.rollout);
+    if (written.length > 0) await this.#traffic.desire(spec.name, start.rollout.traffic);
     return start.rollout;
   }
 
   #command(
     service: string,
     actor: Actor,
+    opts: CommandOptions,
     run: (r: Rollout, now: number) => Transition | null,
   ): Promise<Rollout> {
     return this.#queue.run(service, async () => {
       const r = await this.rollout(service);
       if (r === undefined) throw new CommandError("AVIARY_NO_ROLLOUT", `${service} has no rollout`);
       const t = run(r, this.#clock.now());
-      if (t !== null) await this.#commitAndApply(t, actor);
+      // A command that changes nothing (abort of an aborted rollout) commits nothing: run again, it answers the same.
+      if (t !== null) await this.#commitAndApply(t, actor, opts.command);
       await this.#drive(service);
       return (await this.#store.getRollout(r.id)) as Rollout;
     });
@@ -501,9 +555,14 @@ export class Controller {
   }
 
   /** Commits a transition (rollout, service traffic, history event), then applies its traffic. */
-  async #commitAndApply(t: Transition, actor: Actor): Promise<void> {
+  async #commitAndApply(t: Transition, actor: Actor, command?: string): Promise<void> {
     this.#faults.beforeCommit?.();
-    const event = await this.#store.transaction((tx) => writeTransition(tx, t, actor));
+    const event = await this.#store.transaction(async (tx) => {
+      const e = await writeTransition(tx, t, actor);
+      if (command !== undefined)
+        await tx.recordCommandCommit(command, { at: e.at, data: { rollout: t.rollout.id } });
+      return e;
+    });
     this.#faults.afterCommit?.();
     await this.#afterCommit(event, t.rollout);
     await this.#traffic.desire(t.rollout.service, t.rollout.traffic);
@@ -545,9 +604,18 @@ export class Controller {
     if (finished) await this.#analysis?.facts(r);
   }
 
-  async #commitService(state: ServiceState, e: ServiceEventInput): Promise<void> {
+  async #commitService(
+    state: ServiceState,
+    e: ServiceEventInput,
+    command?: CommandMark,
+  ): Promise<void> {
     this.#faults.beforeCommit?.();
-    const event = await this.#store.transaction((tx) => writeService(tx, state, e));
+    const event = await this.#store.transaction(async (tx) => {
+      const written = await writeService(tx, state, e);
+      if (command !== undefined)
+        await tx.recordCommandCommit(command.id, { at: written.at, data: command.data });
+      return written;
+    });
     this.#faults.afterCommit?.();
     await this.#afterCommit(event, undefined);
   }

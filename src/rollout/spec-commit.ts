@@ -35,6 +35,12 @@ export interface Written {
   rollout: Rollout | undefined;
 }
 
+/** A stored command whose transaction this is: it is marked committed with `data` (its answer). */
+export interface CommandMark {
+  id: string;
+  data: Record<string, unknown>;
+}
+
 /**
  * Writes every change of a spec in one transaction, with the spec itself (so another instance,
  * or the next leader, reads the spec this one runs). Builds on what the transaction itself
@@ -48,6 +54,7 @@ export async function commitSpec(
   actor: Actor,
   now: number,
   beforeCommit: (() => void) | undefined,
+  command?: CommandMark,
 ): Promise<{ written: Written[]; started: string[] }> {
   const specs = new Map(spec.services.map((s) => [s.name, s]));
   const templates = spec.templates;
@@ -148,6 +155,10 @@ export async function commitSpec(
       }
     }
     await putSpec(tx, spec, now);
+    // Even a spec that changes nothing but its configuration commits (the spec itself), so the
+    // mark is always written: a new leader answers the same changes instead of re-planning.
+    if (command !== undefined)
+      await tx.recordCommandCommit(command.id, { at: now, data: command.data });
   });
   return { written, started: [...started] };
 }

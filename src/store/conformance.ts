@@ -36,7 +36,7 @@ import {
   V2,
   withSeq,
 } from "./conformance-fixtures.js";
-import { FencedError, StaleWriteError } from "./errors.js";
+import { CommandCommitError, FencedError, StaleWriteError } from "./errors.js";
 import type { CommandOutcome, Store, StoreTx } from "./store.js";
 
 /** What a conformance factory opens: a fresh, empty store, and a way to open it again. */
@@ -503,7 +503,12 @@ export function runStoreConformance(
         for (const [i, kind] of (["deploy", "pause", "apply"] as const).entries()) {
           stored.push(await store.putCommand(aCommand({ id: `c-${i}`, kind, createdAt: T0 + i })));
         }
-        assert.deepEqual(stored[0], { ...aCommand({ id: "c-0" }), doneAt: null, outcome: null });
+        assert.deepEqual(stored[0], {
+          ...aCommand({ id: "c-0" }),
+          doneAt: null,
+          outcome: null,
+          committed: null,
+        });
         assert.deepEqual(await store.pendingCommands(), stored);
         assert.deepEqual(await store.pendingCommands(2), stored.slice(0, 2));
 
@@ -527,6 +532,67 @@ export function runStoreConformance(
         await store.finishCommand("c-0", failed, T0 + 70);
         assert.deepEqual((await store.getCommand("c-0"))?.outcome, failed);
         assert.equal(await store.getCommand("c-none"), undefined);
+      });
+
+      test("records a command's commit with its transaction, once, and never for an unknown command", async (store) => {
+        await store.putCommand(aCommand({ id: "c-0" }));
+        await store.putCommand(aCommand({ id: "c-1", createdAt: T0 + 1 }));
+        const commit = { at: T0 + 5, data: { rollout: "r-0001", changes: [{ kind: "create" }] } };
+
+        // Rolled back with the transaction's other writes: neither the event nor the mark stays.
+        const before = (await store.eventsAfter(0)).length;
+        const err = await catchError(() =>
+          store.transaction(async (tx) => {
+            await tx.appendEvent(anEvent({ type: "lost" }));
+            await tx.recordCommandCommit("c-0", commit);
+            throw new Error("the disk is full");
+          }),
+        );
+        assert.match(String(err), /the disk is full/);
+        assert.equal((await store.eventsAfter(0)).length, before);
+        assert.equal((await store.getCommand("c-0"))?.committed, null);
+
+        await store.transaction(async (tx) => {
+          await tx.appendEvent(anEvent({ type: "kept" }));
+          await tx.recordCommandCommit("c-0", commit);
+        });
+        assert.deepEqual((await store.getCommand("c-0"))?.committed, commit);
+        assert.deepEqual(
+          (await store.pendingCommands()).map((c) => [c.id, c.committed]),
+          [
+            ["c-0", commit],
+            ["c-1", null],
+          ],
+          "a committed command stays pending until its outcome is recorded",
+        );
+
+        // A second commit of the same command rolls its whole transaction back.
+        const events = (await store.eventsAfter(0)).length;
+        const twice = await catchError(() =>
+          store.transaction(async (tx) => {
+            await tx.appendEvent(anEvent({ type: "twice" }));
+            await tx.recordCommandCommit("c-0", { at: T0 + 9, data: {} });
+          }),
+        );
+        assert.ok(twice instanceof CommandCommitError, String(twice));
+        assert.equal(twice.code, "AVIARY_STORE_COMMAND_COMMITTED");
+        assert.equal(twice.committedAt, T0 + 5);
+        assert.match(twice.message, /command c-0 was already committed/);
+        assert.equal((await store.eventsAfter(0)).length, events, "nothing written twice");
+        assert.deepEqual((await store.getCommand("c-0"))?.committed, commit);
+
+        const unknown = await catchError(() => store.recordCommandCommit("c-none", commit));
+        assert.ok(unknown instanceof CommandCommitError, String(unknown));
+        assert.equal(unknown.committedAt, undefined);
+        assert.match(unknown.message, /command c-none: no such stored command/);
+
+        // The outcome is recorded as for any command; the commit stays with it.
+        await store.finishCommand("c-0", { ok: true, result: null }, T0 + 20);
+        assert.deepEqual((await store.getCommand("c-0"))?.committed, commit);
+        assert.deepEqual(
+          (await store.pendingCommands()).map((c) => c.id),
+          ["c-1"],
+        );
       });
     });
 

@@ -152,3 +152,26 @@ export class StoreNotAviaryError extends AviaryError {
     this.name = "StoreNotAviaryError";
   }
 }
+
+/**
+ * A stored command's commit was refused: no command with that id is stored, or one of its
+ * transactions already committed. The transaction that asked rolls back, so whatever leader
+ * carries a command out, what it writes is in the store at most once.
+ */
+export class CommandCommitError extends AviaryError {
+  readonly id: string;
+  /** The commit already recorded; undefined when no such command is stored. */
+  readonly committedAt: number | undefined;
+
+  constructor(id: string, committedAt: number | undefined) {
+    super(
+      "AVIARY_STORE_COMMAND_COMMITTED",
+      committedAt === undefined
+        ? `command ${id}: no such stored command, so its commit cannot be recorded; nothing was written`
+        : `command ${id} was already committed (at ${new Date(committedAt).toISOString()}); its second commit was rolled back, nothing was written twice`,
+    );
+    this.name = "CommandCommitError";
+    this.id = id;
+    this.committedAt = committedAt;
+  }
+}

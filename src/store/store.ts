@@ -80,6 +80,13 @@ export interface StoreTx {
   pendingCommands(limit?: number): Promise<CommandRecord[]>;
   /** Records a command's outcome; a command already done is left as it is (returns false). */
   finishCommand(id: string, outcome: CommandOutcome, at: number): Promise<boolean>;
+  /**
+   * Marks a stored command as committed, inside the transaction that carries it out (the
+   * leader's transition, an undo, a spec), so the mark and what the command wrote commit
+   * together or not at all. Refuses (CommandCommitError) a command that is not stored or is
+   * already marked: the transaction rolls back, so no leader can write a command's effect twice.
+   */
+  recordCommandCommit(id: string, commit: CommandCommit): Promise<void>;
 
   /** Upserts what one router last reported (by `router`). */
   putRouterReport(report: RouterReport): Promise<void>;
@@ -195,9 +202,23 @@ export type CommandOutcome =
   | { ok: true; result: unknown }
   | { ok: false; error: { code: string; message: string; status: number; details?: unknown } };
 
+/**
+ * What a stored command's own transaction wrote, kept with the command: a leader that finds a
+ * pending command with it (the previous leader committed and died before recording the
+ * outcome) answers from it instead of carrying the command out again.
+ */
+export interface CommandCommit {
+  /** The leader's time of the commit (ms). */
+  at: number;
+  /** What the answer is built from: the rollout it moved, the service it wrote, a spec's changes (JSON). */
+  data: Record<string, unknown>;
+}
+
 export interface CommandRecord extends NewCommand {
   doneAt: number | null;
   outcome: CommandOutcome | null;
+  /** Set in the transaction that carried the command out; null while nothing of it is committed. */
+  committed: CommandCommit | null;
 }
 
 /** What one router (`aviary router`) last told the control plane. */

@@ -11,6 +11,7 @@ import type postgres from "postgres";
 import { SchemaTooNewError } from "../errors.js";
 import { sql as initial } from "./migrations/001-initial.js";
 import { sql as followers } from "./migrations/002-followers.js";
+import { sql as commandCommits } from "./migrations/003-command-commits.js";
 
 export interface Migration {
   /** 1, 2, 3... with no gaps; never renumber or edit one that has been released. */
@@ -22,6 +23,7 @@ export interface Migration {
 export const MIGRATIONS: readonly Migration[] = [
   { version: 1, name: "initial", sql: initial },
   { version: 2, name: "followers", sql: followers },
+  { version: 3, name: "command-commits", sql: commandCommits },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

@@ -126,6 +126,7 @@ export const commandOf = (r: Row): CommandRecord => ({
   createdAt: r.created_at,
   doneAt: r.done_at,
   outcome: r.outcome,
+  committed: r.committed_at === null ? null : { at: r.committed_at, data: r.committed ?? {} },
 });
 
 export const routerReportOf = (r: Row): RouterReport => ({

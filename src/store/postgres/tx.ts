@@ -15,7 +15,7 @@
 
 import type postgres from "postgres";
 import { TERMINAL_PHASES } from "../../rollout/types.js";
-import { StaleWriteError, UnknownAnalysisRunError } from "../errors.js";
+import { CommandCommitError, StaleWriteError, UnknownAnalysisRunError } from "../errors.js";
 import type { ChangeKind, StoreTx } from "../store.js";
 import {
   analysisRunOf,
@@ -286,6 +286,14 @@ export function createPgTx(sql: postgres.Sql, changed: (kind: ChangeKind) => voi
       if (written.count !== 1) return false;
       changed("commands");
       return true;
+    },
+    async recordCommandCommit(id, commit) {
+      const written = await sql`
+        UPDATE commands SET committed_at = ${commit.at}, committed = ${json(commit.data)}::text::jsonb
+        WHERE id = ${id} AND committed_at IS NULL`;
+      if (written.count === 1) return;
+      const [row] = await sql`SELECT committed_at FROM commands WHERE id = ${id}`;
+      throw new CommandCommitError(id, row?.committed_at ?? undefined);
     },
 
     async putRouterReport(r) {

@@ -301,6 +301,8 @@ export interface CommandRow {
   created_at: number;
   done_at: number | null;
   outcome: string | null;
+  committed_at: number | null;
+  committed: string | null;
 }
 
 export function commandOf(row: CommandRow): CommandRecord {
@@ -313,6 +315,10 @@ export function commandOf(row: CommandRow): CommandRecord {
     createdAt: row.created_at,
     doneAt: row.done_at,
     outcome: row.outcome === null ? null : parse(row.outcome),
+    committed:
+      row.committed_at === null
+        ? null
+        : { at: row.committed_at, data: parse(row.committed ?? "{}") },
   };
 }
 

@@ -7,7 +7,7 @@
 
 import type { Database, Statement } from "better-sqlite3";
 import { type RolloutEvent, TERMINAL_PHASES } from "../../rollout/types.js";
-import { StaleWriteError, UnknownAnalysisRunError } from "../errors.js";
+import { CommandCommitError, StaleWriteError, UnknownAnalysisRunError } from "../errors.js";
 import type {
   AnalysisRunRecord,
   MeasurementRecord,
@@ -140,6 +140,10 @@ export const SQL = {
   finishCommand: `
     UPDATE commands SET done_at = @done_at, outcome = @outcome
     WHERE id = @id AND done_at IS NULL`,
+  recordCommandCommit: `
+    UPDATE commands SET committed_at = @at, committed = @data
+    WHERE id = @id AND committed_at IS NULL`,
+  commandCommittedAt: "SELECT committed_at FROM commands WHERE id = ?",
 
   putRouterReport: `
     INSERT INTO router_reports (router, at, served, windows)
@@ -197,6 +201,7 @@ export function createSqliteTx(db: Database): SyncStoreTx {
   ) as Record<keyof typeof SQL, Statement>;
   s.revisionOf.pluck();
   s.serviceRevision.pluck();
+  s.commandCommittedAt.pluck();
 
   return {
     getService(name) {
@@ -331,6 +336,12 @@ export function createSqliteTx(db: Database): SyncStoreTx {
     },
     finishCommand(id, outcome, at) {
       return s.finishCommand.run({ id, outcome: json(outcome), done_at: at }).changes === 1;
+    },
+    recordCommandCommit(id, commit) {
+      if (s.recordCommandCommit.run({ id, at: commit.at, data: json(commit.data) }).changes === 1)
+        return;
+      const at = s.commandCommittedAt.get(id) as number | null | undefined;
+      throw new CommandCommitError(id, at ?? undefined);
     },
 
     putRouterReport(report) {
