@@ -51,6 +51,7 @@ import { checkListenAddresses, type ListenAddress, parseListenAddress } from "./
 import { type Clock, systemClock } from "./util/clock.js";
 import { parseDuration } from "./util/duration.js";
 import type { Logger } from "./util/log.js";
+import { sameJson } from "./util/same-json.js";
 
 export interface AviaryOptions {
   spec: Spec;
@@ -495,8 +496,7 @@ async function specToRun(
     source: stored.source,
     previous: applied.services,
   };
-  if (JSON.stringify(applied) === JSON.stringify(JSON.parse(JSON.stringify(mine))))
-    return runApplied;
+  if (sameJson(applied, mine)) return runApplied;
   if (!sharedStore) {
     log.info(
       { file: ownSource, applied: stored.source, revision: stored.revision },

@@ -23,6 +23,7 @@ import type { Service } from "../spec/schema.js";
 import type { ListenAddress } from "../util/address.js";
 import { type Clock, systemClock } from "../util/clock.js";
 import type { Logger } from "../util/log.js";
+import { canonicalJson, sameJson } from "../util/same-json.js";
 import { ControlClient } from "./control-client.js";
 import { loadState, saveState } from "./disk-state.js";
 import { type CheckedFleetState, checkFleetState, type FleetState, mergeNewer } from "./state.js";
@@ -311,14 +312,13 @@ export class FleetRouter {
     }
     const services = checked.composed.map((service, i) => {
       const entry = state.services[i];
-      const key = JSON.stringify(entry);
+      const key = canonicalJson(entry);
       const cur = this.#composed.get(service.name);
       return cur !== undefined && cur.key === key ? cur : { key, service };
     });
     this.#router.apply(services.map((s) => s.service));
     this.#composed = new Map(services.map((s) => [s.service.name, s]));
-    const changed =
-      this.#state === undefined || JSON.stringify(this.#state) !== JSON.stringify(state);
+    const changed = this.#state === undefined || !sameJson(this.#state, state);
     this.#state = state;
     this.#source = source;
     this.#from = from;

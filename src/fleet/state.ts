@@ -17,6 +17,7 @@ import { z } from "zod";
 import { stableOnly, trafficFromSpec, withTraffic } from "../rollout/traffic.js";
 import type { ServiceState, TrafficState } from "../rollout/types.js";
 import { type ProxySettings, type Service, Spec } from "../spec/schema.js";
+import { canonicalJson } from "../util/same-json.js";
 
 /** One service as a router serves it. */
 export interface FleetService {
@@ -71,9 +72,12 @@ export function initialTraffic(s: Service): TrafficState {
   return s.strategy ? stableOnly(trafficFromSpec(s)) : trafficFromSpec(s);
 }
 
-/** A strong ETag of a state: equal states, equal tags, on every instance. */
+/**
+ * A strong ETag of a state: equal states, equal tags, on every instance (keys sorted: a state
+ * read back from Postgres's jsonb has its keys in another order than one built in memory).
+ */
 export function etagOf(state: FleetState): string {
-  return `"${createHash("sha256").update(JSON.stringify(state)).digest("base64url").slice(0, 22)}"`;
+  return `"${createHash("sha256").update(canonicalJson(state)).digest("base64url").slice(0, 22)}"`;
 }
 
 const Revision = z.int().min(0).max(Number.MAX_SAFE_INTEGER);

@@ -14,6 +14,7 @@ import type { AnalysisFacts } from "../analysis/manager.js";
 import { AviaryError } from "../errors.js";
 import type { Gate, Step } from "../spec/schema.js";
 import { formatDuration, parseDuration } from "../util/duration.js";
+import { sameJson } from "../util/same-json.js";
 import { describePoint, gateKey, gatesOf, hasHook, pendingGates } from "./gates.js";
 import { describeStep, type ResolvedStrategy } from "./steps.js";
 import { stableOnly } from "./traffic.js";
@@ -204,7 +205,7 @@ function awaitProgress(r: Rollout, now: number, waitingFor: string): Next {
 }
 
 function sameRoutes(a: readonly ManagedRoute[], b: readonly ManagedRoute[]): boolean {
-  return JSON.stringify(a) === JSON.stringify(b);
+  return sameJson(a, b);
 }
 
 /** The rollout held at `point` until every gate in `pending` opens. */
@@ -343,7 +344,7 @@ export function reconcile(r: Rollout, f: Facts): Next {
     return advance(r, now);
   }
   const mirror = step.setMirror.percent > 0 ? step.setMirror : null;
-  if (JSON.stringify(mirror) !== JSON.stringify(r.traffic.mirror)) {
+  if (!sameJson(mirror, r.traffic.mirror)) {
     const reason = mirror
       ? `mirroring ${mirror.percent}% of stable traffic to the canary`
       : "mirroring stopped";

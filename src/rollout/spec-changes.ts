@@ -7,6 +7,7 @@
  */
 
 import type { Service, Version } from "../spec/schema.js";
+import { sameJson } from "../util/same-json.js";
 import { sameVersion, trafficFromSpec } from "./traffic.js";
 import type { Rollout, ServiceState, TrafficState } from "./types.js";
 import { TERMINAL_PHASES } from "./types.js";
@@ -62,7 +63,7 @@ export function planSpecChanges(
         });
       }
       const traffic = trafficFromSpec(svc);
-      if (JSON.stringify(traffic) !== JSON.stringify(state.traffic)) {
+      if (!sameJson(traffic, state.traffic)) {
         changes.push({
           kind: "traffic",
           service: svc.name,
@@ -169,11 +170,7 @@ function changedConfig(a: Service, b: Service): string[] {
   const keys = new Set([...Object.keys(a), ...Object.keys(b)]);
   const skip = new Set(["name", "stable", "canary", "weight"]);
   return [...keys]
-    .filter(
-      (k) =>
-        !skip.has(k) &&
-        JSON.stringify(a[k as keyof Service]) !== JSON.stringify(b[k as keyof Service]),
-    )
+    .filter((k) => !skip.has(k) && !sameJson(a[k as keyof Service], b[k as keyof Service]))
     .sort();
 }
 
