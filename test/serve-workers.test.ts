@@ -256,6 +256,22 @@ describe("aviary serve --workers", () => {
       20_000,
     );
 
+    // SIGHUP re-reads the spec: a service added there reaches both workers.
+    writeFileSync(
+      specFile,
+      `${specYaml({ listen, admin: adminPort, stable: v1.url })}  - name: cart\n    match: { pathPrefix: /cart }\n    stable: { version: v1, targets: [${v1.url}] }\n`,
+    );
+    serve.signal("SIGHUP");
+    await serve.waitFor((l) => l.msg === "spec reloaded", "the reload");
+    await until(
+      "both workers serve the added service",
+      async () => {
+        for (let i = 0; i < 6; i++) if ((await fetchVersion(listen, `/cart/${i}`)) !== "v1") return;
+        return true;
+      },
+      20_000,
+    );
+
     // SIGKILL one worker while requests keep coming.
     const killed = pids[0] as number;
     const other = pids[1] as number;

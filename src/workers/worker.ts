@@ -52,6 +52,9 @@ async function run(start: StartMessage): Promise<void> {
   // a terminal reaches the whole process group, and the primary drains every worker for it.
   process.on("SIGTERM", drain);
   process.on("SIGINT", () => undefined);
+  // A terminal's hangup reaches the whole group too: the primary re-reads the spec for it, and
+  // the workers take the new state from it (SIGHUP's default would kill them).
+  process.on("SIGHUP", () => undefined);
   await router.start();
   // The router binds its port with its first state (from disk or the control plane): "serving"
   // is said only once it is bound, and a bind that fails ends the worker with the reason.
