@@ -84,8 +84,14 @@ function bindOf(err: unknown): FailedMessage["bind"] {
 process.on("unhandledRejection", (reason) =>
   log.error({ err: String(reason) }, "unhandled rejection"),
 );
-process.once("message", (m) => {
-  if (!isMessage<StartMessage>(m, "aviary.worker.start")) return;
+let started = false;
+const first = (m: unknown) => {
+  // A drain before the start (the primary stopped while this worker was loading): nothing to
+  // close yet.
+  if (isMessage(m, "aviary.worker.drain")) process.exit(0);
+  if (!isMessage<StartMessage>(m, "aviary.worker.start") || started) return;
+  started = true;
+  process.off("message", first);
   run(m).catch((err: unknown) => {
     const problem = err instanceof Error ? err.message : String(err);
     log.error({ worker: m.index, problem }, "worker cannot start");
@@ -94,5 +100,6 @@ process.once("message", (m) => {
     // Exit once the message is out, so the primary has the reason before the exit.
     setTimeout(() => process.exit(1), 100);
   });
-});
+};
+process.on("message", first);
 send({ kind: "aviary.worker.hello" });
