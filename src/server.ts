@@ -30,7 +30,7 @@ import { Router } from "./dataplane/router.js";
 import { AviaryError } from "./errors.js";
 import { EventHub } from "./events/hub.js";
 import { StoreTail } from "./events/tail.js";
-import { startFleetControlPlane } from "./fleet/control-plane.js";
+import { type FleetControlPlane, startFleetControlPlane } from "./fleet/control-plane.js";
 import { NotificationFeed } from "./notify/feed.js";
 import { callGate, resolveGateHook } from "./notify/gate-client.js";
 import {
@@ -84,6 +84,18 @@ export interface AviaryOptions {
   instance?: string;
   /** How long a follower's command waits for the leader before answering 202; default 10 s. */
   commandWaitMs?: number;
+  /**
+   * `serve --workers`: the users' requests are carried by this machine's cluster workers,
+   * each a fleet router, so the process serves the fleet (its state, its reports, the fleet
+   * provider and metrics) whatever engine the spec names, binds no data-plane socket itself,
+   * and accepts `routerToken` as a router token for this run only.
+   */
+  workers?: { routerToken: string };
+  /**
+   * Called once the admin API listens, before this instance joins the election (`serve
+   * --workers` starts its workers here, so the first term's controller finds them serving).
+   */
+  beforeElection?: (admin: ListenAddress) => Promise<void>;
 }
 
 export interface RunningAviary {
@@ -101,6 +113,8 @@ export interface RunningAviary {
   adminAddress: ListenAddress;
   /** The engine's access-log listener (external engines only). */
   logs: LogListener | undefined;
+  /** The fleet's part (engine fleet, or `workers`): its board and merged figures. */
+  fleet: FleetControlPlane | undefined;
   /** Where the operator token came from (env or file); never the token itself. */
   tokenSource: string;
   /** The tokens file the admin API re-reads when it changes. */
@@ -125,6 +139,7 @@ export async function startAviary(opts: AviaryOptions): Promise<RunningAviary> {
   if (listen === undefined) throw new Error(`invalid listen address ${opts.listen}`);
   if (adminAt === undefined) throw new Error(`invalid admin address ${opts.admin}`);
   checkListenAddresses(listen, adminAt);
+  const dataplane = dataplaneInForce(opts.spec.dataplane, opts.workers !== undefined);
 
   mkdirSync(opts.dataDir, { recursive: true, mode: 0o700 });
   // Tokens first: a tokens file with a bad line stops the start, naming file:line, before
@@ -135,6 +150,13 @@ export async function startAviary(opts: AviaryOptions): Promise<RunningAviary> {
     file: resolve(opts.dataDir, opts.spec.auth.tokensFile),
     clock,
     log: opts.log,
+    ...(opts.workers
+      ? {
+          runTokens: [
+            { token: opts.workers.routerToken, identity: { name: "workers", role: "router" } },
+          ],
+        }
+      : {}),
   });
   // Secrets of notifications are read now, once: a missing one stops the start, naming it, and a
   // term started later cannot fail on one. Those of gates are the controller's check on every
@@ -143,7 +165,7 @@ export async function startAviary(opts: AviaryOptions): Promise<RunningAviary> {
   const store =
     opts.openedStore ??
     openSqliteStore(join(opts.dataDir, "aviary.db"), {
-      synchronous: sqliteSynchronous(opts.spec.dataplane),
+      synchronous: sqliteSynchronous(dataplane),
       ...opts.store,
     });
   const metrics = new MetricsRegistry({
@@ -162,8 +184,13 @@ export async function startAviary(opts: AviaryOptions): Promise<RunningAviary> {
     opts.log.error({ err: String(err) }, "an event subscriber failed"),
   );
   // engine fleet: routers pull the state from the store through the API and report back.
-  const fleet = startFleetControlPlane({ spec: opts.spec, store, clock, log: opts.log });
-  const traffic = createTrafficProvider(opts.spec.dataplane, {
+  const fleet = startFleetControlPlane({
+    spec: { ...opts.spec, dataplane },
+    store,
+    clock,
+    log: opts.log,
+  });
+  const traffic = createTrafficProvider(dataplane, {
     router,
     clock,
     log: opts.log,
@@ -339,8 +366,9 @@ export async function startAviary(opts: AviaryOptions): Promise<RunningAviary> {
         clock,
       });
     }
-    boundListen = servesInProcess(opts.spec.dataplane) ? await router.listen(listen) : listen;
+    boundListen = servesInProcess(dataplane) ? await router.listen(listen) : listen;
     boundAdmin = await listenAdmin(admin, adminAt);
+    await opts.beforeElection?.(boundAdmin);
     await cluster.start();
     router.open();
   } catch (err) {
@@ -360,6 +388,7 @@ export async function startAviary(opts: AviaryOptions): Promise<RunningAviary> {
     listen: boundListen,
     adminAddress: boundAdmin,
     logs,
+    fleet,
     tokenSource: source,
     tokensFile: tokens.file,
     // All or nothing (see Controller.applySpec): a refused spec rejects and changes nothing.
@@ -390,6 +419,15 @@ export async function startAviary(opts: AviaryOptions): Promise<RunningAviary> {
     },
     close: closeAll,
   };
+}
+
+/**
+ * The engine this process drives: the spec's, except that `serve --workers` makes it the
+ * fleet's (the workers are routers; the spec may still say `embedded`, what one process would
+ * be without the flag).
+ */
+function dataplaneInForce(spec: Spec["dataplane"], workers: boolean): Spec["dataplane"] {
+  return workers ? { ...spec, engine: "fleet" } : spec;
 }
 
 /**
@@ -457,6 +495,9 @@ async function startNotifying(
  * - An external engine (FULL): the engine outlives Aviary. A transition it was already told
  *   must not be lost, or the store would be behind the traffic it drives (a canary serving
  *   that the store says was never started); so a commit returns only once fsynced.
+ * - `serve --workers` (FULL, as external: the engine in force is then `fleet`): the workers
+ *   fsync every state they take to their own data directories and never go back, so a store
+ *   that lost its last commits in a power cut would be behind what they serve.
  */
 export function sqliteSynchronous(dataplane: Spec["dataplane"]): "full" | "normal" {
   return servesInProcess(dataplane) ? "normal" : "full";

@@ -6,6 +6,8 @@
  * shows what the control plane spends meanwhile (the long poll, the reports every 2 s).
  *
  * Usage: npm run bench:fleet -- [--rate 1000] [--seconds 15] [--json]
+ *        npm run bench:fleet -- --workers N [--seconds 15] [--runs 3] [--json]
+ *        (`serve --workers N` against plain `serve`, closed loop: see workers.ts)
  *
  * @module
  */
@@ -274,4 +276,13 @@ async function main(): Promise<void> {
     );
 }
 
-await main();
+if (process.argv.includes("--workers")) {
+  const { benchWorkers } = await import("./workers.js");
+  await benchWorkers({
+    workers: arg("workers", 2),
+    seconds: SECONDS,
+    runs: arg("runs", 3),
+    connections: arg("connections", 64),
+    json: JSON_OUT,
+  });
+} else await main();

@@ -33,6 +33,11 @@ export interface TokenRegistryOptions {
   log: Logger;
   /** How often, at most, the file is looked at again (default 1 s). */
   recheckMs?: number;
+  /**
+   * Tokens that live only as long as this process, never in the file (`serve --workers`: the
+   * workers' router token, made at start and handed to them over the IPC channel).
+   */
+  runTokens?: ReadonlyArray<{ token: string; identity: Identity }>;
 }
 
 interface Known {
@@ -43,6 +48,7 @@ interface Known {
 export class TokenRegistry {
   readonly file: string;
   readonly #operator: Known;
+  readonly #run: Known[];
   readonly #clock: Clock;
   readonly #log: Logger;
   readonly #recheckMs: number;
@@ -60,6 +66,10 @@ export class TokenRegistry {
       hash: sha256(opts.operatorToken),
       identity: { name: OPERATOR_NAME, role: "operator" },
     };
+    this.#run = (opts.runTokens ?? []).map((t) => ({
+      hash: sha256(t.token),
+      identity: t.identity,
+    }));
     this.#stamp = stampOf(this.file);
     this.#fromFile = known(parseTokensFile(readOrEmpty(this.file), this.file));
     this.#checkedAt = this.#clock.now();
@@ -76,7 +86,7 @@ export class TokenRegistry {
     const presented = sha256(token);
     let found: Identity | undefined;
     // Every entry is compared, match or not: no early exit to time.
-    for (const k of [this.#operator, ...this.#fromFile]) {
+    for (const k of [this.#operator, ...this.#run, ...this.#fromFile]) {
       if (timingSafeEqual(k.hash, presented) && found === undefined) found = k.identity;
     }
     return found;

@@ -6,9 +6,10 @@
  * service's stored traffic, which every instance reads alike, so any instance answers a router
  * and a new leader changes nothing for them. The controller commits a transition before it
  * applies it, so by the time the provider is asked to apply a state the store holds it; the
- * provider only learns which revision routers must reach. {@link MemoryFleetBoard} keeps the
- * state in the process instead, for one instance on its own (the provider's conformance suite,
- * `serve --workers`).
+ * provider only learns which revision routers must reach. `serve --workers` uses the store's
+ * board too: its workers are routers like any other, so several such instances on one Postgres
+ * make one fleet, whichever instance leads. {@link MemoryFleetBoard} keeps the state in the
+ * process instead, for a provider without a store (its conformance suite and the fleet tests).
  *
  * @module
  */

@@ -85,6 +85,8 @@ export class FleetRouter {
   #lastError: string | null = null;
   #loggedDownAt = 0;
   #listenBound: ListenAddress | undefined;
+  /** Why the data-plane address could not be bound, until a later try binds it. */
+  #listenError: unknown;
   #statusServer: Server | undefined;
   #stopped = false;
   readonly #abort = new AbortController();
@@ -142,7 +144,14 @@ export class FleetRouter {
       res.writeHead(200, { "content-type": "application/json" });
       res.end(`${JSON.stringify(status, null, 2)}\n`);
     });
-    this.#statusServer.listen(this.#o.status.port, this.#o.status.host);
+    // Exclusive: in a `serve --workers` worker, node:cluster would otherwise share one socket
+    // among the workers, and a status must be this router's own (outside a cluster it changes
+    // nothing).
+    this.#statusServer.listen({
+      port: this.#o.status.port,
+      host: this.#o.status.host,
+      exclusive: true,
+    });
     await once(this.#statusServer, "listening");
     this.#follow = this.#followLoop();
     this.#reportTimer = setInterval(() => void this.#report(false), this.#o.reportIntervalMs);
@@ -160,12 +169,18 @@ export class FleetRouter {
     return this.#listenBound;
   }
 
-  /** Resolves once a state is served (from disk or the control plane), or after `ms`. */
+  /**
+   * Resolves once a state is served (from disk or the control plane) on the bound listen
+   * address, or false after `ms`; rejects with the bind error if the address cannot be bound
+   * (a state without a socket serves nobody, and a caller that waits for it must hear why).
+   */
   async serving(ms: number): Promise<boolean> {
     const until = Date.now() + ms;
-    while (this.#router === undefined && Date.now() < until)
+    while (this.#listenBound === undefined && Date.now() < until) {
+      if (this.#listenError !== undefined) throw this.#listenError;
       await new Promise((r) => setTimeout(r, 20));
-    return this.#router !== undefined;
+    }
+    return this.#listenBound !== undefined;
   }
 
   status(): FleetRouterStatus {
@@ -323,8 +338,15 @@ export class FleetRouter {
     this.#source = source;
     this.#from = from;
     if (changed || this.#servingSince === null) this.#servingSince = at;
-    if (this.#listenBound === undefined)
-      this.#listenBound = await this.#router.listen(this.#o.listen);
+    if (this.#listenBound === undefined) {
+      try {
+        this.#listenBound = await this.#router.listen(this.#o.listen);
+        this.#listenError = undefined;
+      } catch (err) {
+        this.#listenError = err;
+        throw err;
+      }
+    }
     if (changed)
       this.#o.log.info(
         {

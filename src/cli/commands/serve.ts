@@ -1,10 +1,11 @@
 import { readFileSync } from "node:fs";
+import { availableParallelism } from "node:os";
 import type { Command } from "commander";
 import { storeLocation } from "../../cluster/store-url.js";
 import { AviaryError } from "../../errors.js";
 import { loadSpecFile, SpecError } from "../../spec/load.js";
 import type { Store } from "../../store/store.js";
-import { formatListenAddress } from "../../util/address.js";
+import { formatListenAddress, type ListenAddress, parseListenAddress } from "../../util/address.js";
 import { parseDuration } from "../../util/duration.js";
 import { createLogger, type Logger } from "../../util/log.js";
 import { EXIT } from "../exit.js";
@@ -18,6 +19,7 @@ interface ServeOptions {
   store?: string;
   lease: string;
   instance?: string;
+  workers?: string;
 }
 
 export function registerServe(program: Command): void {
@@ -57,6 +59,10 @@ export function registerServe(program: Command): void {
       "--instance <name>",
       "this instance's name in the cluster (default: <hostname>-<pid>-<4 hex>)",
     )
+    .option(
+      "--workers <n|auto>",
+      "serve the data plane from N worker processes (auto: one per core), each a fleet router following this process; the spec's engine must be embedded or fleet",
+    )
     .addHelpText(
       "after",
       "\nExamples:\n  aviary serve -c examples/aviary.yaml --listen 127.0.0.1:8080\n  AVIARY_STORE=postgres://aviary:secret@db:5432/aviary aviary serve -c aviary.yaml --lease 10s",
@@ -64,7 +70,13 @@ export function registerServe(program: Command): void {
     .action(async (opts: ServeOptions) => {
       const log = createLogger();
       installProcessPolicy(log);
+      const workers = opts.workers === undefined ? undefined : workerCount(opts.workers);
       const spec = await loadSpecFile(opts.config);
+      if (workers !== undefined && !WORKER_ENGINES.has(spec.dataplane.engine))
+        throw new AviaryError(
+          "AVIARY_BAD_REQUEST",
+          `--workers: the spec's dataplane.engine is ${spec.dataplane.engine}; --workers needs embedded or fleet (the workers are Aviary's own routers)`,
+        );
       const leaseMs = parseDuration(opts.lease);
       if (leaseMs === undefined || leaseMs < 1_000 || leaseMs > 300_000)
         throw new AviaryError(
@@ -75,19 +87,53 @@ export function registerServe(program: Command): void {
       // Loaded here, not at the top: every other verb would pay for the whole server at start.
       const { startAviary } = await import("../../server.js");
       const openedStore = where.url === undefined ? undefined : await openPostgres(where.url);
-      const aviary = await startAviary({
-        spec,
-        log,
-        dataDir: opts.dataDir,
-        leaseMs,
-        ...(openedStore ? { openedStore } : {}),
-        ...(opts.instance ? { instance: opts.instance } : {}),
-        specSource: opts.config,
-        faults: crashHooks(),
-        ...(opts.listen ? { listen: opts.listen } : {}),
-        ...(opts.admin ? { admin: opts.admin } : {}),
-        ...(opts.initStore ? { store: { initStore: true } } : {}),
-      });
+      const pools = workers === undefined ? undefined : await import("../../workers/primary.js");
+      const routerToken = pools?.runRouterToken();
+      const pool =
+        workers === undefined || routerToken === undefined || pools === undefined
+          ? undefined
+          : new pools.WorkerPool({
+              count: workers,
+              token: routerToken,
+              listen: listenOf(opts.listen ?? spec.listen),
+              dataDir: opts.dataDir,
+              log,
+            });
+      let aviary: Awaited<ReturnType<typeof startAviary>>;
+      try {
+        aviary = await startAviary({
+          spec,
+          log,
+          dataDir: opts.dataDir,
+          leaseMs,
+          ...(openedStore ? { openedStore } : {}),
+          ...(opts.instance ? { instance: opts.instance } : {}),
+          specSource: opts.config,
+          faults: crashHooks(),
+          ...(opts.listen ? { listen: opts.listen } : {}),
+          ...(opts.admin ? { admin: opts.admin } : {}),
+          ...(opts.initStore ? { store: { initStore: true } } : {}),
+          ...(pool && routerToken
+            ? {
+                workers: { routerToken },
+                beforeElection: async (admin) => pool.fork(admin),
+              }
+            : {}),
+        });
+      } catch (err) {
+        await pool?.drain();
+        throw err;
+      }
+      let listenShown = formatListenAddress(aviary.listen);
+      if (pool !== undefined) {
+        try {
+          listenShown = await pool.ready(aviary);
+        } catch (err) {
+          await pool.drain();
+          await aviary.close();
+          throw err;
+        }
+      }
       let stopping = false;
       // One reload at a time: SIGHUPs that arrive during a reload make one more after it, which
       // reads the file as it is then. A reload that fails for any reason (a broken edit, a file
@@ -123,10 +169,13 @@ export function registerServe(program: Command): void {
         }
         stopping = true;
         log.info({ signal }, "draining");
-        aviary.close().then(
-          () => process.exit(EXIT.ok),
-          () => process.exit(EXIT.failed),
-        );
+        // Workers first: their last reports (leaving) still reach this control plane.
+        (pool?.drain() ?? Promise.resolve())
+          .then(() => aviary.close())
+          .then(
+            () => process.exit(EXIT.ok),
+            () => process.exit(EXIT.failed),
+          );
       };
       process.on("SIGTERM", () => stop("SIGTERM"));
       process.on("SIGINT", () => stop("SIGINT"));
@@ -134,7 +183,7 @@ export function registerServe(program: Command): void {
       // signals as soon as it reads this line must reach them.
       log.info(
         {
-          listen: formatListenAddress(aviary.listen),
+          listen: listenShown,
           admin: formatListenAddress(aviary.adminAddress),
           role: aviary.cluster.state().role,
           instance: aviary.cluster.instance,
@@ -145,11 +194,34 @@ export function registerServe(program: Command): void {
           services: spec.services.length,
           dataDir: opts.dataDir,
           tokenFrom: aviary.tokenSource,
+          ...(pool ? { workers: workers, workerPids: pool.pids() } : {}),
         },
         "aviary serving",
       );
       escapeFaults();
     });
+}
+
+/** Engines whose router is Aviary's own, so that workers can be fleet routers. */
+const WORKER_ENGINES = new Set(["embedded", "fleet"]);
+
+function listenOf(text: string): ListenAddress {
+  const a = parseListenAddress(text);
+  if (a === undefined)
+    throw new AviaryError("AVIARY_BAD_REQUEST", `--listen: expected HOST:PORT, got '${text}'`);
+  return a;
+}
+
+/** `--workers`: a whole number from 1, or `auto` (one per core Node may use). */
+function workerCount(text: string): number {
+  if (text === "auto") return availableParallelism();
+  const n = Number(text);
+  if (!/^\d+$/.test(text) || !Number.isSafeInteger(n) || n < 1 || n > 1024)
+    throw new AviaryError(
+      "AVIARY_BAD_REQUEST",
+      `--workers ${text}: expected a number of workers from 1 to 1024, or auto`,
+    );
+  return n;
 }
 
 /**
