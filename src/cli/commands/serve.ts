@@ -86,7 +86,8 @@ export function registerServe(program: Command): void {
       const where = storeLocation(opts.store);
       // Loaded here, not at the top: every other verb would pay for the whole server at start.
       const { startAviary } = await import("../../server.js");
-      const openedStore = where.url === undefined ? undefined : await openPostgres(where.url);
+      const openedStore =
+        where.url === undefined ? undefined : await openPostgres(where.url, leaseMs);
       const pools = workers === undefined ? undefined : await import("../../workers/primary.js");
       const routerToken = pools?.runRouterToken();
       const pool =
@@ -317,8 +318,19 @@ function crashHooks(): { beforeCommit?: () => void; afterCommit?: () => void } {
   return { ...(beforeCommit ? { beforeCommit } : {}), ...(afterCommit ? { afterCommit } : {}) };
 }
 
-/** The Postgres store at `url` (loaded only when asked for: SQLite users never load the client). */
-async function openPostgres(url: string): Promise<Store> {
-  const { openPostgresStore } = await import("../../store/postgres/postgres-store.js");
-  return openPostgresStore(url);
+/**
+ * The Postgres store at `url` (loaded only when asked for: SQLite users never load the client).
+ * A frozen instance's transaction is ended by the server within half a short lease, so that a
+ * takeover never waits on its locks for longer than the lease itself.
+ */
+async function openPostgres(url: string, leaseMs: number): Promise<Store> {
+  const { DEFAULT_IDLE_IN_TRANSACTION_TIMEOUT_MS, openPostgresStore } = await import(
+    "../../store/postgres/postgres-store.js"
+  );
+  return openPostgresStore(url, {
+    idleInTransactionTimeoutMs: Math.min(
+      DEFAULT_IDLE_IN_TRANSACTION_TIMEOUT_MS,
+      Math.floor(leaseMs / 2),
+    ),
+  });
 }

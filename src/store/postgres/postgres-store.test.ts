@@ -97,6 +97,60 @@ describe("postgres store: two instances on one database", () => {
     });
   });
 
+  it("a leader frozen inside a fenced transaction holds the lease row only until the server's idle timeout", async () => {
+    const url = await freshDatabase();
+    const a = await openPostgresStore(url, { idleInTransactionTimeoutMs: 400 });
+    const b = await openPostgresStore(url);
+    try {
+      const lease = await a.acquireLease("controller", "i-a", 300);
+      assert.ok(lease);
+      const leader = a.fenced({ lease: "controller", holder: "i-a", epoch: lease.epoch });
+      let thaw!: () => void;
+      const frozen = new Promise<void>((resolve) => {
+        thaw = resolve;
+      });
+      let began!: () => void;
+      const begun = new Promise<void>((resolve) => {
+        began = resolve;
+      });
+      // The leader sends nothing more inside its transaction, as a SIGSTOPped process would.
+      const inFlight = leader
+        .transaction(async (tx) => {
+          await tx.appendEvent(anEvent({ type: "frozen" }));
+          began();
+          await frozen;
+          await tx.appendEvent(anEvent({ type: "after-thaw" }));
+        })
+        .then(
+          () => "committed",
+          (e: unknown) => e,
+        );
+      await begun;
+      const taken = await b.acquireLease("controller", "i-b", 60_000).then(async (l) => {
+        if (l === undefined) {
+          // Not yet expired on the database's clock: the lock was free; try once it has.
+          await until(async () => {
+            const r = await b.readLease("controller");
+            return r !== undefined && r.expiresAt <= r.now ? true : undefined;
+          });
+          return b.acquireLease("controller", "i-b", 60_000);
+        }
+        return l;
+      });
+      assert.equal(taken?.epoch, lease.epoch + 1);
+      // Without the server's timeout the takeover waits on the row lock until the store's own
+      // deadline (5 s) and rejects with StoreUnavailableError: the leader is still frozen here.
+      thaw();
+      const outcome = await inFlight;
+      assert.notEqual(outcome, "committed", "the frozen transaction was ended by the server");
+      assert.deepEqual(await b.eventsAfter(0), [], "nothing of it committed");
+      await assert.rejects(leader.appendEvent(anEvent({ type: "late" })), FencedError);
+    } finally {
+      await a.close();
+      await b.close();
+    }
+  });
+
   it("NOTIFY wakes the other store with the kind written, once per kind and transaction", async () => {
     await withStores(await freshDatabase(), 2, async (a, b) => {
       const seen: ChangeKind[] = [];

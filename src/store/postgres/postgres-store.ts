@@ -48,10 +48,23 @@ export interface PostgresStoreOptions {
    * steps down before a stuck renewal fails: the deadline then only bounds the call.
    */
   queryTimeoutMs?: number;
+  /**
+   * Milliseconds a session may sit inside an open transaction without sending anything before
+   * the server ends it (`idle_in_transaction_session_timeout`). Default 2,000. A fenced
+   * transaction locks the lease row; an instance frozen inside one (SIGSTOP, a VM pause) would
+   * hold that lock for as long as it stays frozen, and every other instance would wait on it to
+   * take the lease: the server-side timeout frees the lock (the frozen transaction rolls back)
+   * while the client can do nothing. Aviary's transactions send their statements back to back,
+   * so only a stalled process comes near it. Keep it under the lease's ttl.
+   */
+  idleInTransactionTimeoutMs?: number;
 }
 
 /** See {@link PostgresStoreOptions.queryTimeoutMs}. */
 export const DEFAULT_QUERY_TIMEOUT_MS = 5_000;
+
+/** See {@link PostgresStoreOptions.idleInTransactionTimeoutMs}. */
+export const DEFAULT_IDLE_IN_TRANSACTION_TIMEOUT_MS = 2_000;
 
 /** The Postgres store: a Store that also says whether the database answers (`/healthz`). */
 export type PostgresStore = Store & HealthReporting;
@@ -104,12 +117,21 @@ export async function openPostgresStore(
   if (!Number.isSafeInteger(timeoutMs) || timeoutMs <= 0) {
     throw new RangeError(`queryTimeoutMs must be a whole number of ms > 0, got ${timeoutMs}`);
   }
+  const idleInTxMs = options.idleInTransactionTimeoutMs ?? DEFAULT_IDLE_IN_TRANSACTION_TIMEOUT_MS;
+  if (!Number.isSafeInteger(idleInTxMs) || idleInTxMs <= 0) {
+    throw new RangeError(
+      `idleInTransactionTimeoutMs must be a whole number of ms > 0, got ${idleInTxMs}`,
+    );
+  }
   const client = (max: number) =>
     postgres(url, {
       max,
       connect_timeout: options.connectTimeoutS ?? 10,
       onnotice: () => {},
-      connection: { application_name: "aviary" },
+      connection: {
+        application_name: "aviary",
+        idle_in_transaction_session_timeout: idleInTxMs,
+      },
       // Times and sequence numbers are bigint: as JS numbers (exact up to 2^53).
       types: {
         bigint: {
