@@ -439,10 +439,16 @@ for (const [backend, fresh] of backends)
       await a.controller.applySpec(spec.services, OPERATOR, { dryRun: false, source: "api" });
       await settled();
       const seen = (await a.store.eventsAfter(0)).length;
+      const applied = await a.store.getAppliedSpec();
       await a.die();
       const b = await lead(open, "b");
       leaders.push(b);
       await settled();
+      assert.equal(
+        (await b.store.getAppliedSpec())?.revision,
+        applied?.revision,
+        "the applied spec keeps its revision (routers see no new state)",
+      );
       const since = (await b.store.eventsAfter(0)).slice(seen);
       assert.deepEqual(
         since.map((e) => `${e.type} ${e.service}: ${e.reason}`),

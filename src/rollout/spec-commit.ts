@@ -8,6 +8,7 @@
 
 import type { AnalysisTemplate, Service } from "../spec/schema.js";
 import type { Store, StoreTx } from "../store/store.js";
+import { sameJson } from "../util/same-json.js";
 import { abortCommand, isTerminal, type Transition } from "./machine.js";
 import { rolloutStart } from "./rollout-start.js";
 import type { SpecChange } from "./spec-changes.js";
@@ -163,15 +164,21 @@ export async function commitSpec(
   return { written, started: [...started] };
 }
 
-/** The applied spec, one revision on from the stored one, in the spec's own transaction. */
+/**
+ * The applied spec, one revision on from the stored one, in the spec's own transaction. The
+ * same spec again (a new leader's start, a reload of an unchanged file) keeps the stored record,
+ * its revision and source included: routers take a new revision for a new state.
+ */
 async function putSpec(tx: StoreTx, spec: SpecRecord, now: number): Promise<void> {
   const stored = await tx.getAppliedSpec();
+  // As JSON: what a spec file or an API apply parses to, so any instance can parse it back.
+  const document = JSON.parse(
+    JSON.stringify({ services: spec.services, analysisTemplates: spec.templates }),
+  ) as unknown;
+  if (stored !== undefined && sameJson(stored.spec, document)) return;
   await tx.putAppliedSpec({
     revision: (stored?.revision ?? 0) + 1,
-    // As JSON: what a spec file or an API apply parses to, so any instance can parse it back.
-    spec: JSON.parse(
-      JSON.stringify({ services: spec.services, analysisTemplates: spec.templates }),
-    ) as unknown,
+    spec: document,
     source: spec.source,
     appliedAt: now,
   });
