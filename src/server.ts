@@ -318,7 +318,7 @@ export async function startAviary(opts: AviaryOptions): Promise<RunningAviary> {
     log: opts.log,
     ...(opts.streams ? { streams: opts.streams } : {}),
     ...opts.adminLimits,
-    ...(fleet ? { fleet: fleet.api } : {}),
+    ...(fleet ? { fleet: fleet.api, windows: fleet.metrics } : {}),
   });
 
   // An external engine's access log feeds the same per-version windows the embedded router

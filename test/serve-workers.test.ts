@@ -164,6 +164,7 @@ describe("aviary serve --workers", () => {
     assert.deepEqual(fields.slice(0, 2), ["listen", "admin"]);
     assert.equal(ready.listen, `127.0.0.1:${listen}`);
     assert.equal(ready.workers, 2);
+    assert.equal(ready.engine, "fleet", "the engine in force, not the spec's embedded");
     const pids = ready.workerPids as number[];
     assert.equal(pids.length, 2);
     for (const pid of pids) assert.ok(alive(pid), `worker ${pid} runs`);
@@ -248,6 +249,13 @@ describe("aviary serve --workers", () => {
     const counted = (c.canary?.requests ?? 0) + (c.stable?.requests ?? 0);
     // Round-robin gives each worker about half: one worker's figures alone would be ~200.
     assert.equal(counted, sent, JSON.stringify(c));
+    // The charts (dashboard, `aviary get --watch`) read the same merged figures: no request
+    // passes through the primary, whose own registry is empty.
+    const charted = await api<{
+      versions: Array<{ version: string; summary: { requests: number } }>;
+    }>("/api/v1/services/shop/metrics");
+    const chartedTotal = charted.versions.reduce((n, v) => n + v.summary.requests, 0);
+    assert.ok(chartedTotal >= sent, `the metrics route counts ${chartedTotal} of ${sent} requests`);
 
     cli("promote", "shop", "--full");
     await until(

@@ -1,7 +1,8 @@
 /**
  * Per-version metrics of a service for charts (the CLI's `get --watch`, the dashboard): the
  * current stable and canary, each summarized over a window and as a series of step-long
- * sub-windows, read from the data plane's own metrics registry. Figures without requests
+ * sub-windows, read from the data plane's windows (this process's registry, or the fleet's
+ * routers' figures merged, with `dataplane.engine: fleet`). Figures without requests
  * (an error rate, a latency) are null, never a silent 0.
  *
  * @module
@@ -9,7 +10,7 @@
 
 import { z } from "zod";
 import type { ControlReads } from "../cluster/reads.js";
-import type { MetricsRegistry, WindowSummary } from "../dataplane/metrics/registry.js";
+import type { WindowQuery, WindowSummary } from "../dataplane/metrics/registry.js";
 import type { TrafficState } from "../rollout/types.js";
 import type { Clock } from "../util/clock.js";
 import { formatDuration, parseDuration } from "../util/duration.js";
@@ -27,6 +28,14 @@ export interface MetricsSummary {
   p50Ms: number | null;
   p95Ms: number | null;
   p99Ms: number | null;
+}
+
+/**
+ * Where the per-version windows come from: the process's own registry when it routes the
+ * traffic (embedded, or an engine's access log), the fleet's merged reports when routers do.
+ */
+export interface WindowSource {
+  query(q: WindowQuery): WindowSummary;
 }
 
 export interface MetricsPoint {
@@ -63,7 +72,7 @@ export interface ServiceMetrics {
  * keeps its history across a promotion.
  */
 export function serviceMetrics(
-  registry: MetricsRegistry,
+  registry: WindowSource,
   service: string,
   traffic: TrafficState,
   now: number,
@@ -168,7 +177,7 @@ export function metricsQuery(maxWindowMs: number) {
 
 export function metricsRoutes(
   controller: ControlReads,
-  registry: MetricsRegistry,
+  registry: WindowSource,
   maxWindowMs: number,
   clock: Clock,
 ): ApiRoute[] {

@@ -24,7 +24,7 @@ import { installJsonBody } from "./body.js";
 import { DEFAULT_MAX_CONNECTIONS, limitConnections } from "./connections.js";
 import { type FleetApi, fleetRoutes } from "./fleet-routes.js";
 import { type ApiStore, historyRoutes } from "./history-routes.js";
-import { metricsRoutes } from "./metrics-routes.js";
+import { metricsRoutes, type WindowSource } from "./metrics-routes.js";
 import { openApiDocument } from "./openapi.js";
 import { BODY_LIMIT, errorHandler, problem, sendProblem } from "./problem.js";
 import { rolloutRoutes } from "./rollout-routes.js";
@@ -34,6 +34,12 @@ import type { TokenRegistry } from "./tokens.js";
 
 export interface AdminOptions {
   metrics: MetricsRegistry;
+  /**
+   * What the charts read (`GET /api/v1/services/{name}/metrics`) when not `metrics`: the
+   * fleet's merged figures, since with `dataplane.engine: fleet` (and `serve --workers`) no
+   * request passes through this process.
+   */
+  windows?: WindowSource;
   /** How far back the metrics registry reaches (the spec's metrics.window), ms. */
   metricsWindowMs: number;
   controller: ControlReads;
@@ -82,7 +88,12 @@ export function adminRoutes(opts: AdminOptions, streams: EventStreams): ApiRoute
   const table: ApiRoute[] = [
     ...rolloutRoutes(opts.controller, opts.commands),
     ...historyRoutes(opts.controller, opts.store),
-    ...metricsRoutes(opts.controller, opts.metrics, opts.metricsWindowMs, opts.clock),
+    ...metricsRoutes(
+      opts.controller,
+      opts.windows ?? opts.metrics,
+      opts.metricsWindowMs,
+      opts.clock,
+    ),
     ...streamRoutes(opts.controller, streams),
     ...(opts.fleet ? fleetRoutes(opts.fleet) : []),
     route({

@@ -190,7 +190,7 @@ export function registerServe(program: Command): void {
           instance: aviary.cluster.instance,
           store: where.shown,
           dashboard: `http://${formatListenAddress(aviary.adminAddress)}/dashboard/`,
-          engine: spec.dataplane.engine,
+          engine: pool ? "fleet" : spec.dataplane.engine, // the engine in force (--workers: the fleet)
           ...(aviary.logs ? { logs: `udp://${formatListenAddress(aviary.logs.address)}` } : {}),
           services: spec.services.length,
           dataDir: opts.dataDir,
