@@ -12,10 +12,9 @@ import { get, type IncomingMessage } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { request } from "undici";
 import { CONTROLLER_LEASE } from "../src/cluster/leadership.js";
 import type { RolloutEvent } from "../src/rollout/types.js";
-import { type RunningAviary, startAviary } from "../src/server.js";
+import { startAviary } from "../src/server.js";
 import { Spec } from "../src/spec/schema.js";
 import { openPostgresStore } from "../src/store/postgres/postgres-store.js";
 import { type PostgresServer, startPostgres } from "../src/store/postgres/process.js";
@@ -23,50 +22,13 @@ import { openSqliteStore } from "../src/store/sqlite/sqlite-store.js";
 import type { Store } from "../src/store/store.js";
 import { formatListenAddress } from "../src/util/address.js";
 import { silentLogger } from "../src/util/log.js";
+import { apiCaller, type Instance, until } from "./cluster-fixtures.js";
 import { startUpstream, type Upstream } from "./fixtures.js";
 
 const TOKEN = "cluster-test-operator-token";
 const LEASE_MS = 1_000;
 
-interface Instance {
-  name: string;
-  aviary: RunningAviary;
-  store: Store;
-  admin: string;
-}
-
-async function call(
-  inst: Instance,
-  method: string,
-  path: string,
-  body?: unknown,
-): Promise<{ status: number; json: Record<string, unknown> }> {
-  const res = await request(`${inst.admin}${path}`, {
-    method: method as "GET",
-    headers: {
-      authorization: `Bearer ${TOKEN}`,
-      ...(body !== undefined ? { "content-type": "application/json" } : {}),
-    },
-    ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
-  });
-  const text = await res.body.text();
-  return { status: res.statusCode, json: text === "" ? {} : JSON.parse(text) };
-}
-
-/** Bounded polling (never a duration asserted). */
-async function until<T>(
-  what: string,
-  check: () => Promise<T | undefined> | T | undefined,
-  ms = 20_000,
-): Promise<T> {
-  const end = performance.now() + ms;
-  for (;;) {
-    const v = await check();
-    if (v !== undefined && v !== false) return v;
-    if (performance.now() > end) assert.fail(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
+const call = apiCaller(TOKEN);
 
 /** A Server-Sent Events reader: every `rollout-event` id and event, as received. */
 class Sse {
