@@ -91,6 +91,18 @@ describe("flags in the spec", () => {
     ]);
   });
 
+  it("refuse a bad variant name at the name, saying why", () => {
+    const found = problems(
+      good.replace("{ on: true, off: false }", "{ on: true, 'o f f': false }"),
+    );
+    assert.deepEqual(found[0], [
+      4,
+      27,
+      "flags[0].variants.o f f",
+      `invalid name "o f f": expected a variant name: 1-63 letters, digits, '.', '_' or '-', starting and ending alphanumeric`,
+    ]);
+  });
+
   it("refuse a duplicate key at the second flag", () => {
     const found = problems(`${good}${good.replace("flags:\n", "")}`);
     assert.deepEqual(found, [
