@@ -74,7 +74,7 @@ export function compileFlag(flag: Flag): CompiledFlag {
         outcomes.push(rolloutOutcome(flag, rule.rollout, results, meta));
       } else if (rule.split !== undefined) {
         outcomes.push(splitOutcome(flag, rule.split, results, meta));
-      }
+      } else throw new Error(`flag ${flag.key}: rules[${i}] serves nothing (not a validated flag)`);
     });
     let fallthrough: Outcome;
     if (flag.rollout !== undefined) fallthrough = rolloutOutcome(flag, flag.rollout, results);
