@@ -92,7 +92,8 @@ export const Service = z
         message: "with a strategy, the rollout sets the weight: leave weight out",
       });
     }
-    if (Math.round(s.weight * 100) !== s.weight * 100) {
+    // w × 100 in binary floating point is not always whole for two decimals (0.29 × 100).
+    if (Math.abs(Math.round(s.weight * 100) - s.weight * 100) > 1e-6) {
       ctx.addIssue({
         code: "custom",
         path: ["weight"],
