@@ -137,6 +137,7 @@ const FRAGMENT_KINDS: Record<string, (doc: unknown) => unknown> = {
   analysisTemplate: (d) => ({ analysisTemplates: [d] }),
   metric: (d) => ({ analysisTemplates: [{ name: "fragment", metrics: [d] }] }),
   notification: (d) => ({ notifications: [d] }),
+  flag: (d) => ({ flags: [d] }),
 };
 
 const SPEC_KEYS = new Set(Object.keys(Spec.shape));

@@ -12,6 +12,8 @@
  */
 
 import { z } from "zod";
+import * as flagConditions from "../../src/flags/conditions.js";
+import * as flags from "../../src/flags/schema.js";
 import * as analysis from "../../src/spec/analysis.js";
 import { specJsonSchema } from "../../src/spec/json-schema.js";
 import { parseSpec } from "../../src/spec/load.js";
@@ -225,6 +227,25 @@ services: []`,
 services: []`,
     owns: (p) => /^dataplane(\.|$)/.test(p),
   },
+  {
+    title: "Feature flags",
+    intro:
+      "Flags with typed variants, targeting rules tried in order and a percentage rollout of one variant for everyone else, bucketed as services are. See [feature flags](feature-flags.md) for how they are evaluated.",
+    example: `flags:
+  - key: new-checkout
+    type: boolean
+    variants: { on: true, off: false }
+    defaultVariant: off
+    rules:
+      - name: beta testers first
+        when: [{ attribute: user-type, equals: beta-tester }]
+        variant: on
+      - when: [{ attribute: appVersion, semverLt: 2.0.0 }]
+        variant: off
+    rollout: { variant: on, percent: 5 }
+services: []`,
+    owns: (p) => /^flags(\[|\.|$)/.test(p),
+  },
 ];
 
 interface Section {
@@ -244,7 +265,7 @@ interface Section {
  */
 function titledDescriptions(): Map<string, string> {
   const out = new Map<string, string>();
-  for (const mod of [parts, notify, strategy, analysis]) {
+  for (const mod of [parts, notify, strategy, analysis, flags, flagConditions]) {
     for (const value of Object.values(mod)) {
       if (!(value instanceof z.ZodType)) continue;
       const meta = z.globalRegistry.get(value);
@@ -306,7 +327,7 @@ class Walker {
     const title = typeof s.title === "string" ? s.title : undefined;
     if (title !== undefined && !this.titled.has(title))
       throw new Error(
-        `${path}: the titled schema "${title}" is not exported from src/spec (schema-parts, notify, strategy or analysis), so its own description cannot be found`,
+        `${path}: the titled schema "${title}" is not exported from src/spec (schema-parts, notify, strategy or analysis) or src/flags (schema, conditions), so its own description cannot be found`,
       );
     const section: Section = { kind, path, title, schema: s, usedAt: [path], rows: [] };
     this.#byShape.set(key, section);

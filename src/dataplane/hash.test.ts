@@ -1,7 +1,15 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import murmurhash3js from "murmurhash3js";
-import { BUCKETS, bucketerFor, murmur3, PrefixedHasher } from "./hash.js";
+import {
+  BUCKETS,
+  bucketerFor,
+  murmur3,
+  PrefixedHasher,
+  VARIANT_SEED,
+  variantHasherFor,
+  weightedPosition,
+} from "./hash.js";
 
 // Unleash's published cross-SDK vectors (unleash-client-node src/strategy/util.test.ts):
 // normalizedStrategyValue(userId, groupId) = murmur3("groupId:userId", 0) % 100 + 1.
@@ -92,5 +100,20 @@ describe("bucket", () => {
     }
     // Independent 10 % selections overlap on ~1 % of users, not ~10 %.
     assert.ok(both > 50 && both < 170, `overlap ${both}`);
+  });
+});
+
+describe("variant choice", () => {
+  it("is Unleash's normalizedVariantValue: murmur3 of group:key, seed 86028157, over the total weight", () => {
+    for (const group of ["f", "Feature.Variants.C", "a-much-longer-group"]) {
+      const hasher = variantHasherFor(group);
+      for (let i = 0; i < 500; i++) {
+        const key = `user-${i}`;
+        for (const total of [1, 2, 3, 99, 1000]) {
+          const unleash = (murmurhash3js.x86.hash32(`${group}:${key}`, VARIANT_SEED) % total) + 1;
+          assert.equal(weightedPosition(hasher, key, total), unleash, `${group}:${key} / ${total}`);
+        }
+      }
+    }
   });
 });

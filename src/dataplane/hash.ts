@@ -107,3 +107,23 @@ export class PrefixedHasher {
 export function bucketerFor(group: string): PrefixedHasher {
   return new PrefixedHasher(`${group}:`);
 }
+
+/**
+ * The seed Unleash hashes variant choice with (`unleash-client-node` `variant.ts`), so that a
+ * user's variant is independent of whether the same user is inside a gradual rollout (seed 0).
+ */
+export const VARIANT_SEED = 86_028_157;
+
+/**
+ * A weighted-variant bucketer: `group:` hashed with {@link VARIANT_SEED}. Its
+ * {@link weightedPosition} is Unleash's `normalizedVariantValue`, so a split with the same
+ * weights, group and key picks the variant Unleash picks.
+ */
+export function variantHasherFor(group: string): PrefixedHasher {
+  return new PrefixedHasher(`${group}:`, VARIANT_SEED);
+}
+
+/** The key's position in [1, totalWeight]: the first variant whose cumulative weight reaches it wins. */
+export function weightedPosition(hasher: PrefixedHasher, key: string, totalWeight: number): number {
+  return (hasher.hash(key) % totalWeight) + 1;
+}

@@ -146,6 +146,13 @@ services:
     assert.equal(dup[0]!.line, 5);
   });
 
+  it("takes every weight of two decimals, however binary floating point rounds it × 100", () => {
+    const canary = `${minimal}    canary: { version: v2, targets: [http://127.0.0.1:9002] }\n`;
+    for (const w of [0.29, 0.57, 1.13, 4.35, 99.99])
+      assert.equal(parseSpec(`${canary}    weight: ${w}\n`).services[0]!.weight, w);
+    assert.match(problems(`${canary}    weight: 0.125\n`)[0]!.message, /at most two decimals/);
+  });
+
   it("refuses stickiness with zero or two sources, and bad regexes, durations and header names", () => {
     const found = problems(`${minimal}    stickiness: { header: x-user-id, cookie: sid }
     routes:

@@ -153,6 +153,16 @@ function locateIssue(issue: z.core.$ZodIssue, root: unknown, at: At): SpecProble
       message: `unknown field${issue.keys.length === 1 ? "" : "s"} ${names}`,
     };
   }
+  // A refused map key points at the key, not at its value.
+  if (issue.code === "invalid_key") {
+    const owner = nodeAt(root, path.slice(0, -1));
+    const key = path[path.length - 1];
+    const pair = isMap(owner)
+      ? owner.items.find((p) => isScalar(p.key) && p.key.value === key)
+      : undefined;
+    const where = rangeStart(pair?.key) ?? rangeStart(owner) ?? 0;
+    return { ...at(where), path: formatPath(path), message: describeIssue(issue) };
+  }
   // A missing field has no node: point at the nearest ancestor that exists.
   let node: unknown;
   for (let depth = path.length; depth >= 0; depth--) {
@@ -165,6 +175,13 @@ function locateIssue(issue: z.core.$ZodIssue, root: unknown, at: At): SpecProble
 function describeIssue(issue: z.core.$ZodIssue): string {
   if (issue.code === "invalid_type" && issue.input === undefined)
     return "required field is missing";
+  // A map's key (a header name, a variant name) refused: say which key and why, not zod's
+  // "Invalid key in record".
+  if (issue.code === "invalid_key") {
+    const inner = issue.issues[0];
+    const key = issue.path[issue.path.length - 1];
+    return `invalid name ${JSON.stringify(String(key))}${inner === undefined ? "" : `: ${describeIssue(inner)}`}`;
+  }
   if (issue.code === "invalid_union") {
     // A branch that matched the shape and failed only inside says more than the union does.
     const inner = issue.errors.find(

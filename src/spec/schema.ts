@@ -9,6 +9,7 @@
  */
 
 import { z } from "zod";
+import { Flag } from "../flags/schema.js";
 import { capabilityIssues } from "../providers/traffic/capabilities.js";
 import { engineCapabilities } from "../providers/traffic/engines.js";
 import { listenConflict } from "../util/address.js";
@@ -91,7 +92,8 @@ export const Service = z
         message: "with a strategy, the rollout sets the weight: leave weight out",
       });
     }
-    if (Math.round(s.weight * 100) !== s.weight * 100) {
+    // w × 100 in binary floating point is not always whole for two decimals (0.29 × 100).
+    if (Math.abs(Math.round(s.weight * 100) - s.weight * 100) > 1e-6) {
       ctx.addIssue({
         code: "custom",
         path: ["weight"],
@@ -212,6 +214,12 @@ export const Spec = z
       .array(Notification)
       .default([])
       .describe("Where rollout events are sent as they happen."),
+    flags: z
+      .array(Flag)
+      .default([])
+      .describe(
+        "Feature flags: typed variants, targeting rules and a percentage rollout ([feature flags](feature-flags.md)).",
+      ),
   })
   .superRefine((spec, ctx) => {
     checkAnalysisTemplates(spec.analysisTemplates, ctx);
@@ -230,6 +238,17 @@ export const Spec = z
         params: { orAt: ["listen"] },
       });
     }
+    const flagKeys = new Map<string, number>();
+    spec.flags.forEach((f, i) => {
+      const seen = flagKeys.get(f.key);
+      if (seen !== undefined)
+        ctx.addIssue({
+          code: "custom",
+          path: ["flags", i, "key"],
+          message: `flag key ${f.key} is already used by flags[${seen}]`,
+        });
+      else flagKeys.set(f.key, i);
+    });
     const names = new Map<string, number>();
     const matches = new Map<string, number>();
     spec.services.forEach((s, i) => {
