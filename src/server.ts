@@ -139,6 +139,12 @@ export async function startAviary(opts: AviaryOptions): Promise<RunningAviary> {
   if (listen === undefined) throw new Error(`invalid listen address ${opts.listen}`);
   if (adminAt === undefined) throw new Error(`invalid admin address ${opts.admin}`);
   checkListenAddresses(listen, adminAt);
+  // Said once at start, so that flags declared in the spec are not taken for flags served.
+  if (opts.spec.flags.length > 0)
+    opts.log.warn(
+      { flags: opts.spec.flags.map((f) => f.key) },
+      "the spec declares feature flags: this version checks them but does not serve or store them yet (docs/feature-flags.md)",
+    );
   const dataplane = dataplaneInForce(opts.spec.dataplane, opts.workers !== undefined);
 
   mkdirSync(opts.dataDir, { recursive: true, mode: 0o700 });
