@@ -140,7 +140,22 @@ describe("postgres store: two instances on one database", () => {
       assert.equal(taken?.epoch, lease.epoch + 1);
       // Without the server's timeout the takeover waits on the row lock until the store's own
       // deadline (5 s) and rejects with StoreUnavailableError: the leader is still frozen here.
+      // Thaw once the server has ended the frozen session: the leader's transaction then goes on
+      // over a closed connection, where the client must not be given a COMMIT or ROLLBACK to
+      // send (it would throw from a timer and end the process; see `abandoned` in the store).
+      const raw = postgres(url, { max: 1, onnotice: () => {} });
+      try {
+        await until(async () => {
+          const [row] = await raw<[{ n: number }]>`
+            SELECT count(*)::int AS n FROM pg_stat_activity
+            WHERE datname = current_database() AND state LIKE 'idle in transaction%'`;
+          return row?.n === 0 ? true : undefined;
+        });
+      } finally {
+        await raw.end({ timeout: 1 });
+      }
       thaw();
+      await new Promise((resolve) => setTimeout(resolve, 50)); // the client's deferred writes
       const outcome = await inFlight;
       assert.notEqual(outcome, "committed", "the frozen transaction was ended by the server");
       assert.deepEqual(await b.eventsAfter(0), [], "nothing of it committed");

@@ -91,6 +91,27 @@ const UNREACHABLE = new Set([
   "57P03", // cannot_connect_now (starting up, shutting down)
 ]);
 
+/**
+ * What a transaction callback returns once its connection is gone: a promise that never
+ * settles. When the connection under `sql.begin` closes (the server ended an idle transaction,
+ * Postgres restarted, the pool was ended at a deadline), `begin` rejects at once, but the
+ * client (postgres 3.4.9) still sends COMMIT or ROLLBACK when the callback settles, and a
+ * write on a closed connection throws from a timer, out of every try/catch, ending the process
+ * (porsager/postgres#1154, #1208). The caller already has its error from `begin`; nothing
+ * refers to this promise, so it is collected.
+ */
+function abandoned(): Promise<never> {
+  return new Promise<never>(() => {});
+}
+
+/** The connection under a transaction closed (not an SQL error on a live one). */
+function isConnectionGone(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  return (
+    code === "CONNECTION_CLOSED" || code === "CONNECTION_ENDED" || code === "CONNECTION_DESTROYED"
+  );
+}
+
 /** `postgres://host:port/database`, without user or password, for error messages. */
 export function describeUrl(url: string): string {
   try {
@@ -296,18 +317,27 @@ function postgresStore(parts: StoreParts): PostgresStore {
   ) =>
     exclusive(operation, true, async ({ sql }) => {
       const txScope: TxScope = { owner, open: true };
+      // Set once `begin` has settled: a callback still running after that must never settle.
+      let over = false;
       try {
         return (await sql.begin(async (t) => {
-          if (fence !== undefined) await checkFence(t, fence);
-          const kinds = new Set<ChangeKind>();
-          const ops = createPgTx(t as unknown as postgres.Sql, (k) => kinds.add(k));
-          const result = await scope.run(txScope, () => fn(txView(ops, txScope)));
-          txScope.open = false;
-          // Delivered at commit only, once per kind and transaction.
-          for (const kind of kinds) await t`SELECT pg_notify(${CHANNEL}, ${kind})`;
-          return result;
+          try {
+            if (fence !== undefined) await checkFence(t, fence);
+            const kinds = new Set<ChangeKind>();
+            const ops = createPgTx(t as unknown as postgres.Sql, (k) => kinds.add(k));
+            const result = await scope.run(txScope, () => fn(txView(ops, txScope)));
+            txScope.open = false;
+            // Delivered at commit only, once per kind and transaction.
+            for (const kind of kinds) await t`SELECT pg_notify(${CHANNEL}, ${kind})`;
+            if (over) return abandoned();
+            return result;
+          } catch (err) {
+            if (over || isConnectionGone(err)) return abandoned();
+            throw err;
+          }
         })) as T;
       } finally {
+        over = true;
         txScope.open = false;
       }
     });
