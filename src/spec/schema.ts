@@ -12,7 +12,7 @@ import { z } from "zod";
 import { Flag } from "../flags/schema.js";
 import { capabilityIssues } from "../providers/traffic/capabilities.js";
 import { engineCapabilities } from "../providers/traffic/engines.js";
-import { listenConflict } from "../util/address.js";
+import { listenConflict, ofrepConflict } from "../util/address.js";
 import { parseCidr } from "../util/cidr.js";
 import { AnalysisTemplate } from "./analysis.js";
 import { checkAnalysisRefs, checkAnalysisTemplates } from "./analysis-checks.js";
@@ -190,6 +190,15 @@ export const MetricsSettings = z
   .describe("The router's per-version metrics. Read at start: a change needs a restart.");
 export type MetricsSettings = z.infer<typeof MetricsSettings>;
 
+export const OfrepSettings = z
+  .strictObject({
+    listen: ListenAddress.describe(
+      "Where OFREP is served (`POST /ofrep/v1/evaluate/flags[/{key}]`, and its change stream), e.g. `0.0.0.0:8016`. Only client keys are accepted there.",
+    ),
+  })
+  .meta({ title: "OFREP" });
+export type OfrepSettings = z.infer<typeof OfrepSettings>;
+
 export const Spec = z
   .strictObject({
     listen: ListenAddress.default("0.0.0.0:8080").describe(
@@ -214,6 +223,9 @@ export const Spec = z
       .array(Notification)
       .default([])
       .describe("Where rollout events are sent as they happen."),
+    ofrep: OfrepSettings.optional().describe(
+      "Flag evaluation over OFREP for OpenFeature SDKs, on its own listener with client keys ([feature flags](feature-flags.md#ofrep)). Absent: no OFREP listener. Read at start: a change needs a restart.",
+    ),
     flags: z
       .array(Flag)
       .default([])
@@ -237,6 +249,11 @@ export const Spec = z
         message: clash,
         params: { orAt: ["listen"] },
       });
+    }
+    if (spec.ofrep !== undefined) {
+      const clash = ofrepConflict(spec.ofrep.listen, spec.listen, spec.admin);
+      if (clash !== undefined)
+        ctx.addIssue({ code: "custom", path: ["ofrep", "listen"], message: clash });
     }
     const flagKeys = new Map<string, number>();
     spec.flags.forEach((f, i) => {
