@@ -24,6 +24,7 @@ import {
   ListenAddress,
   Mirror,
   Name,
+  OfrepSettings,
   OutlierDetection,
   Route,
   ServiceMatch,
@@ -189,15 +190,6 @@ export const MetricsSettings = z
   })
   .describe("The router's per-version metrics. Read at start: a change needs a restart.");
 export type MetricsSettings = z.infer<typeof MetricsSettings>;
-
-export const OfrepSettings = z
-  .strictObject({
-    listen: ListenAddress.describe(
-      "Where OFREP is served (`POST /ofrep/v1/evaluate/flags[/{key}]`, and its change stream), e.g. `0.0.0.0:8016`. Only client keys are accepted there.",
-    ),
-  })
-  .meta({ title: "OFREP" });
-export type OfrepSettings = z.infer<typeof OfrepSettings>;
 
 export const Spec = z
   .strictObject({
