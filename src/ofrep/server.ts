@@ -13,7 +13,7 @@
 
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { TokenRegistry } from "../api/tokens.js";
-import type { FlagSet, ServedFlags } from "../flags/served.js";
+import type { ServedFlags } from "../flags/served.js";
 import type { ListenAddress } from "../util/address.js";
 import type { Clock } from "../util/clock.js";
 import type { Logger } from "../util/log.js";
@@ -163,9 +163,7 @@ async function handle(
     const r = evaluationBody(flag, context.ctx);
     return send(res, r.status, r.body);
   }
-  const text = JSON.stringify(
-    bulkBody(set, context.ctx, eventStreams(req, opts, who.identity.name, set)),
-  );
+  const text = JSON.stringify(bulkBody(set, context.ctx, eventStreams(opts, who.identity.name)));
   const etag = etagOf(text);
   res.setHeader("etag", etag);
   if (noneMatch(req.headers["if-none-match"], etag)) {
@@ -176,24 +174,16 @@ async function handle(
   sendText(res, 200, text);
 }
 
-/** Where the client hears of changes: this listener's stream, with a ticket for its key. */
-function eventStreams(
-  req: IncomingMessage,
-  opts: OfrepOptions,
-  name: string,
-  _set: FlagSet,
-): Record<string, unknown>[] {
+/**
+ * Where the client hears of changes: this listener's stream, with a ticket for its key. As a
+ * path only (ADR-0008's `endpoint` without `origin`): the provider puts it on the origin of its
+ * own base URL, which has the scheme and host the client really uses (a TLS proxy in front
+ * included); the request's Host header would not say the scheme, and is the client's to set.
+ */
+function eventStreams(opts: OfrepOptions, name: string): Record<string, unknown>[] {
   const ticket = issueTicket(opts.tokens, name, opts.clock.now());
   if (ticket === undefined) return [];
   const requestUri = `${CHANGES_PATH}?ticket=${encodeURIComponent(ticket)}`;
-  const host = req.headers.host;
-  // The host the client reached us by, when it is a plain host[:port]; else the provider
-  // resolves the path against its own base URL.
-  if (
-    host !== undefined &&
-    /^[A-Za-z0-9.-]+(:\d{1,5})?$|^\[[0-9A-Fa-f:.]+\](:\d{1,5})?$/.test(host)
-  )
-    return [{ type: "sse", url: `http://${host}${requestUri}`, inactivityDelaySec: 120 }];
   return [{ type: "sse", endpoint: { requestUri }, inactivityDelaySec: 120 }];
 }
 
