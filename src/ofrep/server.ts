@@ -73,6 +73,7 @@ export async function startOfrep(opts: OfrepOptions, at: ListenAddress): Promise
   const streams = new ChangeStreams({
     maxStreams: opts.maxStreams ?? 1_000,
     heartbeatMs: opts.heartbeatMs ?? 15_000,
+    keyKnown: (name) => opts.tokens.clientKeyHashes(name).length > 0,
   });
   const off = opts.flags.onUpdate((set) => streams.changed(set));
   const server = createServer(
@@ -200,19 +201,23 @@ function openStream(
     return;
   }
   const ticket = new URL(url, "http://x").searchParams.get("ticket");
+  let key: string;
   if (ticket !== null) {
-    if (checkTicket(opts.tokens, ticket, opts.clock.now()) === undefined) {
+    const name = checkTicket(opts.tokens, ticket, opts.clock.now());
+    if (name === undefined) {
       refuse(res, 401);
       return;
     }
+    key = name;
   } else {
     const who = checkClientKey(opts.tokens, req.headers);
     if (!who.ok) {
       refuse(res, who.status);
       return;
     }
+    key = who.identity.name;
   }
-  if (!streams.add(res, CORS)) {
+  if (!streams.add(res, key, CORS)) {
     res.setHeader("retry-after", "30");
     send(res, 503, { errorDetails: "too many change streams are open; try again later" });
   }
