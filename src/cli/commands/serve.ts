@@ -192,6 +192,7 @@ export function registerServe(program: Command): void {
           dashboard: `http://${formatListenAddress(aviary.adminAddress)}/dashboard/`,
           engine: spec.dataplane.engine,
           ...(aviary.logs ? { logs: `udp://${formatListenAddress(aviary.logs.address)}` } : {}),
+          ...(aviary.ofrep ? { ofrep: formatListenAddress(aviary.ofrep.address) } : {}),
           services: spec.services.length,
           dataDir: opts.dataDir,
           tokenFrom: aviary.tokenSource,
