@@ -13,6 +13,7 @@
 
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { TokenRegistry } from "../api/tokens.js";
+import { defaultMaxConnections, openFilesSoftLimit } from "../dataplane/connection-cap.js";
 import type { ServedFlags } from "../flags/served.js";
 import type { ListenAddress } from "../util/address.js";
 import type { Clock } from "../util/clock.js";
@@ -32,7 +33,10 @@ export const OFREP_PREFIX = "/ofrep/v1/evaluate/flags";
 export const CHANGES_PATH = "/ofrep/v1/flag-changes";
 
 export interface OfrepLimits {
-  /** Connections open at once; more are closed at accept (default 4096). */
+  /**
+   * Connections open at once; more are closed at accept (default: the router's default for
+   * this process's open-files limit, at most 4096).
+   */
   maxConnections?: number;
   /** Largest request body (default 64 KiB: an evaluation context is a few hundred bytes). */
   maxBodyBytes?: number;
@@ -92,7 +96,10 @@ export async function startOfrep(opts: OfrepOptions, at: ListenAddress): Promise
       });
     },
   );
-  server.maxConnections = opts.maxConnections ?? 4_096;
+  // The router's rule on this process's descriptors, capped lower: an evaluation holds no
+  // upstream connection, but the router's clients and their upstreams share the same budget.
+  server.maxConnections =
+    opts.maxConnections ?? Math.min(4_096, defaultMaxConnections(openFilesSoftLimit()));
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
     server.listen(at.port, at.host, () => {
