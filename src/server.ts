@@ -30,6 +30,8 @@ import { Router } from "./dataplane/router.js";
 import { AviaryError } from "./errors.js";
 import { EventHub } from "./events/hub.js";
 import { StoreTail } from "./events/tail.js";
+import type { Flag } from "./flags/schema.js";
+import { ServedFlags } from "./flags/served.js";
 import { type FleetControlPlane, startFleetControlPlane } from "./fleet/control-plane.js";
 import { NotificationFeed } from "./notify/feed.js";
 import { callGate, resolveGateHook } from "./notify/gate-client.js";
@@ -38,16 +40,23 @@ import {
   readNotificationTargets,
   startNotifier,
 } from "./notify/notifier.js";
+import { type OfrepLimits, type OfrepServer, startOfrep } from "./ofrep/server.js";
 import { createMetricProvider } from "./providers/metrics/factory.js";
 import { createTrafficProvider, servesInProcess } from "./providers/traffic/factory.js";
 import { KnownVersions } from "./providers/traffic/logs/known-versions.js";
 import { type LogListener, startLogListener } from "./providers/traffic/logs/listener.js";
 import { Controller } from "./rollout/controller.js";
 import type { SpecChange } from "./rollout/spec-changes.js";
+import { appliedDocument } from "./rollout/spec-commit.js";
 import type { AnalysisTemplate, Service, Spec } from "./spec/schema.js";
 import { openSqliteStore, type SqliteStoreOptions } from "./store/sqlite/sqlite-store.js";
 import type { Store } from "./store/store.js";
-import { checkListenAddresses, type ListenAddress, parseListenAddress } from "./util/address.js";
+import {
+  checkListenAddresses,
+  checkOfrepAddress,
+  type ListenAddress,
+  parseListenAddress,
+} from "./util/address.js";
 import { type Clock, systemClock } from "./util/clock.js";
 import { parseDuration } from "./util/duration.js";
 import type { Logger } from "./util/log.js";
@@ -67,6 +76,8 @@ export interface AviaryOptions {
   faults?: { beforeCommit?: () => void; afterCommit?: () => void };
   /** Event stream limits of the admin server (tests lower them). */
   streams?: AdminOptions["streams"];
+  /** The OFREP listener's limits (tests lower them). */
+  ofrepLimits?: OfrepLimits;
   /** The admin server's connection cap and request-head timeout (tests lower them). */
   adminLimits?: Pick<AdminOptions, "maxConnections" | "headersTimeoutMs">;
   /** Where the spec came from (the file as given), kept with the applied spec in the store. */
@@ -113,6 +124,10 @@ export interface RunningAviary {
   adminAddress: ListenAddress;
   /** The engine's access-log listener (external engines only). */
   logs: LogListener | undefined;
+  /** The flags of the applied spec, as this instance serves them. */
+  flags: ServedFlags;
+  /** The OFREP listener, when the spec has an `ofrep` section. */
+  ofrep: OfrepServer | undefined;
   /** The fleet's part (engine fleet, or `workers`): its board and merged figures. */
   fleet: FleetControlPlane | undefined;
   /** Where the operator token came from (env or file); never the token itself. */
@@ -139,11 +154,13 @@ export async function startAviary(opts: AviaryOptions): Promise<RunningAviary> {
   if (listen === undefined) throw new Error(`invalid listen address ${opts.listen}`);
   if (adminAt === undefined) throw new Error(`invalid admin address ${opts.admin}`);
   checkListenAddresses(listen, adminAt);
+  const ofrepAt = opts.spec.ofrep && parseListenAddress(opts.spec.ofrep.listen);
+  if (ofrepAt !== undefined) checkOfrepAddress(ofrepAt, listen, adminAt);
   // Said once at start, so that flags declared in the spec are not taken for flags served.
-  if (opts.spec.flags.length > 0)
+  if (opts.spec.flags.length > 0 && ofrepAt === undefined)
     opts.log.warn(
       { flags: opts.spec.flags.map((f) => f.key) },
-      "the spec declares feature flags: this version checks them but does not serve or store them yet (docs/feature-flags.md)",
+      "the spec declares feature flags but no ofrep.listen: they are stored, and no client can evaluate them (docs/feature-flags.md)",
     );
   const dataplane = dataplaneInForce(opts.spec.dataplane, opts.workers !== undefined);
 
@@ -206,6 +223,7 @@ export async function startAviary(opts: AviaryOptions): Promise<RunningAviary> {
   // order): a controller's own commits only wake the tail, they never reach the hub directly.
   const tail = new StoreTail({ store, hub, clock: systemClock, log: opts.log });
   const tickMs = parseDuration(opts.spec.controller.tick) as number;
+  const flags = new ServedFlags({ store, log: opts.log });
   const controllerOn = (s: Store) =>
     new Controller({
       store: s,
@@ -228,6 +246,7 @@ export async function startAviary(opts: AviaryOptions): Promise<RunningAviary> {
       // Secrets of gates are read before a spec is applied (at start, on a reload, on an apply):
       // a missing one refuses the spec, naming it, rather than surfacing at the first rollback.
       validate: checkGateHooks,
+      onSpecCommitted: () => flags.refresh(),
     });
   const notifyOn = (fenced: Store) =>
     startNotifying(fenced, {
@@ -275,7 +294,7 @@ export async function startAviary(opts: AviaryOptions): Promise<RunningAviary> {
       );
       const controller = controllerOn(fenced);
       try {
-        await controller.start(run.services, run.templates, run.source, run.previous);
+        await controller.start(run.services, run.templates, run.source, run.previous, run.flags);
       } catch (err) {
         await controller.stop();
         throw err;
@@ -330,8 +349,11 @@ export async function startAviary(opts: AviaryOptions): Promise<RunningAviary> {
   // An external engine's access log feeds the same per-version windows the embedded router
   // fills; only versions the store names are recorded (KnownVersions).
   let logs: LogListener | undefined;
+  let ofrep: OfrepServer | undefined;
   const closeAll = async (how: { release?: boolean } = {}) => {
     await logs?.close();
+    await ofrep?.close();
+    flags.close();
     // Stops the term (if leading) and releases the lease: another instance takes over at once.
     await cluster.close(how);
     await tail.close();
@@ -360,6 +382,7 @@ export async function startAviary(opts: AviaryOptions): Promise<RunningAviary> {
       await known.load();
     }
     await tail.start();
+    await flags.start();
     // Every socket is bound before this instance joins the election: one that cannot serve
     // (a port taken) must not take the lease, start a term and hand it back at once.
     if (logSettings !== undefined && known !== undefined) {
@@ -374,6 +397,11 @@ export async function startAviary(opts: AviaryOptions): Promise<RunningAviary> {
     }
     boundListen = servesInProcess(dataplane) ? await router.listen(listen) : listen;
     boundAdmin = await listenAdmin(admin, adminAt);
+    if (ofrepAt !== undefined)
+      ofrep = await startOfrep(
+        { flags, tokens, clock, log: opts.log, ...opts.ofrepLimits },
+        ofrepAt,
+      );
     await opts.beforeElection?.(boundAdmin);
     await cluster.start();
     router.open();
@@ -394,6 +422,8 @@ export async function startAviary(opts: AviaryOptions): Promise<RunningAviary> {
     listen: boundListen,
     adminAddress: boundAdmin,
     logs,
+    flags,
+    ofrep,
     fleet,
     tokenSource: source,
     tokensFile: tokens.file,
@@ -403,6 +433,7 @@ export async function startAviary(opts: AviaryOptions): Promise<RunningAviary> {
         return leading.applySpec(spec.services, "spec", {
           dryRun: false,
           templates: spec.analysisTemplates,
+          flags: spec.flags,
           source: specSource,
         });
       const answer = await cluster.commands.submit({
@@ -529,17 +560,36 @@ async function specToRun(
 ): Promise<{
   services: Service[];
   templates: AnalysisTemplate[];
+  flags: Flag[];
   source: string;
   previous?: Service[];
 }> {
   const stored = await store.getAppliedSpec();
-  const mine = { services: own.services, analysisTemplates: own.analysisTemplates };
-  if (stored === undefined)
-    return { services: own.services, templates: own.analysisTemplates, source: ownSource };
-  const applied = stored.spec as { services: Service[]; analysisTemplates?: AnalysisTemplate[] };
+  const mine = JSON.parse(
+    JSON.stringify(
+      appliedDocument({
+        services: own.services,
+        templates: own.analysisTemplates,
+        flags: own.flags,
+      }),
+    ),
+  ) as unknown;
+  const ownRun = {
+    services: own.services,
+    templates: own.analysisTemplates,
+    flags: own.flags,
+    source: ownSource,
+  };
+  if (stored === undefined) return ownRun;
+  const applied = stored.spec as {
+    services: Service[];
+    analysisTemplates?: AnalysisTemplate[];
+    flags?: Flag[];
+  };
   const runApplied = {
     services: applied.services,
     templates: applied.analysisTemplates ?? [],
+    flags: applied.flags ?? [],
     source: stored.source,
     previous: applied.services,
   };
@@ -549,12 +599,7 @@ async function specToRun(
       { file: ownSource, applied: stored.source, revision: stored.revision },
       "the spec file differs from the applied spec; applying the file",
     );
-    return {
-      services: own.services,
-      templates: own.analysisTemplates,
-      source: ownSource,
-      previous: applied.services,
-    };
+    return { ...ownRun, previous: applied.services };
   }
   log.warn(
     { file: ownSource, applied: stored.source, revision: stored.revision },

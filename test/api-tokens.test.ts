@@ -284,7 +284,8 @@ describe("a broken tokens file at startup", () => {
       }),
       (err: unknown) =>
         err instanceof TokensFileError &&
-        err.message === `${file}:4: role must be read-only, operator or router, got 'superuser'`,
+        err.message ===
+          `${file}:4: role must be read-only, operator, router or client, got 'superuser'`,
     );
   });
 

@@ -1,6 +1,6 @@
 /**
- * Flags in a spec are checked but not served yet (issue 15 in progress): `aviary serve` says so
- * at start, so that declared flags are not taken for served ones.
+ * Flags in a spec without an OFREP listener are stored but nobody can evaluate them: `aviary
+ * serve` says so at start, so that declared flags are not taken for served ones.
  */
 
 import assert from "node:assert/strict";
@@ -35,7 +35,7 @@ describe("flags declared in a spec", () => {
     for (const o of open) await o.close();
   });
 
-  it("a start with flags warns, naming them, that they are not served yet", async () => {
+  it("a start with flags and no OFREP listener warns, naming them", async () => {
     const { log, lines } = capturingLogger();
     const flags = [
       {
@@ -46,10 +46,26 @@ describe("flags declared in a spec", () => {
       },
     ];
     open.push(await startAdmin({ spec: { services, flags }, log }));
-    const warning = lines.find((l) => l.msg.includes("does not serve or store them yet"));
+    const warning = lines.find((l) => l.msg.includes("no client can evaluate them"));
     assert.ok(warning, JSON.stringify(lines.map((l) => l.msg)));
     assert.equal(warning.level, 40);
     assert.deepEqual(warning.flags, ["new-checkout"]);
+  });
+
+  it("a start with flags and an OFREP listener says nothing of them", async () => {
+    const { log, lines } = capturingLogger();
+    const flags = [
+      {
+        key: "new-checkout",
+        type: "boolean" as const,
+        variants: { on: true, off: false },
+        defaultVariant: "off",
+      },
+    ];
+    open.push(
+      await startAdmin({ spec: { services, flags, ofrep: { listen: "127.0.0.1:0" } }, log }),
+    );
+    assert.equal(lines.filter((l) => l.msg.includes("feature flags")).length, 0);
   });
 
   it("a start without flags says nothing of them", async () => {

@@ -230,8 +230,10 @@ services: []`,
   {
     title: "Feature flags",
     intro:
-      "Flags with typed variants, targeting rules tried in order and a percentage rollout of one variant for everyone else, bucketed as services are. See [feature flags](feature-flags.md) for how they are evaluated.",
-    example: `flags:
+      "Flags with typed variants, targeting rules tried in order and a percentage rollout of one variant for everyone else, bucketed as services are, served to OpenFeature SDKs over OFREP when `ofrep.listen` is set. See [feature flags](feature-flags.md) for how they are evaluated.",
+    example: `ofrep:
+  listen: 0.0.0.0:8016
+flags:
   - key: new-checkout
     type: boolean
     variants: { on: true, off: false }
@@ -244,7 +246,7 @@ services: []`,
         variant: off
     rollout: { variant: on, percent: 5 }
 services: []`,
-    owns: (p) => /^flags(\[|\.|$)/.test(p),
+    owns: (p) => /^(flags(\[|\.|$)|ofrep(\.|$))/.test(p),
   },
 ];
 

@@ -25,7 +25,7 @@ import type { Role } from "./tokens-file.js";
 export const TOKEN_FILE = "operator-token";
 
 /** Who may call a route: anyone, or a token with at least this role. */
-export type Access = Role | "public";
+export type Access = Exclude<Role, "client"> | "public";
 
 /** What a route registered on the admin server carries in its Fastify `config`. */
 export interface AccessConfig {
@@ -50,7 +50,7 @@ export function loadOperatorToken(
 }
 
 /** The least a method needs: reads any role, changes the operator. */
-export function methodAccess(method: string): Role {
+export function methodAccess(method: string): Exclude<Role, "client"> {
   return method === "GET" || method === "HEAD" ? "read-only" : "operator";
 }
 
@@ -116,6 +116,17 @@ export function installAuth(app: FastifyInstance, opts: AuthOptions): void {
         "invalid_token",
       );
     }
+    // A client key is for flag evaluation on the OFREP listener only: it ships inside apps and
+    // web pages, so it reads nothing here.
+    if (who.role === "client")
+      return sendProblem(
+        reply,
+        problem(
+          403,
+          "AVIARY_FORBIDDEN",
+          `${route} is not for client keys; the token '${who.name}' has the client role (flag evaluation on the OFREP listener only)`,
+        ),
+      );
     // A router's token is for the fleet routes only: stolen from a router host, it reads no
     // rollout and changes nothing.
     if (who.role === "router" && access !== "router")

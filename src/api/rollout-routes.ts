@@ -107,6 +107,7 @@ export function commandExecutor(controller: Controller): Execute {
         const spec = parseSpec(body.spec, body.file ?? "<request>");
         const changes = await controller.applySpec(spec.services, actor, {
           templates: spec.analysisTemplates,
+          flags: spec.flags,
           dryRun: body.dryRun,
           source: body.source ?? "api",
           ...opts,

@@ -30,11 +30,11 @@ describe("the tokens file", () => {
     const cases: Array<[string, string]> = [
       [
         "a-token operator",
-        "expected 'sha256:<64 hex digits> <read-only|operator|router> <name> [created]', found 2 fields",
+        "expected 'sha256:<64 hex digits> <read-only|operator|router|client> <name> [created]', found 2 fields",
       ],
       [
         `sha256:${H} operator ci x y`,
-        "expected 'sha256:<64 hex digits> <read-only|operator|router> <name> [created]', found 5 fields",
+        "expected 'sha256:<64 hex digits> <read-only|operator|router|client> <name> [created]', found 5 fields",
       ],
       [
         "a-token operator ci",
@@ -44,8 +44,11 @@ describe("the tokens file", () => {
         `sha256:${H.slice(1)} operator ci`,
         "the first field must be sha256: followed by the token's 64-hex-digit SHA-256 (never the token itself)",
       ],
-      [`sha256:${H} admin ci`, "role must be read-only, operator or router, got 'admin'"],
-      [`sha256:${H} a-token-0123456789abcdef ci`, "role must be read-only, operator or router"],
+      [`sha256:${H} admin ci`, "role must be read-only, operator, router or client, got 'admin'"],
+      [
+        `sha256:${H} a-token-0123456789abcdef ci`,
+        "role must be read-only, operator, router or client",
+      ],
       [
         `sha256:${H} operator -ci`,
         "a token name is 1-64 letters, digits, '.', '_', '@' or '-', starting with a letter or digit",

@@ -27,9 +27,11 @@ import { AviaryError } from "../errors.js";
 
 /**
  * read-only: GET and HEAD under /api/. operator: everything. router: an `aviary router`, which
- * may read the fleet state and post its reports, and nothing else.
+ * may read the fleet state and post its reports, and nothing else. client: an application's
+ * OpenFeature SDK, which may evaluate flags on the OFREP listener and nothing else (the key
+ * ships inside apps and web pages, so it opens nothing of the admin API).
  */
-export const ROLES = ["read-only", "operator", "router"] as const;
+export const ROLES = ["read-only", "operator", "router", "client"] as const;
 export type Role = (typeof ROLES)[number];
 
 /** The name the operator token (AVIARY_TOKEN or the data directory's operator-token) goes by. */
@@ -41,7 +43,7 @@ const HASH = /^sha256:([0-9a-fA-F]{64})$/;
 
 export const TOKENS_FILE_HEADER = [
   "# Aviary admin API tokens, written by `aviary token`: one per line,",
-  "#   sha256:<hex SHA-256 of the token> <read-only|operator|router> <name> [created]",
+  "#   sha256:<hex SHA-256 of the token> <read-only|operator|router|client> <name> [created]",
   "# Only hashes are kept; a token is shown once, when it is created.",
 ].join("\n");
 
@@ -81,7 +83,7 @@ export function checkRole(role: string, where: string): Role {
   if ((ROLES as readonly string[]).includes(role)) return role as Role;
   throw new AviaryError(
     "AVIARY_BAD_REQUEST",
-    `${where}: role must be read-only, operator or router`,
+    `${where}: role must be read-only, operator, router or client`,
   );
 }
 
@@ -112,7 +114,7 @@ export function parseTokensFile(text: string, file: string): TokenEntry[] {
       throw new TokensFileError(
         file,
         line,
-        `expected 'sha256:<64 hex digits> <read-only|operator|router> <name> [created]', found ${fields.length} field${fields.length === 1 ? "" : "s"}`,
+        `expected 'sha256:<64 hex digits> <read-only|operator|router|client> <name> [created]', found ${fields.length} field${fields.length === 1 ? "" : "s"}`,
       );
     }
     const [hashField, role, name, created] = fields as [string, string, string, string?];
@@ -126,7 +128,11 @@ export function parseTokensFile(text: string, file: string): TokenEntry[] {
     if (!(ROLES as readonly string[]).includes(role)) {
       // Quoted only when it looks like a word: a misplaced token must not reach a log.
       const got = /^[A-Za-z-]{1,20}$/.test(role) ? `, got '${role}'` : "";
-      throw new TokensFileError(file, line, `role must be read-only, operator or router${got}`);
+      throw new TokensFileError(
+        file,
+        line,
+        `role must be read-only, operator, router or client${got}`,
+      );
     }
     const nameProblem = tokenNameProblem(name);
     if (nameProblem !== undefined) throw new TokensFileError(file, line, nameProblem);

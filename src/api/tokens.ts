@@ -92,6 +92,17 @@ export class TokenRegistry {
     return found;
   }
 
+  /**
+   * The stored hashes of the client keys named `name` (several lines may share a name): what
+   * an OFREP change-stream ticket is signed with, so a ticket dies with its key.
+   */
+  clientKeyHashes(name: string): Buffer[] {
+    this.#recheck();
+    return this.#fromFile
+      .filter((k) => k.identity.role === "client" && k.identity.name === name)
+      .map((k) => k.hash);
+  }
+
   #recheck(): void {
     const now = this.#clock.now();
     if (now - this.#checkedAt < this.#recheckMs) return;

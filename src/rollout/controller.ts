@@ -13,6 +13,7 @@
 import { type AnalysisDeps, type AnalysisFacts, AnalysisManager } from "../analysis/manager.js";
 import { AviaryError } from "../errors.js";
 import type { EventHub } from "../events/hub.js";
+import type { Flag } from "../flags/schema.js";
 import type { TrafficProvider } from "../providers/traffic/provider.js";
 import type { AnalysisTemplate, Service, Version } from "../spec/schema.js";
 import type { AnalysisRunRecord, MeasurementRecord, Store } from "../store/store.js";
@@ -53,6 +54,8 @@ import {
 export type SpecOptions = {
   dryRun: boolean;
   templates?: readonly AnalysisTemplate[];
+  /** The spec's feature flags; absent keeps the ones applied last. */
+  flags?: readonly Flag[];
   source?: string;
 } & CommandOptions;
 
@@ -84,6 +87,8 @@ export interface ControllerOptions {
    * from the environment): throws to refuse the whole spec.
    */
   validate?: (services: readonly Service[]) => void;
+  /** Called after every committed spec (the applied spec in the store may have changed). */
+  onSpecCommitted?: () => void;
 }
 
 /**
@@ -116,6 +121,8 @@ export class Controller {
   readonly #faults: { beforeCommit?: () => void; afterCommit?: () => void };
   readonly #specs = new Map<string, Service>();
   #templates: readonly AnalysisTemplate[] = [];
+  #flags: readonly Flag[] = [];
+  readonly #onSpecCommitted: (() => void) | undefined;
   readonly #analysis: AnalysisManager | undefined;
   readonly #gates: GatePoller;
   readonly #gateCaller: GateCaller | undefined;
@@ -147,6 +154,7 @@ export class Controller {
     this.#faults = opts.faults ?? {};
     this.#gateCaller = opts.gateCaller;
     this.#validate = opts.validate;
+    this.#onSpecCommitted = opts.onSpecCommitted;
     this.#gates = new GatePoller({
       caller: opts.gateCaller,
       clock: this.#clock,
@@ -188,12 +196,14 @@ export class Controller {
     templates: readonly AnalysisTemplate[] = [],
     source = "start",
     previous?: readonly Service[],
+    flags: readonly Flag[] = [],
   ): Promise<SpecChange[]> {
     if (previous !== undefined && this.#specs.size === 0)
       for (const svc of previous) this.#specs.set(svc.name, svc);
     const changes = await this.applySpec(services, "controller", {
       dryRun: false,
       templates,
+      flags,
       source,
     });
     for (const r of await this.#store.activeRollouts()) this.#kick(r.service);
@@ -427,10 +437,11 @@ export class Controller {
       this.#validate?.(services);
       if (opts.dryRun) return changes;
       const templates = opts.templates ?? this.#templates;
+      const flags = opts.flags ?? this.#flags;
       const { written, started } = await commitSpec(
         this.#store,
         changes,
-        { services, templates, source: opts.source ?? String(actor) },
+        { services, templates, flags, source: opts.source ?? String(actor) },
         actor,
         this.#clock.now(),
         this.#faults.beforeCommit,
@@ -438,6 +449,9 @@ export class Controller {
       );
       for (const _ of written) this.#faults.afterCommit?.();
       this.#templates = templates;
+      this.#flags = flags;
+      // SQLite tells no connection of its own commits: whoever serves the flags is told here.
+      this.#onSpecCommitted?.();
       this.#specs.clear();
       for (const svc of services) this.#specs.set(svc.name, svc);
       // Told in commit order first (each call's synchronous part), then awaited together.

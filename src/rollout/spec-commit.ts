@@ -6,6 +6,7 @@
  * @module
  */
 
+import type { Flag } from "../flags/schema.js";
 import type { AnalysisTemplate, Service } from "../spec/schema.js";
 import type { Store, StoreTx } from "../store/store.js";
 import { sameJson } from "../util/same-json.js";
@@ -27,6 +28,8 @@ import {
 export interface SpecRecord {
   services: readonly Service[];
   templates: readonly AnalysisTemplate[];
+  /** Absent or empty: a spec without flags, stored as it was before flags existed. */
+  flags?: readonly Flag[];
   source: string;
 }
 
@@ -172,9 +175,7 @@ export async function commitSpec(
 async function putSpec(tx: StoreTx, spec: SpecRecord, now: number): Promise<void> {
   const stored = await tx.getAppliedSpec();
   // As JSON: what a spec file or an API apply parses to, so any instance can parse it back.
-  const document = JSON.parse(
-    JSON.stringify({ services: spec.services, analysisTemplates: spec.templates }),
-  ) as unknown;
+  const document = JSON.parse(JSON.stringify(appliedDocument(spec))) as unknown;
   if (stored !== undefined && sameJson(stored.spec, document)) return;
   await tx.putAppliedSpec({
     revision: (stored?.revision ?? 0) + 1,
@@ -182,4 +183,20 @@ async function putSpec(tx: StoreTx, spec: SpecRecord, now: number): Promise<void
     source: spec.source,
     appliedAt: now,
   });
+}
+
+/**
+ * What the store keeps of a spec. `flags` only when there are some: a spec without flags is the
+ * document it was before flags existed, so an upgraded instance does not make a new revision.
+ */
+export function appliedDocument(spec: {
+  services: readonly Service[];
+  templates: readonly AnalysisTemplate[];
+  flags?: readonly Flag[] | undefined;
+}): Record<string, unknown> {
+  return {
+    services: spec.services,
+    analysisTemplates: spec.templates,
+    ...(spec.flags !== undefined && spec.flags.length > 0 ? { flags: spec.flags } : {}),
+  };
 }

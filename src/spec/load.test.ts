@@ -447,6 +447,20 @@ describe("listen and admin", () => {
     parseSpec("listen: 127.0.0.1:0\nadmin: 127.0.0.1:0\n");
     parseSpec("listen: 10.0.0.1:9900\nadmin: 127.0.0.1:9900\n");
   });
+
+  it("refuses an OFREP address on the port of listen or admin, at ofrep.listen", () => {
+    assert.match(
+      only("listen: 0.0.0.0:9000\nofrep:\n  listen: 127.0.0.1:9000\n"),
+      /^3:11: the OFREP address 127\.0\.0\.1:9000 takes the same port as the data plane's listen address 0\.0\.0\.0:9000/,
+    );
+    assert.match(
+      only("ofrep:\n  listen: localhost:9900\n"),
+      /^2:11: the OFREP address localhost:9900 takes the same port as the admin address 127\.0\.0\.1:9900/,
+    );
+    assert.match(only("ofrep:\n  listen: nowhere\n"), /^2:11: /);
+    assert.equal(parseSpec("ofrep:\n  listen: 0.0.0.0:8016\n").ofrep?.listen, "0.0.0.0:8016");
+    assert.equal(parseSpec("services: []\n").ofrep, undefined);
+  });
 });
 
 describe("loadSpecFile", () => {

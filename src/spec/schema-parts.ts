@@ -354,3 +354,16 @@ export const ServiceMatch = z
     "Which requests belong to the service: a host, a path prefix or both (both must hold). Services with a host are tried first, then longer prefixes before shorter ones.",
   );
 export type ServiceMatch = z.infer<typeof ServiceMatch>;
+
+export const OfrepSettings = z
+  .strictObject({
+    listen: ListenAddress.describe(
+      "Where OFREP is served (`POST /ofrep/v1/evaluate/flags[/{key}]`, and its change stream), e.g. `0.0.0.0:8016`. Only client keys are accepted there.",
+    ),
+  })
+  .meta({
+    title: "OFREP",
+    description:
+      "Flag evaluation for OpenFeature SDKs over OFREP, on its own listener, for client keys only.",
+  });
+export type OfrepSettings = z.infer<typeof OfrepSettings>;

@@ -12,7 +12,7 @@ import { z } from "zod";
 import { Flag } from "../flags/schema.js";
 import { capabilityIssues } from "../providers/traffic/capabilities.js";
 import { engineCapabilities } from "../providers/traffic/engines.js";
-import { listenConflict } from "../util/address.js";
+import { listenConflict, ofrepConflict } from "../util/address.js";
 import { parseCidr } from "../util/cidr.js";
 import { AnalysisTemplate } from "./analysis.js";
 import { checkAnalysisRefs, checkAnalysisTemplates } from "./analysis-checks.js";
@@ -24,6 +24,7 @@ import {
   ListenAddress,
   Mirror,
   Name,
+  OfrepSettings,
   OutlierDetection,
   Route,
   ServiceMatch,
@@ -214,6 +215,9 @@ export const Spec = z
       .array(Notification)
       .default([])
       .describe("Where rollout events are sent as they happen."),
+    ofrep: OfrepSettings.optional().describe(
+      "Flag evaluation over OFREP for OpenFeature SDKs, on its own listener with client keys ([feature flags](feature-flags.md#ofrep)). Absent: no OFREP listener. Read at start: a change needs a restart.",
+    ),
     flags: z
       .array(Flag)
       .default([])
@@ -237,6 +241,11 @@ export const Spec = z
         message: clash,
         params: { orAt: ["listen"] },
       });
+    }
+    if (spec.ofrep !== undefined) {
+      const clash = ofrepConflict(spec.ofrep.listen, spec.listen, spec.admin);
+      if (clash !== undefined)
+        ctx.addIssue({ code: "custom", path: ["ofrep", "listen"], message: clash });
     }
     const flagKeys = new Map<string, number>();
     spec.flags.forEach((f, i) => {

@@ -71,6 +71,24 @@ export function listenConflict(listen: string, admin: string): string | undefine
   return `the admin address ${admin} takes the same port as the data plane's listen address ${listen}; give them different ports`;
 }
 
+/**
+ * Why the OFREP listener cannot bind `ofrep` beside the data plane and the admin server, or
+ * undefined when it can.
+ */
+export function ofrepConflict(ofrep: string, listen: string, admin: string): string | undefined {
+  const o = parseListenAddress(ofrep);
+  if (o === undefined) return undefined;
+  for (const [name, text] of [
+    ["the data plane's listen address", listen],
+    ["the admin address", admin],
+  ] as const) {
+    const other = parseListenAddress(text);
+    if (other !== undefined && listenAddressesOverlap(o, other))
+      return `the OFREP address ${ofrep} takes the same port as ${name} ${text}; give them different ports`;
+  }
+  return undefined;
+}
+
 /** What each address this process set out to bind is for, so a bind failure can say which. */
 const purposes = new Map<string, string>();
 
@@ -84,6 +102,21 @@ export function checkListenAddresses(listen: ListenAddress, admin: ListenAddress
   if (clash !== undefined) throw new AviaryError("AVIARY_USAGE", clash);
   purposes.set(formatListenAddress(listen), "the data plane (listen)");
   purposes.set(formatListenAddress(admin), "the admin server (admin)");
+}
+
+/** As {@link checkListenAddresses}, for the OFREP listener beside the other two. */
+export function checkOfrepAddress(
+  ofrep: ListenAddress,
+  listen: ListenAddress,
+  admin: ListenAddress,
+): void {
+  const clash = ofrepConflict(
+    formatListenAddress(ofrep),
+    formatListenAddress(listen),
+    formatListenAddress(admin),
+  );
+  if (clash !== undefined) throw new AviaryError("AVIARY_USAGE", clash);
+  purposes.set(formatListenAddress(ofrep), "flag evaluation (ofrep.listen)");
 }
 
 const BIND_REASONS: Record<string, string> = {

@@ -192,6 +192,7 @@ export function registerServe(program: Command): void {
           dashboard: `http://${formatListenAddress(aviary.adminAddress)}/dashboard/`,
           engine: pool ? "fleet" : spec.dataplane.engine, // the engine in force (--workers: the fleet)
           ...(aviary.logs ? { logs: `udp://${formatListenAddress(aviary.logs.address)}` } : {}),
+          ...(aviary.ofrep ? { ofrep: formatListenAddress(aviary.ofrep.address) } : {}),
           services: spec.services.length,
           dataDir: opts.dataDir,
           tokenFrom: aviary.tokenSource,

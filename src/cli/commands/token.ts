@@ -103,7 +103,7 @@ export function registerToken(program: Command): void {
       .addOption(
         new Option(
           "--role <role>",
-          "what it may do: read-only (GET), operator (everything) or router (an aviary router: the fleet state and its reports only)",
+          "what it may do: read-only (GET), operator (everything) router (an aviary router: the fleet state and its reports only) or client (an app's OpenFeature SDK: flag evaluation on the OFREP listener only)",
         )
           .choices(ROLES)
           .default("read-only"),
