@@ -5,15 +5,50 @@
  */
 
 import assert from "node:assert/strict";
+import { join } from "node:path";
 import { request } from "undici";
-import type { RunningAviary } from "../src/server.js";
+import { type RunningAviary, startAviary } from "../src/server.js";
+import type { Spec } from "../src/spec/schema.js";
 import type { Store } from "../src/store/store.js";
+import { formatListenAddress } from "../src/util/address.js";
+import { silentLogger } from "../src/util/log.js";
 
 export interface Instance {
   name: string;
   aviary: RunningAviary;
   store: Store;
   admin: string;
+}
+
+/**
+ * Starts instance `name` of Aviary on `store` in `dir/name`, with `token` as its operator token
+ * (set in the environment only for the start, as `aviary serve` reads it).
+ */
+export async function startInstance(
+  name: string,
+  o: { spec: Spec; store: Store; dir: string; token: string; leaseMs: number },
+): Promise<Instance> {
+  const saved = process.env.AVIARY_TOKEN;
+  process.env.AVIARY_TOKEN = o.token;
+  try {
+    const aviary = await startAviary({
+      spec: o.spec,
+      log: silentLogger(),
+      dataDir: join(o.dir, name),
+      openedStore: o.store,
+      leaseMs: o.leaseMs,
+      instance: name,
+    });
+    return {
+      name,
+      aviary,
+      store: o.store,
+      admin: `http://${formatListenAddress(aviary.adminAddress)}`,
+    };
+  } finally {
+    if (saved === undefined) delete process.env.AVIARY_TOKEN;
+    else process.env.AVIARY_TOKEN = saved;
+  }
 }
 
 /** Calls an instance's admin API with `token`; the answer's status and JSON body. */

@@ -17,6 +17,15 @@ const services = [
   },
 ];
 
+const flags = [
+  {
+    key: "new-checkout",
+    type: "boolean" as const,
+    variants: { on: true, off: false },
+    defaultVariant: "off",
+  },
+];
+
 function capturingLogger() {
   const lines: Array<{ level: number; msg: string; flags?: string[] }> = [];
   const sink = new Writable({
@@ -37,14 +46,6 @@ describe("flags declared in a spec", () => {
 
   it("a start with flags and no OFREP listener warns, naming them", async () => {
     const { log, lines } = capturingLogger();
-    const flags = [
-      {
-        key: "new-checkout",
-        type: "boolean" as const,
-        variants: { on: true, off: false },
-        defaultVariant: "off",
-      },
-    ];
     open.push(await startAdmin({ spec: { services, flags }, log }));
     const warning = lines.find((l) => l.msg.includes("no client can evaluate them"));
     assert.ok(warning, JSON.stringify(lines.map((l) => l.msg)));
@@ -54,14 +55,6 @@ describe("flags declared in a spec", () => {
 
   it("a start with flags and an OFREP listener says nothing of them", async () => {
     const { log, lines } = capturingLogger();
-    const flags = [
-      {
-        key: "new-checkout",
-        type: "boolean" as const,
-        variants: { on: true, off: false },
-        defaultVariant: "off",
-      },
-    ];
     open.push(
       await startAdmin({ spec: { services, flags, ofrep: { listen: "127.0.0.1:0" } }, log }),
     );

@@ -15,15 +15,12 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { SIGNATURE_HEADER, verifySignature } from "../src/notify/signature.js";
-import { startAviary } from "../src/server.js";
 import { Spec } from "../src/spec/schema.js";
 import { openPostgresStore } from "../src/store/postgres/postgres-store.js";
 import { type PostgresServer, startPostgres } from "../src/store/postgres/process.js";
 import { openSqliteStore } from "../src/store/sqlite/sqlite-store.js";
 import type { Store } from "../src/store/store.js";
-import { formatListenAddress } from "../src/util/address.js";
-import { silentLogger } from "../src/util/log.js";
-import { apiCaller, type Instance, until } from "./cluster-fixtures.js";
+import { apiCaller, type Instance, startInstance, until } from "./cluster-fixtures.js";
 import { startUpstream, type Upstream } from "./fixtures.js";
 
 const TOKEN = "leader-change-test-operator-token";
@@ -82,29 +79,15 @@ function onOneStore(kind: "postgres" | "sqlite") {
 
     const start = async (name: string): Promise<Instance> => {
       const store = await openStore();
-      const saved = process.env.AVIARY_TOKEN;
-      process.env.AVIARY_TOKEN = TOKEN;
-      try {
-        const aviary = await startAviary({
-          spec: spec(),
-          log: silentLogger(),
-          dataDir: join(dir, name),
-          openedStore: store,
-          leaseMs: LEASE_MS,
-          instance: name,
-        });
-        const inst = {
-          name,
-          aviary,
-          store,
-          admin: `http://${formatListenAddress(aviary.adminAddress)}`,
-        };
-        instances.push(inst);
-        return inst;
-      } finally {
-        if (saved === undefined) delete process.env.AVIARY_TOKEN;
-        else process.env.AVIARY_TOKEN = saved;
-      }
+      const inst = await startInstance(name, {
+        spec: spec(),
+        store,
+        dir,
+        token: TOKEN,
+        leaseMs: LEASE_MS,
+      });
+      instances.push(inst);
+      return inst;
     };
     const leader = () =>
       instances.find((i) => !closed.has(i) && i.aviary.cluster.leadership.isLeader);
