@@ -8,7 +8,13 @@ import { isDeepStrictEqual } from "node:util";
  */
 export function sameJson(a: unknown, b: unknown): boolean {
   if (a === undefined || b === undefined) return a === b;
-  return isDeepStrictEqual(JSON.parse(JSON.stringify(a)), JSON.parse(JSON.stringify(b)));
+  const ta = JSON.stringify(a);
+  const tb = JSON.stringify(b);
+  // Equal texts are equal documents: the common case (both built in memory, or nothing
+  // changed) costs two stringifies, as the comparison it replaced; only differing texts are
+  // parsed and compared key by key.
+  if (ta === tb) return true;
+  return isDeepStrictEqual(JSON.parse(ta), JSON.parse(tb));
 }
 
 /**
