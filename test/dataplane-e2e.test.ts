@@ -13,6 +13,7 @@
 
 import assert from "node:assert/strict";
 import { type ChildProcess, spawnSync } from "node:child_process";
+import { createSocket, type Socket } from "node:dgram";
 import { existsSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -25,6 +26,16 @@ import { freeUdpPort } from "../src/util/ports.js";
 import { startHaproxy } from "./engines/haproxy.js";
 import { startAviaryNginx } from "./engines/nginx.js";
 import { AVIARY_BIN, spawnServe, startUpstream, type Upstream } from "./fixtures.js";
+
+/** Binds a UDP port on loopback and keeps it until closed. */
+async function holdUdpPort(port: number): Promise<Socket> {
+  const socket = createSocket("udp4");
+  await new Promise<void>((resolve, reject) => {
+    socket.once("error", reject);
+    socket.bind(port, "127.0.0.1", resolve);
+  });
+  return socket;
+}
 
 /** An engine under test, as the story needs it. */
 interface Engine {
@@ -127,6 +138,7 @@ for (const startEngine of [haproxyEngine, nginxEngine]) {
     let admin = "";
     let specFile = "";
     let dataDir = "";
+    let logPort = 0;
     let stopLoad = false;
     let loading: Promise<unknown> | undefined;
     /** Requests the load saw fail (no answer, or the engine's own 502/503/504), while counted. */
@@ -188,7 +200,8 @@ for (const startEngine of [haproxyEngine, nginxEngine]) {
         res.writeHead(++n % 2 === 0 ? 500 : 200, { "x-upstream": "v2" }).end("v2");
       });
       healthy = await startUpstream("v3");
-      const logs = `udp://127.0.0.1:${await freeUdpPort()}`;
+      logPort = await freeUdpPort();
+      const logs = `udp://127.0.0.1:${logPort}`;
       engine = await startEngine(forEngine(services(stable.url)), logs);
       const dir = mkdtempSync(join(tmpdir(), `aviary-${name}-e2e-`));
       dataDir = join(dir, "data");
@@ -296,6 +309,10 @@ for (const startEngine of [haproxyEngine, nginxEngine]) {
       await until("the canary at 20 %", () => (view().traffic.weight === 20 ? true : undefined));
       serve?.kill("SIGKILL");
       await new Promise((r) => serve?.once("exit", r));
+      // The log port is free while Aviary is down, and test files running in parallel bind
+      // ephemeral ports: hold it, so the restarted Aviary finds it free (the engine's log lines
+      // of these seconds are dropped, as they would be with Aviary down).
+      const held = await holdUdpPort(logPort);
       seen.clear();
       const before = failed;
       await new Promise((r) => setTimeout(r, 2_000));
@@ -307,6 +324,7 @@ for (const startEngine of [haproxyEngine, nginxEngine]) {
         "both versions kept serving",
       );
       assert.equal(failed, before, "no request failed while Aviary was down");
+      await new Promise<void>((r) => held.close(() => r()));
       await startServe();
       const r = await finished("v3");
       assert.equal(r.phase, "Healthy");
