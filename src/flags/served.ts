@@ -94,6 +94,12 @@ export class ServedFlags {
     this.#rebuild(this.#current.revision);
   }
 
+  /** The rollout state the flag `key` is served at: as this instance's leader pushed it, else as stored. */
+  stateOf(key: string): TrafficState | undefined {
+    const pushed = this.#pushed.get(key);
+    return pushed === undefined ? this.#stored.get(key) : (pushed ?? undefined);
+  }
+
   /** The applied spec may have changed: read it again soon (coalesced, one read at a time). */
   refresh(): void {
     if (this.#closed) return;
@@ -168,8 +174,7 @@ export class ServedFlags {
     // A spec that changed no flag is no news: clients keep what they have.
     let changed = before === EMPTY;
     for (const declared of this.#declared) {
-      const pushed = this.#pushed.get(declared.key);
-      const state = pushed === undefined ? this.#stored.get(declared.key) : (pushed ?? undefined);
+      const state = this.stateOf(declared.key);
       if (state !== undefined && declared.strategy !== undefined) rollouts.set(declared.key, state);
       const served = effectiveFlag(declared, state);
       const old = before.flags.get(declared.key);

@@ -201,7 +201,8 @@ export class Controller {
     previousFlags: readonly Flag[] = [],
   ): Promise<SpecChange[]> {
     if (previous !== undefined && this.#specs.size === 0)
-      for (const svc of [...previous, ...flagSubjects(previousFlags)]) this.#specs.set(svc.name, svc);
+      for (const svc of [...previous, ...flagSubjects(previousFlags)])
+        this.#specs.set(svc.name, svc);
     const changes = await this.applySpec(services, "controller", {
       dryRun: false,
       templates,
