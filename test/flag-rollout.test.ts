@@ -1,6 +1,6 @@
 /**
  * A flag rolled out with a strategy, driven through the CLI as a service is (`aviary get`,
- * `promote`, `abort`, `retry`, `promote` on `flag:<key>`), seen by an application
+ * `promote`, `abort`, `retry`, `history` on `flag:<key>`), seen by an application
  * through the published OpenFeature server SDK and OFREP provider.
  */
 
