@@ -178,6 +178,14 @@ describe("a flag with a strategy", () => {
     assert.deepEqual(shares(r.served), { on: 0, beta: "off" });
   });
 
+  it("refuses deploy: the spec says which variant a flag rolls out", async () => {
+    const r = await run(spec());
+    await assert.rejects(
+      r.controller.deploy(SUBJECT, { version: "off", targets: [] }, "operator:test"),
+      /flag:new-checkout is a flag: set its rollout.variant in the spec/,
+    );
+  });
+
   it("is served the same by an instance that only reads the store", async () => {
     const file = join(mkdtempSync(join(tmpdir(), "aviary-flag-")), "a.db");
     const r = await run(spec(), file);

@@ -14,7 +14,7 @@ import { type AnalysisDeps, type AnalysisFacts, AnalysisManager } from "../analy
 import { AviaryError } from "../errors.js";
 import type { EventHub } from "../events/hub.js";
 import type { Flag } from "../flags/schema.js";
-import { flagSubjects } from "../flags/subjects.js";
+import { flagSubjects, isFlagSubject } from "../flags/subjects.js";
 import type { TrafficProvider } from "../providers/traffic/provider.js";
 import type { AnalysisTemplate, Service, Version } from "../spec/schema.js";
 import type { AnalysisRunRecord, MeasurementRecord, Store } from "../store/store.js";
@@ -297,6 +297,12 @@ export class Controller {
   ): Promise<Rollout> {
     return this.#queue.run(service, async () => {
       const spec = await this.#specOrThrow(service);
+      // A variant is code already shipped: which one a flag rolls out is its spec's to say.
+      if (isFlagSubject(service))
+        throw new CommandError(
+          "AVIARY_FLAG_DEPLOY",
+          `${service} is a flag: set its rollout.variant in the spec and apply it to roll a variant out (aviary retry starts an aborted one again)`,
+        );
       const r = await this.#startRollout(spec, canary, actor, undefined, opts.command);
       await this.#drive(service);
       return (await this.#store.getRollout(r.id)) as Rollout;
