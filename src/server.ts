@@ -32,6 +32,7 @@ import { EventHub } from "./events/hub.js";
 import { StoreTail } from "./events/tail.js";
 import type { Flag } from "./flags/schema.js";
 import { ServedFlags } from "./flags/served.js";
+import { isFlagSubject } from "./flags/subjects.js";
 import { type FleetControlPlane, startFleetControlPlane } from "./fleet/control-plane.js";
 import { NotificationFeed } from "./notify/feed.js";
 import { callGate, resolveGateHook } from "./notify/gate-client.js";
@@ -42,7 +43,9 @@ import {
 } from "./notify/notifier.js";
 import { type OfrepLimits, type OfrepServer, startOfrep } from "./ofrep/server.js";
 import { createMetricProvider } from "./providers/metrics/factory.js";
+import { BySubject } from "./providers/traffic/by-subject.js";
 import { createTrafficProvider, servesInProcess } from "./providers/traffic/factory.js";
+import { FlagTrafficProvider, flagSink } from "./providers/traffic/flags/index.js";
 import { KnownVersions } from "./providers/traffic/logs/known-versions.js";
 import { type LogListener, startLogListener } from "./providers/traffic/logs/listener.js";
 import { Controller } from "./rollout/controller.js";
@@ -213,17 +216,22 @@ export async function startAviary(opts: AviaryOptions): Promise<RunningAviary> {
     clock,
     log: opts.log,
   });
-  const traffic = createTrafficProvider(dataplane, {
-    router,
-    clock,
-    log: opts.log,
-    ...(fleet ? { fleet: fleet.traffic } : {}),
-  });
+  const flags = new ServedFlags({ store, log: opts.log });
+  // Flags with a strategy are rolled out as subjects of their own, served by the flags.
+  const flagTraffic = new FlagTrafficProvider(flagSink(flags));
+  const traffic = new BySubject(
+    createTrafficProvider(dataplane, {
+      router,
+      clock,
+      log: opts.log,
+      ...(fleet ? { fleet: fleet.traffic } : {}),
+    }),
+    flagTraffic,
+  );
   // The hub is fed from the store (every instance publishes every committed event once, in
   // order): a controller's own commits only wake the tail, they never reach the hub directly.
   const tail = new StoreTail({ store, hub, clock: systemClock, log: opts.log });
   const tickMs = parseDuration(opts.spec.controller.tick) as number;
-  const flags = new ServedFlags({ store, log: opts.log });
   const controllerOn = (s: Store) =>
     new Controller({
       store: s,
@@ -232,7 +240,9 @@ export async function startAviary(opts: AviaryOptions): Promise<RunningAviary> {
       // The engine's split is checked against the same per-version counts the analysis reads.
       split:
         fleet?.split ??
-        ((service, version, from, to) => metrics.query({ service, version, from, to }).requests),
+        // A flag's share of evaluations depends on how often each user asks, not on a split.
+        ((service, version, from, to) =>
+          isFlagSubject(service) ? 0 : metrics.query({ service, version, from, to }).requests),
       clock,
       log: opts.log,
       tickMs,
@@ -294,7 +304,14 @@ export async function startAviary(opts: AviaryOptions): Promise<RunningAviary> {
       );
       const controller = controllerOn(fenced);
       try {
-        await controller.start(run.services, run.templates, run.source, run.previous, run.flags);
+        await controller.start(
+          run.services,
+          run.templates,
+          run.source,
+          run.previous,
+          run.flags,
+          run.previousFlags,
+        );
       } catch (err) {
         await controller.stop();
         throw err;
@@ -325,6 +342,8 @@ export async function startAviary(opts: AviaryOptions): Promise<RunningAviary> {
         stop: async () => {
           if (leading === controller) leading = undefined;
           await Promise.all([notifying.stop(), statuses.stop(), controller.stop()]);
+          // The next leader moves the flags' rollouts: this instance serves them from the store.
+          flagTraffic.release();
         },
       };
     },
@@ -563,6 +582,7 @@ async function specToRun(
   flags: Flag[];
   source: string;
   previous?: Service[];
+  previousFlags?: Flag[];
 }> {
   const stored = await store.getAppliedSpec();
   const mine = JSON.parse(
@@ -592,6 +612,7 @@ async function specToRun(
     flags: applied.flags ?? [],
     source: stored.source,
     previous: applied.services,
+    previousFlags: applied.flags ?? [],
   };
   if (sameJson(applied, mine)) return runApplied;
   if (!sharedStore) {
@@ -599,7 +620,7 @@ async function specToRun(
       { file: ownSource, applied: stored.source, revision: stored.revision },
       "the spec file differs from the applied spec; applying the file",
     );
-    return { ...ownRun, previous: applied.services };
+    return { ...ownRun, previous: applied.services, previousFlags: applied.flags ?? [] };
   }
   log.warn(
     { file: ownSource, applied: stored.source, revision: stored.revision },

@@ -72,6 +72,7 @@ const CODES: Record<string, string | { meaning: string; from: unknown }> = {
   AVIARY_GATE_NOT_WAITING: "The rollout does not wait at that gate; `detail` says where it waits.",
   AVIARY_ROLLOUT_ACTIVE: "undo while a rollout is in progress: abort it first.",
   AVIARY_NOTHING_TO_UNDO: "undo, but there is no previous stable version to go back to.",
+  AVIARY_FLAG_DEPLOY: "deploy to a flag (`flag:<key>`): its spec names the variant it rolls out.",
   AVIARY_NO_STRATEGY: "deploy to a service whose spec has no strategy.",
   AVIARY_SAME_VERSION: "deploy of the version that is already stable.",
   AVIARY_STORE_STALE_WRITE: "A concurrent change to the same rollout won; read it again and retry.",

@@ -208,7 +208,7 @@ function rolloutOutcome(
 ): Outcome {
   const on = results.get(r.variant, "SPLIT", extra);
   const off = results.get(r.control ?? flag.defaultVariant, "SPLIT", extra);
-  const threshold = Math.round(r.percent * 100);
+  const threshold = Math.round((r.percent ?? 0) * 100);
   // At 0 % or 100 % the answer does not depend on the user, so no key is needed for it.
   if (threshold <= 0) return () => off;
   if (threshold >= BUCKETS) return () => on;

@@ -9,6 +9,7 @@
 
 import { z } from "zod";
 import { Name } from "../spec/schema-parts.js";
+import { Strategy } from "../spec/strategy.js";
 import { Condition } from "./conditions.js";
 
 export const FLAG_TYPES = ["boolean", "string", "number", "object"] as const;
@@ -52,8 +53,8 @@ const Group = z
 export const Rollout = z
   .strictObject({
     variant: VariantName.describe("The variant being rolled out."),
-    percent: Percent.describe(
-      "Share of users (0-100, to 0.01) who get `variant`. Monotone: a user who has it at 5 % keeps it at 50 %.",
+    percent: Percent.optional().describe(
+      "Share of users (0-100, to 0.01) who get `variant`. Monotone: a user who has it at 5 % keeps it at 50 %. Required, except in the rollout of a flag with a `strategy`, whose steps set it.",
     ),
     control: VariantName.optional().describe(
       "What the other users get; defaults to the flag's `defaultVariant`.",
@@ -154,8 +155,9 @@ const FlagFields = z.strictObject({
     .describe(
       "Flag metadata returned with every evaluation (OFREP `metadata`): strings, numbers, booleans.",
     ),
-  // `strategy` (issue 15 §1: steps, pauses, gates, analysis, as a service's) goes here, beside
-  // `rollout`: a strategy drives `rollout.percent`, as a service's strategy drives its weight.
+  strategy: Strategy.optional().describe(
+    "Rolls `rollout.variant` out as a service's canary is rolled out: its steps set the percent, its pauses, gates and analyses hold or stop it. The flag is then the rollout subject `flag:<key>` (the CLI, the API, the dashboard, the history and notifications name it so). An abort serves the control variant to everyone, a promotion the new one to everyone; `setHeaderRoute`, `setMirror` and `blueGreen` are for services.",
+  ),
 });
 
 export const Flag = FlagFields.superRefine((flag, ctx) => checkFlag(flag, ctx)).meta({
@@ -200,8 +202,20 @@ function checkFlag(flag: z.infer<typeof FlagFields>, ctx: z.RefinementCtx): void
       });
   };
   refer(flag.defaultVariant, ["defaultVariant"]);
-  const checkRollout = (r: Rollout | undefined, path: PropertyKey[]) => {
+  const checkRollout = (r: Rollout | undefined, path: PropertyKey[], driven = false) => {
     if (r === undefined) return;
+    if (driven && r.percent !== undefined)
+      ctx.addIssue({
+        code: "custom",
+        path: [...path, "percent"],
+        message: "with a strategy, the rollout's steps set the percent: leave percent out",
+      });
+    if (!driven && r.percent === undefined)
+      ctx.addIssue({
+        code: "custom",
+        path: [...path, "percent"],
+        message: "a rollout needs a percent (only a flag with a strategy leaves it to its steps)",
+      });
     refer(r.variant, [...path, "variant"]);
     refer(r.control, [...path, "control"]);
     const control = r.control ?? flag.defaultVariant;
@@ -237,12 +251,50 @@ function checkFlag(flag: z.infer<typeof FlagFields>, ctx: z.RefinementCtx): void
     checkRollout(rule.rollout, ["rules", i, "rollout"]);
     checkSplit(rule.split, ["rules", i, "split"]);
   });
-  checkRollout(flag.rollout, ["rollout"]);
+  checkRollout(flag.rollout, ["rollout"], flag.strategy !== undefined);
   checkSplit(flag.split, ["split"]);
+  if (flag.strategy !== undefined) checkStrategy(flag, flag.strategy, ctx);
   if (flag.rollout !== undefined && flag.split !== undefined)
     ctx.addIssue({
       code: "custom",
       path: ["split"],
       message: "a flag has a rollout or a split for the remaining users, not both",
     });
+}
+
+/** What a flag's strategy can do: weights, pauses, gates and analyses, on a rollout it has. */
+function checkStrategy(
+  flag: z.infer<typeof FlagFields>,
+  strategy: Strategy,
+  ctx: z.RefinementCtx,
+): void {
+  if (flag.rollout === undefined)
+    ctx.addIssue({
+      code: "custom",
+      path: ["strategy"],
+      message:
+        "a strategy rolls out the flag's rollout: give rollout.variant (and rollout.control, or the defaultVariant is the control)",
+    });
+  if (flag.disabled)
+    ctx.addIssue({
+      code: "custom",
+      path: ["disabled"],
+      message: "a disabled flag serves its default to everyone: it has nothing to roll out",
+    });
+  if (strategy.blueGreen !== undefined)
+    ctx.addIssue({
+      code: "custom",
+      path: ["strategy", "blueGreen"],
+      message: "blueGreen is a service's form (a preview route); a flag's strategy has steps",
+    });
+  strategy.steps.forEach((step, i) => {
+    const kind =
+      "setHeaderRoute" in step ? "setHeaderRoute" : "setMirror" in step ? "setMirror" : undefined;
+    if (kind !== undefined)
+      ctx.addIssue({
+        code: "custom",
+        path: ["strategy", "steps", i, kind],
+        message: `${kind} routes requests to a service's canary; a flag's steps are setWeight, pause and analysis (target a segment with a rule instead)`,
+      });
+  });
 }

@@ -39,9 +39,53 @@ describe("flags in the spec", () => {
     assert.equal(f?.rollout?.group, undefined);
   });
 
-  it("refuse an unknown field at the field, strategy included (not yet a flag field)", () => {
-    const found = problems(good.replace("    rollout:", "    strategy: {}\n    rollout:"));
-    assert.deepEqual(found, [[11, 5, "flags[0].strategy", "unknown field 'strategy'"]]);
+  it("refuse an unknown field at the field", () => {
+    const found = problems(good.replace("    rollout:", "    rolout: {}\n    rollout:"));
+    assert.deepEqual(found, [[11, 5, "flags[0].rolout", "unknown field 'rolout'"]]);
+  });
+
+  it("take a strategy whose steps set the rollout's percent", () => {
+    const spec = parseSpec(
+      `${good.replace("percent: 5 }", "control: off }")}    strategy:\n      steps: [{ setWeight: 5 }, { pause: { duration: 1m } }, { setWeight: 50 }]\n`,
+    );
+    const [f] = spec.flags;
+    assert.equal(f?.rollout?.percent, undefined);
+    assert.equal(f?.strategy?.steps.length, 3);
+    assert.equal(f?.strategy?.progressDeadline, "10m", "a service strategy's defaults");
+  });
+
+  it("refuse a percent beside a strategy, and a strategy without a rollout", () => {
+    const strategy = "    strategy: { steps: [{ setWeight: 5 }] }\n";
+    assert.deepEqual(problems(good + strategy), [
+      [
+        11,
+        38,
+        "flags[0].rollout.percent",
+        "with a strategy, the rollout's steps set the percent: leave percent out",
+      ],
+    ]);
+    const [none] = problems(good.replace("    rollout: { variant: on, percent: 5 }\n", strategy));
+    assert.deepEqual(none?.slice(0, 3), [11, 15, "flags[0].strategy"]);
+    assert.match(none?.[3] ?? "", /a strategy rolls out the flag's rollout: give rollout.variant/);
+    const [missing] = problems(good.replace(", percent: 5", ""));
+    assert.deepEqual(missing?.[2], "flags[0].rollout.percent");
+  });
+
+  it("refuse the steps and forms that only route requests, at the step", () => {
+    const found = problems(
+      `${good.replace(", percent: 5", "")}    strategy:\n      steps:\n        - setWeight: 5\n        - setMirror: { percent: 10 }\n`,
+    );
+    assert.deepEqual(found[0]?.slice(0, 3), [15, 22, "flags[0].strategy.steps[1].setMirror"]);
+    assert.match(found[0]?.[3] ?? "", /a flag's steps are setWeight, pause and analysis/);
+  });
+
+  it("refuse an analysis template the spec does not define, under flags", () => {
+    const found = problems(
+      `${good.replace(", percent: 5", "")}    strategy:\n      steps: [{ analysis: { templates: [errors] } }]\n`,
+    );
+    assert.deepEqual(found[0]?.slice(0, 2), [13, 41]);
+    assert.equal(found[0]?.[2], "flags[0].strategy.steps[0].analysis.templates[0]");
+    assert.match(found[0]?.[3] ?? "", /unknown analysis template 'errors'/);
   });
 
   it("refuse an unknown operator at the operator", () => {

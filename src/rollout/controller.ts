@@ -14,6 +14,7 @@ import { type AnalysisDeps, type AnalysisFacts, AnalysisManager } from "../analy
 import { AviaryError } from "../errors.js";
 import type { EventHub } from "../events/hub.js";
 import type { Flag } from "../flags/schema.js";
+import { flagSubjects, isFlagSubject } from "../flags/subjects.js";
 import type { TrafficProvider } from "../providers/traffic/provider.js";
 import type { AnalysisTemplate, Service, Version } from "../spec/schema.js";
 import type { AnalysisRunRecord, MeasurementRecord, Store } from "../store/store.js";
@@ -197,9 +198,11 @@ export class Controller {
     source = "start",
     previous?: readonly Service[],
     flags: readonly Flag[] = [],
+    previousFlags: readonly Flag[] = [],
   ): Promise<SpecChange[]> {
     if (previous !== undefined && this.#specs.size === 0)
-      for (const svc of previous) this.#specs.set(svc.name, svc);
+      for (const svc of [...previous, ...flagSubjects(previousFlags)])
+        this.#specs.set(svc.name, svc);
     const changes = await this.applySpec(services, "controller", {
       dryRun: false,
       templates,
@@ -294,6 +297,12 @@ export class Controller {
   ): Promise<Rollout> {
     return this.#queue.run(service, async () => {
       const spec = await this.#specOrThrow(service);
+      // A variant is code already shipped: which one a flag rolls out is its spec's to say.
+      if (isFlagSubject(service))
+        throw new CommandError(
+          "AVIARY_FLAG_DEPLOY",
+          `${service} is a flag: set its rollout.variant in the spec and apply it to roll a variant out (aviary retry starts an aborted one again)`,
+        );
       const r = await this.#startRollout(spec, canary, actor, undefined, opts.command);
       await this.#drive(service);
       return (await this.#store.getRollout(r.id)) as Rollout;
@@ -414,10 +423,15 @@ export class Controller {
     opts: SpecOptions,
   ): Promise<SpecChange[]> {
     const storedNames = async () => (await this.#store.listServices()).map((s) => s.name);
+    const templates = opts.templates ?? this.#templates;
+    const flags = opts.flags ?? this.#flags;
+    // A flag with a strategy is rolled out as a subject of its own (`src/flags/subjects.ts`):
+    // planned, committed and driven with the services; the engine never sees it.
+    const subjects = [...services, ...flagSubjects(flags)];
     // Every service the spec, the controller or the store knows: their own work (a step, a
     // command) finishes first and waits for this, so the plan is made on what is committed.
     const touched = new Set([
-      ...services.map((s) => s.name),
+      ...subjects.map((s) => s.name),
       ...this.#specs.keys(),
       ...(await storedNames()),
     ]);
@@ -426,22 +440,20 @@ export class Controller {
       // spec names or the store holds, as committed now that their own work has finished.
       const stored = await storedNames();
       const current = new Map<string, Current>();
-      for (const name of new Set([...services.map((s) => s.name), ...stored]))
+      for (const name of new Set([...subjects.map((s) => s.name), ...stored]))
         current.set(name, await this.#currentOf(name));
       const changes = planSpecChanges(
-        services,
+        subjects,
         this.#specs,
         (name) => current.get(name) ?? { state: undefined, rollout: undefined },
         stored,
       );
-      this.#validate?.(services);
+      this.#validate?.(subjects);
       if (opts.dryRun) return changes;
-      const templates = opts.templates ?? this.#templates;
-      const flags = opts.flags ?? this.#flags;
       const { written, started } = await commitSpec(
         this.#store,
         changes,
-        { services, templates, flags, source: opts.source ?? String(actor) },
+        { services, subjects, templates, flags, source: opts.source ?? String(actor) },
         actor,
         this.#clock.now(),
         this.#faults.beforeCommit,
@@ -453,10 +465,10 @@ export class Controller {
       // SQLite tells no connection of its own commits: whoever serves the flags is told here.
       this.#onSpecCommitted?.();
       this.#specs.clear();
-      for (const svc of services) this.#specs.set(svc.name, svc);
+      for (const svc of subjects) this.#specs.set(svc.name, svc);
       // Told in commit order first (each call's synchronous part), then awaited together.
       await Promise.all(written.map((w) => this.#afterCommit(w.event, w.rollout)));
-      await this.#configureRouter(services);
+      await this.#configureRouter(subjects);
       for (const name of started) await this.#driveOrLog(name);
       return changes;
     });

@@ -27,6 +27,8 @@ import {
 /** Where a spec came from (a file as given, `api`), kept with it in the store. */
 export interface SpecRecord {
   services: readonly Service[];
+  /** Every rollout subject the changes may name: the services and the flags' (`src/flags/subjects.ts`); default: the services. */
+  subjects?: readonly Service[];
   templates: readonly AnalysisTemplate[];
   /** Absent or empty: a spec without flags, stored as it was before flags existed. */
   flags?: readonly Flag[];
@@ -60,7 +62,7 @@ export async function commitSpec(
   beforeCommit: (() => void) | undefined,
   command?: CommandMark,
 ): Promise<{ written: Written[]; started: string[] }> {
-  const specs = new Map(spec.services.map((s) => [s.name, s]));
+  const specs = new Map((spec.subjects ?? spec.services).map((s) => [s.name, s]));
   const templates = spec.templates;
   const written: Written[] = [];
   const started = new Set<string>();

@@ -168,9 +168,10 @@ function checkAlphaBudget(
 }
 
 export function checkAnalysisRefs(
-  services: Service[],
+  services: ReadonlyArray<Pick<Service, "strategy">>,
   templates: AnalysisTemplate[],
   ctx: z.RefinementCtx,
+  where: "services" | "flags" = "services",
 ): void {
   const byName = new Map(templates.map((t) => [t.name, t]));
   services.forEach((svc, i) => {
@@ -190,7 +191,7 @@ export function checkAnalysisRefs(
       });
     }
     for (const { path, ref, inline } of refs) {
-      const at = ["services", i, "strategy", ...path];
+      const at = [where, i, "strategy", ...path];
       ref.templates.forEach((name, k) => {
         const template = byName.get(name);
         if (template === undefined) {

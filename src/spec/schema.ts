@@ -228,6 +228,7 @@ export const Spec = z
   .superRefine((spec, ctx) => {
     checkAnalysisTemplates(spec.analysisTemplates, ctx);
     checkAnalysisRefs(spec.services, spec.analysisTemplates, ctx);
+    checkAnalysisRefs(spec.flags, spec.analysisTemplates, ctx, "flags");
     const caps = engineCapabilities(spec.dataplane);
     if (caps !== undefined)
       for (const issue of capabilityIssues(spec.services, spec.dataplane.engine, caps))

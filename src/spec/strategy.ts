@@ -183,5 +183,9 @@ export const Strategy = z
       });
     }
   })
-  .describe("How a new canary is rolled out: steps (or blue/green), analyses, deadlines, gates.");
+  .meta({
+    title: "Strategy",
+    description:
+      "How a new canary (or a flag's new variant) is rolled out: steps (or blue/green, for services), analyses, deadlines, gates.",
+  });
 export type Strategy = z.infer<typeof Strategy>;
