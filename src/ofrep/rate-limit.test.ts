@@ -3,7 +3,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { ManualClock } from "../util/clock.js";
-import { retryAfterSeconds, TokenBuckets } from "./rate-limit.js";
+import { addressBucket, retryAfterSeconds, TokenBuckets } from "./rate-limit.js";
 
 describe("TokenBuckets", () => {
   it("lets a burst through, then one request per 1/rate seconds", () => {
@@ -85,5 +85,18 @@ describe("retryAfterSeconds", () => {
     assert.equal(retryAfterSeconds(1), 1);
     assert.equal(retryAfterSeconds(1_000), 1);
     assert.equal(retryAfterSeconds(1_001), 2);
+  });
+});
+
+describe("addressBucket", () => {
+  it("charges IPv4 by address and IPv6 by its /64", () => {
+    assert.equal(addressBucket("203.0.113.7"), "203.0.113.7");
+    assert.equal(addressBucket("::ffff:203.0.113.7"), "203.0.113.7");
+    assert.equal(addressBucket("2001:db8:1:2:aaaa::1"), "2001:db8:1:2::/64");
+    assert.equal(addressBucket("2001:0db8:0001:0002:ffff:1:2:3"), "2001:db8:1:2::/64");
+    assert.equal(addressBucket("2001:db8::1"), "2001:db8:0:0::/64");
+    assert.equal(addressBucket("::1"), "0:0:0:0::/64");
+    assert.equal(addressBucket("fe80::1%eth0"), "fe80:0:0:0::/64");
+    assert.equal(addressBucket(undefined), "unknown");
   });
 });

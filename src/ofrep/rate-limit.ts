@@ -8,7 +8,7 @@
  *   requests to their address instead would throttle the many honest users behind one NAT,
  *   corporate proxy or mobile carrier gateway together.
  * - A request with no key, an unknown key or another role's token is charged to its remote
- *   address, at a much lower rate: a key it made up cannot name a bucket (a flood of invented
+ *   address (IPv6 by its /64, {@link addressBucket}), at a much lower rate: a key it made up cannot name a bucket (a flood of invented
  *   keys would otherwise make a bucket each and never run dry), and key guessing is what this
  *   slows down. Over that limit it gets 429 instead of 401.
  * A web app's client key is public (it ships in the page), so the per-key limit protects the
@@ -87,6 +87,31 @@ export class TokenBuckets {
     }
     return Math.ceil(((1 - b.tokens) * 1000) / this.#s.rate);
   }
+}
+
+/**
+ * The bucket an address without a valid key is charged to: an IPv4 address as it is (an
+ * IPv4-mapped IPv6 one as its IPv4), an IPv6 address by its /64, the block one host or one
+ * customer line gets; one machine can take any of 2^64 addresses in it, which would otherwise
+ * each name a fresh bucket.
+ */
+export function addressBucket(remote: string | undefined): string {
+  if (remote === undefined || remote === "") return "unknown";
+  const mapped = /^::ffff:(\d{1,3}(?:\.\d{1,3}){3})$/i.exec(remote);
+  if (mapped !== null) return mapped[1] as string;
+  if (!remote.includes(":")) return remote;
+  const bare = remote.split("%")[0] as string;
+  const [head = "", tail] = bare.split("::");
+  const left = head === "" ? [] : head.split(":");
+  const right = tail === undefined || tail === "" ? [] : tail.split(":");
+  const groups =
+    tail === undefined
+      ? left
+      : [...left, ...Array(Math.max(0, 8 - left.length - right.length)).fill("0"), ...right];
+  return `${groups
+    .slice(0, 4)
+    .map((g) => (g === "" ? "0" : g.toLowerCase().replace(/^0+(?=.)/, "")))
+    .join(":")}::/64`;
 }
 
 /** `Retry-After` in whole seconds (at least 1: 0 would tell a client to retry at once). */

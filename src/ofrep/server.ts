@@ -22,7 +22,7 @@ import type { Clock } from "../util/clock.js";
 import type { Logger } from "../util/log.js";
 import { ChangeStreams } from "./changes.js";
 import { checkClientKey, checkTicket, issueTicket, type KeyCheck } from "./keys.js";
-import { retryAfterSeconds, TokenBuckets } from "./rate-limit.js";
+import { addressBucket, retryAfterSeconds, TokenBuckets } from "./rate-limit.js";
 import {
   bulkBody,
   contextOf,
@@ -317,7 +317,7 @@ function admitted(
   const wait =
     name !== undefined
       ? limits.keys.take(name)
-      : limits.addresses.take(req.socket.remoteAddress ?? "unknown");
+      : limits.addresses.take(addressBucket(req.socket.remoteAddress));
   if (wait === 0) return true;
   limits.refused(name !== undefined ? "key" : "address");
   // OFREP gives 429 a Retry-After and no body; the published providers pause until then.
