@@ -141,6 +141,32 @@ describe("OFREP rate limits", () => {
     assert.equal(buckets.keys, 1);
   });
 
+  it("charges change-stream opens too: bad tickets from one address get 429", async () => {
+    const open = (ticket: string) =>
+      new Promise<number>((resolve, reject) => {
+        const url = new URL(`${av.ofrep}/ofrep/v1/flag-changes?ticket=${ticket}`);
+        const req = httpRequest(
+          {
+            host: url.hostname,
+            port: url.port,
+            path: `${url.pathname}${url.search}`,
+            localAddress: "127.0.0.50",
+            agent: false,
+          },
+          (res) => {
+            resolve(res.statusCode ?? 0);
+            res.destroy();
+          },
+        );
+        req.on("error", reject);
+        req.end();
+      });
+    assert.deepEqual(
+      [await open("x.1.y"), await open("web-app.1.forged"), await open("z")],
+      [401, 401, 429],
+    );
+  });
+
   it("refuses a rate limit that admits nothing, naming the field", async () => {
     const { Spec } = await import("../src/spec/schema.js");
     const r = Spec.safeParse({ ofrep: { listen: "127.0.0.1:0", rateLimit: { perKey: 0 } } });
