@@ -418,7 +418,15 @@ export async function startAviary(opts: AviaryOptions): Promise<RunningAviary> {
     boundAdmin = await listenAdmin(admin, adminAt);
     if (ofrepAt !== undefined)
       ofrep = await startOfrep(
-        { flags, tokens, clock, log: opts.log, ...opts.ofrepLimits },
+        {
+          flags,
+          tokens,
+          clock,
+          log: opts.log,
+          prometheus: metrics.prometheus,
+          ...(opts.spec.ofrep?.rateLimit ? { rateLimit: opts.spec.ofrep.rateLimit } : {}),
+          ...opts.ofrepLimits,
+        },
         ofrepAt,
       );
     await opts.beforeElection?.(boundAdmin);

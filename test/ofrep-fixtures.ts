@@ -56,14 +56,23 @@ export interface OfrepAviary {
 }
 
 export async function startOfrepAviary(
-  opts: { flags?: SpecInput["flags"]; limits?: OfrepLimits; clock?: Clock } = {},
+  opts: {
+    flags?: SpecInput["flags"];
+    limits?: OfrepLimits;
+    clock?: Clock;
+    /** The spec's `ofrep.rateLimit`. */
+    rateLimit?: NonNullable<SpecInput["ofrep"]>["rateLimit"];
+  } = {},
 ): Promise<OfrepAviary> {
   const dataDir = join(mkdtempSync(join(tmpdir(), "aviary-ofrep-")), "data");
   const specOf = (flags: SpecInput["flags"]) =>
     Spec.parse({
       listen: "127.0.0.1:0",
       admin: "127.0.0.1:0",
-      ofrep: { listen: "127.0.0.1:0" },
+      ofrep: {
+        listen: "127.0.0.1:0",
+        ...(opts.rateLimit ? { rateLimit: opts.rateLimit } : {}),
+      },
       flags,
     });
   const { mkdirSync } = await import("node:fs");

@@ -12,14 +12,17 @@
  */
 
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import { Counter, type Registry } from "prom-client";
 import type { TokenRegistry } from "../api/tokens.js";
 import { defaultMaxConnections, openFilesSoftLimit } from "../dataplane/connection-cap.js";
 import type { ServedFlags } from "../flags/served.js";
+import type { OfrepRateLimit } from "../spec/schema-parts.js";
 import type { ListenAddress } from "../util/address.js";
 import type { Clock } from "../util/clock.js";
 import type { Logger } from "../util/log.js";
 import { ChangeStreams } from "./changes.js";
-import { checkClientKey, checkTicket, issueTicket } from "./keys.js";
+import { checkClientKey, checkTicket, issueTicket, type KeyCheck } from "./keys.js";
+import { addressBucket, retryAfterSeconds, TokenBuckets } from "./rate-limit.js";
 import {
   bulkBody,
   contextOf,
@@ -52,6 +55,10 @@ export interface OfrepLimits {
 
 export interface OfrepOptions extends OfrepLimits {
   flags: ServedFlags;
+  /** The spec's `ofrep.rateLimit` (its defaults when absent). */
+  rateLimit?: Partial<OfrepRateLimit>;
+  /** Where `aviary_ofrep_rate_limited_total` is counted. */
+  prometheus?: Registry;
   tokens: TokenRegistry;
   clock: Clock;
   log: Logger;
@@ -61,6 +68,8 @@ export interface OfrepServer {
   readonly address: ListenAddress;
   readonly server: Server;
   readonly streams: ChangeStreams;
+  /** Rate-limit buckets held now, per kind (bounded by `rateLimit.maxBuckets`). */
+  readonly buckets: { readonly keys: number; readonly addresses: number };
   close(): Promise<void>;
 }
 
@@ -68,8 +77,62 @@ const JSON_TYPE = "application/json";
 /** Browsers call from any page that holds a client key: CORS lets them, and read the ETag. */
 const CORS = {
   "access-control-allow-origin": "*",
-  "access-control-expose-headers": "ETag",
+  "access-control-expose-headers": "ETag, Retry-After",
 } as const;
+
+export const RATE_LIMITED_METRIC = "aviary_ofrep_rate_limited_total";
+
+/** The buckets of one listener, and how it counts what they refuse. */
+interface Limiter {
+  keys: TokenBuckets;
+  addresses: TokenBuckets;
+  refused(limit: "key" | "address"): void;
+}
+
+function limiter(opts: OfrepOptions): Limiter {
+  const r = opts.rateLimit ?? {};
+  const perKey = r.perKey ?? 1_000;
+  const perAddress = r.perAddress ?? 20;
+  const maxBuckets = r.maxBuckets ?? 10_000;
+  const keys = new TokenBuckets(
+    { rate: perKey, burst: r.burst ?? Math.max(1, Math.ceil(perKey)), maxBuckets },
+    opts.clock,
+  );
+  const addresses = new TokenBuckets(
+    { rate: perAddress, burst: Math.max(1, Math.ceil(perAddress * 2)), maxBuckets },
+    opts.clock,
+  );
+  const registry = opts.prometheus;
+  // One counter per registry: two listeners on one registry (tests) count together. Labelled
+  // by the kind of limit only: neither a key nor an address goes into a label or a log line.
+  const counter =
+    registry === undefined
+      ? undefined
+      : ((registry.getSingleMetric(RATE_LIMITED_METRIC) as Counter<"limit"> | undefined) ??
+        new Counter({
+          name: RATE_LIMITED_METRIC,
+          help: "OFREP requests answered 429 because their client key (limit=key) or, without a valid key, their remote address (limit=address) was over its rate limit",
+          labelNames: ["limit"],
+          registers: [registry],
+        }));
+  let warnedAt = Number.NEGATIVE_INFINITY;
+  return {
+    keys,
+    addresses,
+    refused: (limit) => {
+      counter?.inc({ limit });
+      const now = opts.clock.now();
+      // A flood would otherwise write a line per request.
+      if (now - warnedAt >= 60_000) {
+        warnedAt = now;
+        opts.log.warn(
+          { limit, metric: RATE_LIMITED_METRIC },
+          "OFREP requests over the rate limit are answered 429 (logged at most once a minute)",
+        );
+      }
+    },
+  };
+}
 
 export async function startOfrep(opts: OfrepOptions, at: ListenAddress): Promise<OfrepServer> {
   const maxBody = opts.maxBodyBytes ?? 65_536;
@@ -79,6 +142,7 @@ export async function startOfrep(opts: OfrepOptions, at: ListenAddress): Promise
     heartbeatMs: opts.heartbeatMs ?? 15_000,
     keyKnown: (name) => opts.tokens.clientKeyHashes(name).length > 0,
   });
+  const limits = limiter(opts);
   const off = opts.flags.onUpdate((set) => streams.changed(set));
   const server = createServer(
     {
@@ -89,7 +153,7 @@ export async function startOfrep(opts: OfrepOptions, at: ListenAddress): Promise
       connectionsCheckingInterval: Math.min(1_000, Math.max(50, Math.floor(headersTimeout / 4))),
     },
     (req, res) => {
-      handle(req, res, opts, streams, maxBody).catch((err: unknown) => {
+      handle(req, res, opts, streams, limits, maxBody).catch((err: unknown) => {
         opts.log.error({ err: String(err) }, "OFREP request failed");
         if (!res.headersSent) send(res, 500, { errorDetails: "internal error" });
         else res.destroy();
@@ -114,6 +178,14 @@ export async function startOfrep(opts: OfrepOptions, at: ListenAddress): Promise
     address,
     server,
     streams,
+    buckets: {
+      get keys() {
+        return limits.keys.size;
+      },
+      get addresses() {
+        return limits.addresses.size;
+      },
+    },
     close: async () => {
       off();
       streams.closeAll();
@@ -128,13 +200,14 @@ async function handle(
   res: ServerResponse,
   opts: OfrepOptions,
   streams: ChangeStreams,
+  limits: Limiter,
   maxBody: number,
 ): Promise<void> {
   const url = req.url ?? "/";
   const q = url.indexOf("?");
   const path = q === -1 ? url : url.slice(0, q);
   if (req.method === "OPTIONS") return preflight(res);
-  if (path === CHANGES_PATH) return openStream(req, res, opts, streams, url);
+  if (path === CHANGES_PATH) return openStream(req, res, opts, streams, limits, url);
   const single = path.startsWith(`${OFREP_PREFIX}/`);
   if (!single && path !== OFREP_PREFIX)
     return send(res, 404, { errorDetails: `no route ${path}; OFREP is under ${OFREP_PREFIX}` });
@@ -144,6 +217,7 @@ async function handle(
   }
   // Who asks, before any of the body is read: a stranger's body costs nothing.
   const who = checkClientKey(opts.tokens, req.headers);
+  if (!admitted(req, res, limits, who)) return;
   if (!who.ok) return refuse(res, who.status);
   let key: string | undefined;
   if (single) {
@@ -200,6 +274,7 @@ function openStream(
   res: ServerResponse,
   opts: OfrepOptions,
   streams: ChangeStreams,
+  limits: Limiter,
   url: string,
 ): void {
   if (req.method !== "GET") {
@@ -208,26 +283,51 @@ function openStream(
     return;
   }
   const ticket = new URL(url, "http://x").searchParams.get("ticket");
-  let key: string;
+  let who: KeyCheck | { ok: true; name: string };
   if (ticket !== null) {
     const name = checkTicket(opts.tokens, ticket, opts.clock.now());
-    if (name === undefined) {
-      refuse(res, 401);
-      return;
-    }
-    key = name;
+    who = name === undefined ? { ok: false, status: 401, why: "bad ticket" } : { ok: true, name };
   } else {
-    const who = checkClientKey(opts.tokens, req.headers);
-    if (!who.ok) {
-      refuse(res, who.status);
-      return;
-    }
-    key = who.identity.name;
+    const c = checkClientKey(opts.tokens, req.headers);
+    who = c.ok ? { ok: true, name: c.identity.name } : c;
   }
+  if (!admitted(req, res, limits, who)) return;
+  if (!who.ok) {
+    refuse(res, who.status);
+    return;
+  }
+  const key = who.name;
   if (!streams.add(res, key, CORS)) {
     res.setHeader("retry-after", "30");
     send(res, 503, { errorDetails: "too many change streams are open; try again later" });
   }
+}
+
+/**
+ * Charges the request to its client key, or to its remote address when it has no valid key
+ * (rate-limit.ts says why), and answers 429 when that is over its limit.
+ */
+function admitted(
+  req: IncomingMessage,
+  res: ServerResponse,
+  limits: Limiter,
+  who: { ok: true; name: string } | KeyCheck,
+): boolean {
+  const name = who.ok ? ("name" in who ? who.name : who.identity.name) : undefined;
+  const wait =
+    name !== undefined
+      ? limits.keys.take(name)
+      : limits.addresses.take(addressBucket(req.socket.remoteAddress));
+  if (wait === 0) return true;
+  limits.refused(name !== undefined ? "key" : "address");
+  // OFREP gives 429 a Retry-After and no body; the published providers pause until then.
+  res.writeHead(429, {
+    ...CORS,
+    "retry-after": String(retryAfterSeconds(wait)),
+    "content-length": "0",
+  });
+  res.end();
+  return false;
 }
 
 /** 401 and 403 carry no body, as OFREP says. */

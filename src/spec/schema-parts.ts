@@ -355,11 +355,50 @@ export const ServiceMatch = z
   );
 export type ServiceMatch = z.infer<typeof ServiceMatch>;
 
+export const OfrepRateLimit = z
+  .strictObject({
+    perKey: z
+      .number()
+      .positive()
+      .max(1_000_000)
+      .default(1_000)
+      .describe(
+        "Requests per second each client key may make to this instance (evaluations and change-stream opens); over it a request gets `429` with `Retry-After` in seconds and no body.",
+      ),
+    burst: z
+      .int()
+      .min(1)
+      .max(1_000_000)
+      .optional()
+      .describe("Requests a client key may make at once after a quiet spell (default: `perKey`)."),
+    perAddress: z
+      .number()
+      .positive()
+      .max(1_000_000)
+      .default(20)
+      .describe(
+        "Requests per second (burst: twice as many) from one remote address without a valid client key: no key, an unknown key or another role's token. Over it they get `429` instead of `401`/`403`, which slows key guessing.",
+      ),
+    maxBuckets: z
+      .int()
+      .min(1)
+      .max(1_000_000)
+      .default(10_000)
+      .describe(
+        "Most buckets held at once, per kind (keys, addresses); the least recently used is dropped when full, so a flood of addresses cannot grow memory.",
+      ),
+  })
+  .describe(
+    "Token-bucket rate limits of the OFREP listener. The defaults are generous (1,000 requests/s per client key) so that benchmarks and busy apps are not throttled.",
+  );
+export type OfrepRateLimit = z.infer<typeof OfrepRateLimit>;
+
 export const OfrepSettings = z
   .strictObject({
     listen: ListenAddress.describe(
       "Where OFREP is served (`POST /ofrep/v1/evaluate/flags[/{key}]`, and its change stream), e.g. `0.0.0.0:8016`. Only client keys are accepted there.",
     ),
+    rateLimit: OfrepRateLimit.prefault({}),
   })
   .meta({
     title: "OFREP",
