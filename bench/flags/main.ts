@@ -12,6 +12,7 @@ import os from "node:os";
 import { join } from "node:path";
 import { compileFlag } from "../../src/flags/evaluate.js";
 import { Flag } from "../../src/flags/schema.js";
+import { cpuSeconds, processTree } from "../proxy/cpu.js";
 import {
   canPin,
   freePorts,
@@ -37,7 +38,7 @@ import {
 } from "./flag-set.js";
 import { measureInProcess } from "./in-process.js";
 import { type LoadKind, type LoadRun, runLoad, writeLoadScript } from "./load.js";
-import { printReport, type TargetResult, toJson } from "./report.js";
+import { type MeasuredRun, printReport, type TargetResult, toJson } from "./report.js";
 import {
   probe,
   startAviary,
@@ -58,6 +59,8 @@ interface Target {
   port: number;
   flags: number;
   expect: (n: number) => number;
+  /** The server's pid, for its CPU time. */
+  pid: number;
 }
 
 async function main(): Promise<number> {
@@ -108,7 +111,15 @@ async function main(): Promise<number> {
 
   const single = aviaryExpectation([FLAG_KEY]);
   const targets: Target[] = [
-    { name: "ofrep", label: "OFREP single", kind: "ofrep", port: ofrep, flags: 1, expect: single },
+    {
+      name: "ofrep",
+      label: "OFREP single",
+      kind: "ofrep",
+      port: ofrep,
+      flags: 1,
+      expect: single,
+      pid: aviary.pid,
+    },
     {
       name: "ofrepBulk",
       label: `OFREP bulk (${BULK_FLAGS} flags)`,
@@ -116,6 +127,7 @@ async function main(): Promise<number> {
       port: ofrep,
       flags: BULK_FLAGS,
       expect: aviaryExpectation(bulkKeys),
+      pid: aviary.pid,
     },
     {
       name: "unleashProxy",
@@ -124,6 +136,7 @@ async function main(): Promise<number> {
       port: unleash,
       flags: 1,
       expect: unleashExpectation,
+      pid: peer.pid,
     },
   ];
 
@@ -134,9 +147,11 @@ async function main(): Promise<number> {
   // Every run sends its own users, so no run repeats another's keys.
   let nextStart = 1_000_000;
   const errors: string[] = [];
-  const load = async (t: Target, durationS: number): Promise<LoadRun> => {
+  const load = async (t: Target, durationS: number): Promise<MeasuredRun> => {
     const start = nextStart;
     nextStart += 10_000_000;
+    const pids = processTree(t.pid);
+    const cpuBefore = cpuSeconds(pids);
     const r = await runLoad({
       wrk,
       script,
@@ -149,15 +164,18 @@ async function main(): Promise<number> {
       durationS,
       cpu: LOAD_CPU,
     });
+    const cpuUsPerReq = ((cpuSeconds(pids) - cpuBefore) * 1e6) / r.requests;
     errors.push(...check(t, r, start));
-    return r;
+    return { ...r, cpuUsPerReq };
   };
 
   if (a.warmupS > 0) {
     say(`warm-up: ${a.warmupS} s per target`);
     for (const t of targets) await load(t, a.warmupS);
   }
-  const runs = new Map<Target["name"], LoadRun[]>(targets.map((t) => [t.name, []]));
+  // Other work on the machine takes CPU from the servers: the report says how busy it was.
+  const loadAverage = os.loadavg()[0] ?? 0;
+  const runs = new Map<Target["name"], MeasuredRun[]>(targets.map((t) => [t.name, []]));
   for (let round = 0; round < a.rounds; round++) {
     const order = round % 2 === 0 ? targets : [...targets].reverse();
     for (const t of order) {
@@ -190,6 +208,7 @@ async function main(): Promise<number> {
     durationS: a.durationS,
     connections: a.connections,
     pinned: pinningEnabled(),
+    loadAverage,
     peer: { package: "@unleash/proxy", version: unleashProxyVersion() },
   };
   printReport(report, say);

@@ -5,14 +5,20 @@
  * @module
  */
 
+import os from "node:os";
 import { median, round } from "../proxy/stats.js";
 import type { InProcessResult } from "./in-process.js";
 import type { LoadRun } from "./load.js";
 
+/** A load run and the server's CPU time (user + system, its process tree) per request. */
+export interface MeasuredRun extends LoadRun {
+  cpuUsPerReq: number;
+}
+
 export interface TargetResult {
   name: "ofrep" | "ofrepBulk" | "unleashProxy";
   label: string;
-  runs: LoadRun[];
+  runs: MeasuredRun[];
 }
 
 export interface FlagsReport {
@@ -23,6 +29,8 @@ export interface FlagsReport {
   durationS: number;
   connections: number;
   pinned: boolean;
+  /** The 1-minute load average when the measured rounds began (2 = both cores busy). */
+  loadAverage: number;
   peer: { package: string; version: string };
 }
 
@@ -30,6 +38,7 @@ interface Figures {
   rps: number;
   p50Ms: number;
   p99Ms: number;
+  cpuUsPerReq: number;
 }
 
 function figures(t: TargetResult | undefined): Figures | null {
@@ -38,6 +47,7 @@ function figures(t: TargetResult | undefined): Figures | null {
     rps: median(t.runs.map((r) => r.rps)),
     p50Ms: median(t.runs.map((r) => r.p50Ms)),
     p99Ms: median(t.runs.map((r) => r.p99Ms)),
+    cpuUsPerReq: median(t.runs.map((r) => r.cpuUsPerReq)),
   };
 }
 
@@ -54,10 +64,11 @@ export function printReport(r: FlagsReport, say: (line: string) => void): void {
   say("");
   say(
     `flag evaluation over HTTP: wrk -t1 -c${r.connections}, medians of ${r.rounds} run(s) × ${r.durationS} s` +
-      (r.pinned ? " (servers on CPU1, wrk on CPU0)" : " (not pinned)"),
+      (r.pinned ? " (servers on CPU1, wrk on CPU0)" : " (not pinned)") +
+      `; load average ${r.loadAverage.toFixed(1)} on ${os.cpus().length} cores when the rounds began`,
   );
   say(
-    `${pad("target", 24)}${left("req/s", 9)}${left("p50 ms", 9)}${left("p99 ms", 9)}  runs (req/s)`,
+    `${pad("target", 24)}${left("req/s", 9)}${left("p50 ms", 9)}${left("p99 ms", 9)}${left("CPU µs/req", 12)}  runs (req/s)`,
   );
   for (const t of r.results) {
     const f = figures(t);
@@ -65,7 +76,7 @@ export function printReport(r: FlagsReport, say: (line: string) => void): void {
     const each = t.runs.map((x) => Math.round(x.rps)).join(", ");
     const bad = t.runs.reduce((s, x) => s + x.bad + x.non2xx + x.socketErrors, 0);
     say(
-      `${pad(t.label, 24)}${left(String(Math.round(f.rps)), 9)}${left(f.p50Ms.toFixed(2), 9)}${left(f.p99Ms.toFixed(2), 9)}  ${each}${bad > 0 ? `  ERRORS: ${bad}` : ""}`,
+      `${pad(t.label, 24)}${left(String(Math.round(f.rps)), 9)}${left(f.p50Ms.toFixed(2), 9)}${left(f.p99Ms.toFixed(2), 9)}${left(f.cpuUsPerReq.toFixed(1), 12)}  ${each}${bad > 0 ? `  ERRORS: ${bad}` : ""}`,
     );
   }
   const x = ratio(r);
@@ -93,8 +104,12 @@ export function toJson(r: FlagsReport) {
     unleashProxy: pick("unleashProxy"),
     inProcessNs: round(r.inProcess.nsPerEvaluation, 1),
     ratios: { ofrepVsUnleashProxy: round(ratio(r), 2) },
+    cpuUsPerReq: Object.fromEntries(
+      r.results.map((t) => [t.name, round(figures(t)?.cpuUsPerReq ?? null, 1)]),
+    ),
     runs: Object.fromEntries(r.results.map((t) => [t.name, t.runs.map((x) => round(x.rps, 0))])),
     peer: { ...r.peer, how: "HTTP GET /proxy, toggles bootstrapped offline" },
+    loadAverage: round(r.loadAverage, 1),
     errors: r.errors,
   };
 }
