@@ -57,6 +57,16 @@ function ratio(r: FlagsReport): number | null {
   return ofrep && peer ? ofrep.rps / peer.rps : null;
 }
 
+/**
+ * The peer's CPU per request over OFREP's (> 1: OFREP is cheaper). It moves much less than
+ * req/s when other work shares the cores, since it does not count the time a server waited.
+ */
+function cpuRatio(r: FlagsReport): number | null {
+  const ofrep = figures(r.results.find((t) => t.name === "ofrep"));
+  const peer = figures(r.results.find((t) => t.name === "unleashProxy"));
+  return ofrep && peer ? peer.cpuUsPerReq / ofrep.cpuUsPerReq : null;
+}
+
 const pad = (s: string, n: number): string => s.padEnd(n);
 const left = (s: string, n: number): string => s.padStart(n);
 
@@ -82,6 +92,8 @@ export function printReport(r: FlagsReport, say: (line: string) => void): void {
   const x = ratio(r);
   say("");
   say(`OFREP single / Unleash proxy req/s: ${x === null ? "—" : `${x.toFixed(2)}×`} (goal ≥ 1)`);
+  const c = cpuRatio(r);
+  say(`Unleash proxy / OFREP single CPU per request: ${c === null ? "—" : `${c.toFixed(2)}×`}`);
   const ip = r.inProcess;
   say(
     `in-process evaluation (compiled flag, ${ip.contexts} distinct keys): ${ip.nsPerEvaluation.toFixed(1)} ns (goal ≤ 1000; runs ${ip.runs.map((n) => n.toFixed(1)).join(", ")})`,
@@ -103,7 +115,10 @@ export function toJson(r: FlagsReport) {
     ofrepBulk: pick("ofrepBulk"),
     unleashProxy: pick("unleashProxy"),
     inProcessNs: round(r.inProcess.nsPerEvaluation, 1),
-    ratios: { ofrepVsUnleashProxy: round(ratio(r), 2) },
+    ratios: {
+      ofrepVsUnleashProxy: round(ratio(r), 2),
+      unleashProxyVsOfrepCpuPerReq: round(cpuRatio(r), 2),
+    },
     cpuUsPerReq: Object.fromEntries(
       r.results.map((t) => [t.name, round(figures(t)?.cpuUsPerReq ?? null, 1)]),
     ),
