@@ -187,6 +187,9 @@ async function main(): Promise<number> {
     }
   }
   await stopAll();
+  for (const port of [listen, admin, ofrep, unleash])
+    if (await listening(port))
+      errors.push(`port ${port} is still listening after the servers stopped`);
 
   say("in-process evaluation…");
   const compiled = new Map(bulkKeys.map((k) => [k, compileFlag(Flag.parse(aviaryFlag(k)))]));
