@@ -51,6 +51,8 @@ import { appliedDocument } from "./rollout/spec-commit.js";
 import type { AnalysisTemplate, Service, Spec } from "./spec/schema.js";
 import { openSqliteStore, type SqliteStoreOptions } from "./store/sqlite/sqlite-store.js";
 import type { Store } from "./store/store.js";
+import { flagAwareSource } from "./tracking/source.js";
+import { FlagWindows } from "./tracking/windows.js";
 import {
   checkListenAddresses,
   checkOfrepAddress,
@@ -126,6 +128,8 @@ export interface RunningAviary {
   logs: LogListener | undefined;
   /** The flags of the applied spec, as this instance serves them. */
   flags: ServedFlags;
+  /** Per-variant windows of what applications track (the OFREP listener's tracking route). */
+  flagWindows: FlagWindows;
   /** The OFREP listener, when the spec has an `ofrep` section. */
   ofrep: OfrepServer | undefined;
   /** The fleet's part (engine fleet, or `workers`): its board and merged figures. */
@@ -224,6 +228,14 @@ export async function startAviary(opts: AviaryOptions): Promise<RunningAviary> {
   const tail = new StoreTail({ store, hub, clock: systemClock, log: opts.log });
   const tickMs = parseDuration(opts.spec.controller.tick) as number;
   const flags = new ServedFlags({ store, log: opts.log });
+  // What applications report per variant through the OFREP listener's tracking route; the
+  // analysis reads a flag:<key> subject from it as it reads a service from the router.
+  const flagWindows = new FlagWindows({
+    windowMs: parseDuration(opts.spec.metrics.window) as number,
+    clock,
+  });
+  const offRetain = flags.onUpdate((set) => flagWindows.retain(set.flags));
+  const analysisMetrics = flagAwareSource(metrics, flagWindows);
   const controllerOn = (s: Store) =>
     new Controller({
       store: s,
@@ -239,7 +251,11 @@ export async function startAviary(opts: AviaryOptions): Promise<RunningAviary> {
       ...(opts.faults ? { faults: opts.faults } : {}),
       analysis: {
         providerFor: (metric) =>
-          createMetricProvider(metric.provider, { metrics, ...fleet?.metricDeps }),
+          createMetricProvider(metric.provider, {
+            metrics: analysisMetrics,
+            flags: flagWindows,
+            ...fleet?.metricDeps,
+          }),
         judgeFor: createJudge,
       },
       gateCaller: (gate, payload, signal) => callGate(gate, payload, { signal }),
@@ -353,6 +369,7 @@ export async function startAviary(opts: AviaryOptions): Promise<RunningAviary> {
   const closeAll = async (how: { release?: boolean } = {}) => {
     await logs?.close();
     await ofrep?.close();
+    offRetain();
     flags.close();
     // Stops the term (if leading) and releases the lease: another instance takes over at once.
     await cluster.close(how);
@@ -399,7 +416,14 @@ export async function startAviary(opts: AviaryOptions): Promise<RunningAviary> {
     boundAdmin = await listenAdmin(admin, adminAt);
     if (ofrepAt !== undefined)
       ofrep = await startOfrep(
-        { flags, tokens, clock, log: opts.log, ...opts.ofrepLimits },
+        {
+          flags,
+          tokens,
+          clock,
+          log: opts.log,
+          tracking: { windows: flagWindows },
+          ...opts.ofrepLimits,
+        },
         ofrepAt,
       );
     await opts.beforeElection?.(boundAdmin);
@@ -423,6 +447,7 @@ export async function startAviary(opts: AviaryOptions): Promise<RunningAviary> {
     adminAddress: boundAdmin,
     logs,
     flags,
+    flagWindows,
     ofrep,
     fleet,
     tokenSource: source,

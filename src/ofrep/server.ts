@@ -19,6 +19,7 @@ import type { ListenAddress } from "../util/address.js";
 import type { Clock } from "../util/clock.js";
 import type { Logger } from "../util/log.js";
 import { ChangeStreams } from "./changes.js";
+import { handleFlagRoute, isFlagRoute, type TrackingOptions } from "./flag-routes.js";
 import { checkClientKey, checkTicket, issueTicket } from "./keys.js";
 import {
   bulkBody,
@@ -55,6 +56,8 @@ export interface OfrepOptions extends OfrepLimits {
   tokens: TokenRegistry;
   clock: Clock;
   log: Logger;
+  /** Where tracking events go (`flag-routes.ts`); without it the tracking route answers 404. */
+  tracking?: TrackingOptions;
 }
 
 export interface OfrepServer {
@@ -66,7 +69,7 @@ export interface OfrepServer {
 
 const JSON_TYPE = "application/json";
 /** Browsers call from any page that holds a client key: CORS lets them, and read the ETag. */
-const CORS = {
+export const CORS = {
   "access-control-allow-origin": "*",
   "access-control-expose-headers": "ETag",
 } as const;
@@ -135,6 +138,7 @@ async function handle(
   const path = q === -1 ? url : url.slice(0, q);
   if (req.method === "OPTIONS") return preflight(res);
   if (path === CHANGES_PATH) return openStream(req, res, opts, streams, url);
+  if (isFlagRoute(path)) return handleFlagRoute(req, res, path, opts);
   const single = path.startsWith(`${OFREP_PREFIX}/`);
   if (!single && path !== OFREP_PREFIX)
     return send(res, 404, { errorDetails: `no route ${path}; OFREP is under ${OFREP_PREFIX}` });
@@ -231,7 +235,7 @@ function openStream(
 }
 
 /** 401 and 403 carry no body, as OFREP says. */
-function refuse(res: ServerResponse, status: 401 | 403): void {
+export function refuse(res: ServerResponse, status: 401 | 403): void {
   if (status === 401) res.setHeader("www-authenticate", 'Bearer realm="aviary-ofrep"');
   res.writeHead(status, { ...CORS, "content-length": "0" });
   res.end();
@@ -251,11 +255,11 @@ function fail(res: ServerResponse, status: number, failure: Failure): void {
   send(res, status, failure);
 }
 
-function send(res: ServerResponse, status: number, body: unknown): void {
+export function send(res: ServerResponse, status: number, body: unknown): void {
   sendText(res, status, JSON.stringify(body));
 }
 
-function sendText(res: ServerResponse, status: number, text: string): void {
+export function sendText(res: ServerResponse, status: number, text: string): void {
   res.writeHead(status, {
     ...CORS,
     "content-type": JSON_TYPE,
@@ -271,7 +275,7 @@ type Read = { ok: true; value: unknown } | { ok: false; failure: Failure };
  * is no evaluation request at all: a body too large (413, and the connection is closed rather
  * than drained) or not JSON (415). An empty body is an empty request (no context).
  */
-async function readJson(
+export async function readJson(
   req: IncomingMessage,
   res: ServerResponse,
   maxBody: number,

@@ -214,6 +214,14 @@ export function checkAnalysisRefs(
             });
           }
         }
+        template.metrics.forEach((m, j) => {
+          if ("flagEvent" in m.provider)
+            ctx.addIssue({
+              code: "custom",
+              path: [...at, "templates", k],
+              message: `metric ${m.name} of template ${name} (analysisTemplates metrics[${j}]) uses the flagEvent provider, which measures a flag's variants, not service ${svc.name}: use it in a flag's analysis only`,
+            });
+        });
         if (!inline) return;
         template.metrics.forEach((m) => {
           const canPassEarly = m.judge === undefined || "sequential" in m.judge;
