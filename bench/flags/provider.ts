@@ -4,7 +4,7 @@
  * an exposure), three ways: the provider's resolve path without the Promise the Provider
  * interface wraps it in, `resolveBooleanEvaluation` awaited, and the published
  * `@openfeature/server-sdk` client's `getBooleanValue` (the SDK's own hooks and bookkeeping
- * included). The flag set comes from a local HTTP server answering the provider's
+ * included), next to the same SDK call on the SDK's own `InMemoryProvider`. The flag set comes from a local HTTP server answering the provider's
  * `GET /aviary/v1/flags` and its reports. Median of 5 runs; the target is 1 µs.
  *
  * Usage: npm run bench:flags-provider [-- --json]
@@ -12,7 +12,7 @@
 
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
-import { OpenFeature } from "@openfeature/server-sdk";
+import { InMemoryProvider, OpenFeature } from "@openfeature/server-sdk";
 import { Flag } from "../../src/flags/schema.js";
 import { AviaryProvider } from "../../src/openfeature/index.js";
 
@@ -48,6 +48,14 @@ const provider = new AviaryProvider({
 });
 await OpenFeature.setProviderAndWait(provider);
 const client = OpenFeature.getClient();
+// The SDK's own in-memory provider under the same client path, to tell the SDK's cost apart.
+await OpenFeature.setProviderAndWait(
+  "in-memory",
+  new InMemoryProvider({
+    "new-checkout": { variants: { on: true, off: false }, defaultVariant: "off", disabled: false },
+  }),
+);
+const inMemory = OpenFeature.getClient("in-memory");
 
 const contexts = Array.from({ length: 4096 }, (_, i) => ({
   targetingKey: `user-${(i * 7919) % 1_000_003}`,
@@ -83,6 +91,9 @@ const resolve = await median(N, (i) =>
 const sdk = await median(N, (i) =>
   client.getBooleanValue("new-checkout", false, contexts[i & 4095]!),
 );
+const sdkInMemory = await median(N, (i) =>
+  inMemory.getBooleanValue("new-checkout", false, contexts[i & 4095]!),
+);
 const exposures = provider.stats();
 await OpenFeature.close();
 server.close();
@@ -91,7 +102,13 @@ const out = {
   providerNs: sync.ns,
   providerAsyncNs: resolve.ns,
   sdkNs: sdk.ns,
-  runs: { provider: sync.runs, providerAsync: resolve.runs, sdk: sdk.runs },
+  sdkInMemoryNs: sdkInMemory.ns,
+  runs: {
+    provider: sync.runs,
+    providerAsync: resolve.runs,
+    sdk: sdk.runs,
+    sdkInMemory: sdkInMemory.runs,
+  },
   dropped: exposures.dropped,
 };
 if (json) console.log(JSON.stringify(out));
@@ -102,5 +119,6 @@ else
       `  resolve path:                       ${sync.ns.toFixed(1)} ns/evaluation`,
       `  resolveBooleanEvaluation (awaited): ${resolve.ns.toFixed(1)} ns/evaluation`,
       `  server SDK getBooleanValue:         ${sdk.ns.toFixed(1)} ns/evaluation`,
+      `  the same, SDK's InMemoryProvider:   ${sdkInMemory.ns.toFixed(1)} ns/evaluation`,
     ].join("\n"),
   );
