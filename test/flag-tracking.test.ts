@@ -239,13 +239,34 @@ describe("AviaryProvider with @openfeature/server-sdk", () => {
     assert.equal(verdicts.at(-1)?.phase, "Failed", verdicts.map((v) => v.message).join("\n"));
   });
 
-  it("follows a change on the stream and announces it as ConfigurationChanged", async () => {
-    const changed = new Promise<string[]>((resolve) =>
-      client.addHandler(ProviderEvents.ConfigurationChanged, (e) => resolve(e?.flagsChanged ?? [])),
+  it("follows a change on the stream, or by polling, and announces it as ConfigurationChanged", async () => {
+    const polling = new AviaryProvider({
+      baseUrl: av.ofrep,
+      clientKey: CLIENT_KEY,
+      changes: "polling",
+      pollIntervalMs: 100,
+      reportIntervalMs: 3_600_000,
+      onError: () => {},
+    });
+    await OpenFeature.setProviderAndWait("polling", polling);
+    const heard = (c: Client) =>
+      new Promise<string[]>((resolve) =>
+        c.addHandler(ProviderEvents.ConfigurationChanged, (e) => resolve(e?.flagsChanged ?? [])),
+      );
+    const changed = heard(client);
+    // The provider's own emitter: a client of another domain hears the default provider's
+    // changes too (server SDK 1.23), so its handler would not say which provider changed.
+    const changedPolled = new Promise<string[]>((resolve) =>
+      polling.events.addHandler(ProviderEvents.ConfigurationChanged, (e) =>
+        resolve((e as { flagsChanged?: string[] } | undefined)?.flagsChanged ?? []),
+      ),
     );
+    const before = provider.revision;
     await av.setFlags([{ ...CHECKOUT, rollout: { variant: "on", percent: 100 } }, BANNER]);
-    const keys = await changed;
-    assert.deepEqual(keys, ["new-checkout"]);
+    assert.deepEqual(await changed, ["new-checkout"]);
+    assert.deepEqual(await changedPolled, ["new-checkout"]);
+    assert.ok(provider.revision > before);
+    assert.equal(polling.revision, provider.revision);
     assert.equal(
       await client.getBooleanValue("new-checkout", false, { targetingKey: "user-1" }),
       true,
