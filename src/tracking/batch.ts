@@ -187,7 +187,7 @@ function check(body: unknown, set: FlagSet, windows: FlagWindows, limits: BatchL
       added.set(flag, mine);
     }
     const have = keptOf(flag);
-    if (!have.has(name) && !mine.has(name) && have.size + mine.size >= windows.maxEventNames) {
+    if (!have.has(name) && !mine.has(name) && mine.size >= windows.nameRoom(flag)) {
       refused.push({
         at,
         flag,

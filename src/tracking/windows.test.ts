@@ -91,6 +91,24 @@ describe("flag windows", () => {
     assert.deepEqual([c.events, c.exposures], [5, 0]);
   });
 
+  it("frees a name's place once none of its events is left in the window", () => {
+    const r = rig(10_000, 2);
+    r.at(0.5);
+    r.windows.exposures("new-checkout", "on", 10);
+    assert.ok(r.windows.event("new-checkout", "on", "a", 7));
+    assert.ok(r.windows.event("new-checkout", "on", "b", 1));
+    assert.equal(r.windows.event("new-checkout", "on", "c", 1), false);
+    r.at(5);
+    assert.ok(r.windows.event("new-checkout", "on", "b", 1));
+    r.at(13);
+    // a was last seen at second 0, now out of the 10 s window; b at second 5 is still held.
+    assert.ok(r.windows.event("new-checkout", "on", "c", 2));
+    assert.deepEqual(r.windows.eventNames("new-checkout").sort(), ["b", "c"]);
+    const c = r.windows.eventCounts("flag:new-checkout", "on", "c", T0, r.clock.now() + 1);
+    assert.equal(c.events, 2, "a's old counts never show up under c");
+    assert.equal(r.windows.event("new-checkout", "on", "d", 1), false);
+  });
+
   it("drops flags and variants no longer served", () => {
     const r = rig();
     r.windows.exposures("new-checkout", "on", 1);

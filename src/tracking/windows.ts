@@ -11,7 +11,8 @@
  *
  * Memory is bounded by what the served flags declare: a (flag, variant) is only recorded when
  * the tracking endpoint found both in the flag set, each keeps at most window + 1 seconds, and
- * each flag at most `maxEventNames` distinct business event names.
+ * each flag at most `maxEventNames` distinct business event names at once (a name none of whose
+ * events is left in the window frees its place).
  *
  * @module
  */
@@ -91,7 +92,8 @@ class VariantRing implements SecondsSource {
 interface FlagEntry {
   readonly variants: Map<string, VariantRing>;
   /** Business event name → its index in each second's `events`. */
-  readonly names: Map<string, number>;
+  /** Business event name → its index in each second's `events` and the last second it was seen. */
+  readonly names: Map<string, { index: number; last: number }>;
 }
 
 /** The counts of one business event and the exposures it is out of, over a window. */
@@ -124,18 +126,25 @@ export class FlagWindows {
 
   /** Whether one more event of `name` for `flag` would be kept (a known name, or room for one). */
   canName(flag: string, name: string): boolean {
-    const names = this.#flags.get(flag)?.names;
-    return names === undefined || names.has(name) || names.size < this.#maxNames;
+    return this.names(flag).has(name) || this.nameRoom(flag) > 0;
   }
 
-  /** Whether a flag's window already keeps events of this name, and how many names it keeps. */
+  /** The business event names a flag has events of in its window. */
   names(flag: string): ReadonlySet<string> {
-    return new Set(this.#flags.get(flag)?.names.keys() ?? []);
+    return new Set(this.eventNames(flag));
   }
 
-  /** The business event names a flag has had, for listing. */
+  /** How many more business event names the flag can take now. */
+  nameRoom(flag: string): number {
+    return this.#maxNames - this.eventNames(flag).length;
+  }
+
+  /** The business event names a flag has events of in its window, for listing. */
   eventNames(flag: string): string[] {
-    return [...(this.#flags.get(flag)?.names.keys() ?? [])];
+    const names = this.#flags.get(flag)?.names;
+    if (names === undefined) return [];
+    const gone = this.#expired();
+    return [...names].filter(([, n]) => n.last > gone).map(([name]) => name);
   }
 
   exposures(flag: string, variant: string, count: number): void {
@@ -157,11 +166,13 @@ export class FlagWindows {
     if (!this.canName(flag, name)) return false;
     const s = this.#now(flag, variant);
     const names = this.#entry(flag).names;
-    let i = names.get(name);
-    if (i === undefined) {
-      i = names.size;
-      names.set(name, i);
+    let n = names.get(name);
+    if (n === undefined) {
+      n = { index: this.#freeIndex(names), last: s.second };
+      names.set(name, n);
     }
+    n.last = s.second;
+    const i = n.index;
     while (s.events.length <= i) s.events.push(0);
     s.events[i]! += count;
     return true;
@@ -216,7 +227,7 @@ export class FlagWindows {
     qTo: number,
   ): EventCounts {
     const { from, to, ring } = this.#window(subject, variant, qFrom, qTo);
-    const i = this.#flags.get(subject.slice(FLAG_SUBJECT_PREFIX.length))?.names.get(name);
+    const i = this.#flags.get(subject.slice(FLAG_SUBJECT_PREFIX.length))?.names.get(name)?.index;
     let exposures = 0;
     let events = 0;
     this.#each(ring, from, to, (s) => {
@@ -258,6 +269,26 @@ export class FlagWindows {
       const s = ring.held(second);
       if (s !== undefined) fn(s);
     }
+  }
+
+  /** Seconds at or before this hold nothing a query can still reach. */
+  #expired(): number {
+    return Math.floor(this.#clock.now() / 1000) - this.#windowSeconds - 1;
+  }
+
+  /**
+   * An index for a new name: the next one, or that of a name whose events have all left the
+   * window (every second still held that used the index has been reset since, or is out of reach).
+   */
+  #freeIndex(names: Map<string, { index: number; last: number }>): number {
+    const gone = this.#expired();
+    for (const [old, n] of names) {
+      if (n.last <= gone) {
+        names.delete(old);
+        return n.index;
+      }
+    }
+    return names.size;
   }
 
   #entry(flag: string): FlagEntry {
