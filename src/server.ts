@@ -54,6 +54,8 @@ import { appliedDocument } from "./rollout/spec-commit.js";
 import type { AnalysisTemplate, Service, Spec } from "./spec/schema.js";
 import { openSqliteStore, type SqliteStoreOptions } from "./store/sqlite/sqlite-store.js";
 import type { Store } from "./store/store.js";
+import { flagAwareSource } from "./tracking/source.js";
+import { FlagWindows } from "./tracking/windows.js";
 import {
   checkListenAddresses,
   checkOfrepAddress,
@@ -129,6 +131,8 @@ export interface RunningAviary {
   logs: LogListener | undefined;
   /** The flags of the applied spec, as this instance serves them. */
   flags: ServedFlags;
+  /** Per-variant windows of what applications track (the OFREP listener's tracking route). */
+  flagWindows: FlagWindows;
   /** The OFREP listener, when the spec has an `ofrep` section. */
   ofrep: OfrepServer | undefined;
   /** The fleet's part (engine fleet, or `workers`): its board and merged figures. */
@@ -232,6 +236,14 @@ export async function startAviary(opts: AviaryOptions): Promise<RunningAviary> {
   // order): a controller's own commits only wake the tail, they never reach the hub directly.
   const tail = new StoreTail({ store, hub, clock: systemClock, log: opts.log });
   const tickMs = parseDuration(opts.spec.controller.tick) as number;
+  // What applications report per variant through the OFREP listener's tracking route; the
+  // analysis reads a flag:<key> subject from it as it reads a service from the router.
+  const flagWindows = new FlagWindows({
+    windowMs: parseDuration(opts.spec.metrics.window) as number,
+    clock,
+  });
+  const offRetain = flags.onUpdate((set) => flagWindows.retain(set.flags));
+  const analysisMetrics = flagAwareSource(metrics, flagWindows);
   const controllerOn = (s: Store) =>
     new Controller({
       store: s,
@@ -249,7 +261,11 @@ export async function startAviary(opts: AviaryOptions): Promise<RunningAviary> {
       ...(opts.faults ? { faults: opts.faults } : {}),
       analysis: {
         providerFor: (metric) =>
-          createMetricProvider(metric.provider, { metrics, ...fleet?.metricDeps }),
+          createMetricProvider(metric.provider, {
+            metrics: analysisMetrics,
+            flags: flagWindows,
+            ...fleet?.metricDeps,
+          }),
         judgeFor: createJudge,
       },
       gateCaller: (gate, payload, signal) => callGate(gate, payload, { signal }),
@@ -372,6 +388,7 @@ export async function startAviary(opts: AviaryOptions): Promise<RunningAviary> {
   const closeAll = async (how: { release?: boolean } = {}) => {
     await logs?.close();
     await ofrep?.close();
+    offRetain();
     flags.close();
     // Stops the term (if leading) and releases the lease: another instance takes over at once.
     await cluster.close(how);
@@ -425,6 +442,7 @@ export async function startAviary(opts: AviaryOptions): Promise<RunningAviary> {
           log: opts.log,
           prometheus: metrics.prometheus,
           ...(opts.spec.ofrep?.rateLimit ? { rateLimit: opts.spec.ofrep.rateLimit } : {}),
+          tracking: { windows: flagWindows },
           ...opts.ofrepLimits,
         },
         ofrepAt,
@@ -450,6 +468,7 @@ export async function startAviary(opts: AviaryOptions): Promise<RunningAviary> {
     adminAddress: boundAdmin,
     logs,
     flags,
+    flagWindows,
     ofrep,
     fleet,
     tokenSource: source,

@@ -21,6 +21,7 @@ import type { ListenAddress } from "../util/address.js";
 import type { Clock } from "../util/clock.js";
 import type { Logger } from "../util/log.js";
 import { ChangeStreams } from "./changes.js";
+import { handleFlagRoute, isFlagRoute, type TrackingOptions } from "./flag-routes.js";
 import { checkClientKey, checkTicket, issueTicket, type KeyCheck } from "./keys.js";
 import { addressBucket, retryAfterSeconds, TokenBuckets } from "./rate-limit.js";
 import {
@@ -62,6 +63,8 @@ export interface OfrepOptions extends OfrepLimits {
   tokens: TokenRegistry;
   clock: Clock;
   log: Logger;
+  /** Where tracking events go (`flag-routes.ts`); without it the tracking route answers 404. */
+  tracking?: TrackingOptions;
 }
 
 export interface OfrepServer {
@@ -75,7 +78,7 @@ export interface OfrepServer {
 
 const JSON_TYPE = "application/json";
 /** Browsers call from any page that holds a client key: CORS lets them, and read the ETag. */
-const CORS = {
+export const CORS = {
   "access-control-allow-origin": "*",
   "access-control-expose-headers": "ETag, Retry-After",
 } as const;
@@ -208,6 +211,8 @@ async function handle(
   const path = q === -1 ? url : url.slice(0, q);
   if (req.method === "OPTIONS") return preflight(res);
   if (path === CHANGES_PATH) return openStream(req, res, opts, streams, limits, url);
+  if (isFlagRoute(path))
+    return handleFlagRoute(req, res, path, opts, (who) => admitted(req, res, limits, who));
   const single = path.startsWith(`${OFREP_PREFIX}/`);
   if (!single && path !== OFREP_PREFIX)
     return send(res, 404, { errorDetails: `no route ${path}; OFREP is under ${OFREP_PREFIX}` });
@@ -331,7 +336,7 @@ function admitted(
 }
 
 /** 401 and 403 carry no body, as OFREP says. */
-function refuse(res: ServerResponse, status: 401 | 403): void {
+export function refuse(res: ServerResponse, status: 401 | 403): void {
   if (status === 401) res.setHeader("www-authenticate", 'Bearer realm="aviary-ofrep"');
   res.writeHead(status, { ...CORS, "content-length": "0" });
   res.end();
@@ -351,11 +356,11 @@ function fail(res: ServerResponse, status: number, failure: Failure): void {
   send(res, status, failure);
 }
 
-function send(res: ServerResponse, status: number, body: unknown): void {
+export function send(res: ServerResponse, status: number, body: unknown): void {
   sendText(res, status, JSON.stringify(body));
 }
 
-function sendText(res: ServerResponse, status: number, text: string): void {
+export function sendText(res: ServerResponse, status: number, text: string): void {
   res.writeHead(status, {
     ...CORS,
     "content-type": JSON_TYPE,
@@ -371,7 +376,7 @@ type Read = { ok: true; value: unknown } | { ok: false; failure: Failure };
  * is no evaluation request at all: a body too large (413, and the connection is closed rather
  * than drained) or not JSON (415). An empty body is an empty request (no context).
  */
-async function readJson(
+export async function readJson(
   req: IncomingMessage,
   res: ServerResponse,
   maxBody: number,

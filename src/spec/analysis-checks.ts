@@ -168,7 +168,7 @@ function checkAlphaBudget(
 }
 
 export function checkAnalysisRefs(
-  services: ReadonlyArray<Pick<Service, "strategy">>,
+  services: ReadonlyArray<Pick<Service, "strategy"> & { name?: string }>,
   templates: AnalysisTemplate[],
   ctx: z.RefinementCtx,
   where: "services" | "flags" = "services",
@@ -215,6 +215,14 @@ export function checkAnalysisRefs(
             });
           }
         }
+        template.metrics.forEach((m, j) => {
+          if (where === "services" && "flagEvent" in m.provider)
+            ctx.addIssue({
+              code: "custom",
+              path: [...at, "templates", k],
+              message: `metric ${m.name} of template ${name} (analysisTemplates metrics[${j}]) uses the flagEvent provider, which measures a flag's variants, not service ${svc.name ?? i}: use it in a flag's analysis only`,
+            });
+        });
         if (!inline) return;
         template.metrics.forEach((m) => {
           const canPassEarly = m.judge === undefined || "sequential" in m.judge;

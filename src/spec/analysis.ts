@@ -165,10 +165,32 @@ export const ProviderConfig = z
             "GET a JSON document and pick a number by a JSON path (`$.data.value`), or in counts mode events and requests per version.",
           ),
       }),
+      z.strictObject({
+        flagEvent: z
+          .strictObject({
+            event: z
+              .string()
+              .regex(/^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$/, {
+                message: "expected an event name (1-64 letters, digits, . _ : -)",
+              })
+              .refine((e) => e !== "error" && e !== "latency", {
+                message:
+                  "error and latency are the builtin provider's (errorRate, latencyP99 of flag:<key>); name a business event",
+              })
+              .describe(
+                "The business event applications report with `track()` (e.g. `checkout-completed`).",
+              ),
+          })
+          .describe(
+            "Flags only: a business event per exposure of each variant, as applications reported them to the tracking endpoint, in counts form (events: the event's count, requests: exposures). Judged by the sequential judge; `direction: decrease` fails a variant with fewer.",
+          ),
+      }),
     ],
-    { error: "a provider is exactly one of builtin, prometheus or web" },
+    { error: "a provider is exactly one of builtin, prometheus, web or flagEvent" },
   )
-  .describe("Where a metric's numbers come from: exactly one of builtin, prometheus or web.");
+  .describe(
+    "Where a metric's numbers come from: exactly one of builtin, prometheus, web or flagEvent (flags only).",
+  );
 export type ProviderConfig = z.infer<typeof ProviderConfig>;
 
 const Direction = z.enum(["increase", "decrease", "either"]);

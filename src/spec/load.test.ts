@@ -221,6 +221,40 @@ analysisTemplates:
     );
   });
 
+  it("takes the flagEvent provider in a template and refuses it on a service's analysis", () => {
+    const template = `analysisTemplates:
+  - name: conversions
+    metrics:
+      - name: orders
+        provider: { flagEvent: { event: checkout-completed } }
+        judge: { sequential: { direction: decrease } }
+`;
+    assert.equal(parseSpec(template).analysisTemplates[0]?.metrics.length, 1);
+    const text = problems(`services:
+  - name: shop
+    match: { pathPrefix: /shop }
+    stable: { version: v1, targets: [http://127.0.0.1:9001] }
+    strategy:
+      steps:
+        - analysis: { templates: [conversions] }
+${template}`)
+      .map((p) => `${p.path}: ${p.message}`)
+      .join("\n");
+    assert.match(
+      text,
+      /services\[0\]\.strategy\.steps\[0\]\.analysis\.templates\[0\]: metric orders of template conversions .*flagEvent provider, which measures a flag's variants, not service shop/,
+    );
+    const reserved = problems(`analysisTemplates:
+  - name: t
+    metrics:
+      - name: e
+        provider: { flagEvent: { event: error } }
+`)
+      .map((p) => `${p.path}: ${p.message}`)
+      .join("\n");
+    assert.match(reserved, /flagEvent\.event: error and latency are the builtin provider's/);
+  });
+
   it("takes counts mode for the sequential judge and refuses what does not fit it", () => {
     const base = `services:
   - name: shop

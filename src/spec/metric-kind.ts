@@ -12,7 +12,8 @@ export function inCountsMode(metric: AnalysisMetric): boolean {
   const p = metric.provider;
   return (
     ("prometheus" in p && p.prometheus.counts !== undefined) ||
-    ("web" in p && p.web.counts !== undefined)
+    ("web" in p && p.web.counts !== undefined) ||
+    "flagEvent" in p
   );
 }
 

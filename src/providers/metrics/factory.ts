@@ -8,8 +8,11 @@
 
 import { type MetricProvider, ProviderError } from "../../analysis/types.js";
 import type { BuiltinSignal, ProviderConfig } from "../../spec/analysis.js";
+import type { FlagWindows } from "../../tracking/windows.js";
 import { BuiltinProvider, type MetricsSource } from "./builtin/index.js";
+import { FlagEventProvider } from "./flag-event/index.js";
 import { PrometheusProvider } from "./prometheus/index.js";
+import { SubjectDispatch } from "./subject-dispatch.js";
 import { WebProvider } from "./web/index.js";
 
 /** What the providers may need from the running Aviary. */
@@ -21,6 +24,11 @@ export interface ProviderDeps {
    * (the fleet's routers, `src/fleet/metric-provider.ts`).
    */
   builtin?: (config: { signal: BuiltinSignal }) => MetricProvider;
+  /**
+   * Flags' per-variant windows (`src/tracking/`): required by `flagEvent`, and where `builtin`
+   * reads a `flag:<key>` subject when `builtin` above builds it from elsewhere.
+   */
+  flags?: FlagWindows;
 }
 
 /**
@@ -34,7 +42,13 @@ export function createMetricProvider(
 ): MetricProvider {
   const keys = Object.keys(config);
   if ("builtin" in config) {
-    if (deps.builtin !== undefined) return deps.builtin(config.builtin);
+    if (deps.builtin !== undefined) {
+      const services = deps.builtin(config.builtin);
+      // Flag subjects are tracked on this instance, never by the fleet's routers.
+      return deps.flags === undefined
+        ? services
+        : new SubjectDispatch(services, new BuiltinProvider(config.builtin, deps.flags));
+    }
     if (deps.metrics === undefined) {
       throw new ProviderError(
         "config",
@@ -45,8 +59,13 @@ export function createMetricProvider(
   }
   if ("prometheus" in config) return new PrometheusProvider(config.prometheus);
   if ("web" in config) return new WebProvider(config.web);
+  if ("flagEvent" in config) {
+    if (deps.flags === undefined)
+      throw new ProviderError("config", "the flagEvent metric provider needs the flags' windows");
+    return new FlagEventProvider(config.flagEvent, deps.flags);
+  }
   throw new ProviderError(
     "config",
-    `unknown metric provider ${keys.length === 0 ? "(none given)" : keys.join(", ")}; expected builtin, prometheus or web`,
+    `unknown metric provider ${keys.length === 0 ? "(none given)" : keys.join(", ")}; expected builtin, prometheus, web or flagEvent`,
   );
 }

@@ -1,0 +1,318 @@
+/**
+ * Per-variant windows of a flag: what applications reported through the tracking endpoint,
+ * one-second buckets per (flag key, variant), bounded in time like the router's per-version
+ * windows (the spec's `metrics.window`). Each second holds exposures (evaluations that gave
+ * the variant), error events, latency events in a sketch, and counts of named business events.
+ *
+ * The analysis reads a flag as it reads a service: `query({service: "flag:<key>", version:
+ * <variant>})` answers a {@link WindowSummary} whose requests are exposures, errors the error
+ * events and latency the latency events, so the `builtin` provider measures a flag unchanged;
+ * {@link eventCounts} gives a business event per exposure for the `flagEvent` provider.
+ *
+ * Memory is bounded by what the served flags declare: a (flag, variant) is only recorded when
+ * the tracking endpoint found both in the flag set, each keeps at most window + 1 seconds, and
+ * each flag at most `maxEventNames` distinct business event names at once (a name none of whose
+ * events is left in the window frees its place).
+ *
+ * @module
+ */
+
+import { MAX_MS } from "../dataplane/metrics/latency-sketch.js";
+import { SecondBucket } from "../dataplane/metrics/second-bucket.js";
+import type { WindowQuery, WindowSummary } from "../dataplane/metrics/types.js";
+import { type SecondsSource, summarizeWindow } from "../dataplane/metrics/window.js";
+import { type Clock, systemClock } from "../util/clock.js";
+
+/** A flag's analysis subject: `flag:<key>`, as the controller names a flag rolled out. */
+export const FLAG_SUBJECT_PREFIX = "flag:";
+
+/** The outcome slot latency events are counted in (any slot would do: only their sum is read). */
+const LATENCY_SLOT = 1;
+const DEFAULT_WINDOW_MS = 15 * 60 * 1000;
+export const DEFAULT_MAX_EVENT_NAMES = 32;
+
+export interface FlagWindowsOptions {
+  /** How far back queries reach, in ms (default 15 min, at least 1 s): the spec's `metrics.window`. */
+  windowMs?: number;
+  /** Distinct business event names kept per flag (default 32); more are refused. */
+  maxEventNames?: number;
+  clock?: Clock;
+}
+
+/** One second of one (flag, variant). */
+class FlagSecond {
+  second = -1;
+  exposures = 0;
+  errors = 0;
+  /** Latency events; its slot counts are those events, so its sketch is theirs alone. */
+  readonly latency = new SecondBucket();
+  /** Business events by the flag's name index. */
+  events: number[] = [];
+
+  reset(second: number): void {
+    this.second = second;
+    this.exposures = 0;
+    this.errors = 0;
+    this.latency.reset(second);
+    this.events.fill(0);
+  }
+}
+
+/** The ring of one (flag, variant); seconds are made on first use and reused as it wraps. */
+class VariantRing implements SecondsSource {
+  readonly seconds: number;
+  readonly #slots: (FlagSecond | undefined)[];
+
+  constructor(seconds: number) {
+    this.seconds = seconds;
+    this.#slots = new Array(seconds);
+  }
+
+  at(second: number): FlagSecond {
+    const i = second % this.seconds;
+    let s = this.#slots[i];
+    if (s === undefined) {
+      s = new FlagSecond();
+      this.#slots[i] = s;
+    }
+    if (s.second !== second) s.reset(second);
+    return s;
+  }
+
+  held(second: number): FlagSecond | undefined {
+    const s = this.#slots[second % this.seconds];
+    return s !== undefined && s.second === second ? s : undefined;
+  }
+
+  bucketAt(second: number) {
+    return this.held(second)?.latency;
+  }
+}
+
+interface FlagEntry {
+  readonly variants: Map<string, VariantRing>;
+  /** Business event name → its index in each second's `events`. */
+  /** Business event name → its index in each second's `events` and the last second it was seen. */
+  readonly names: Map<string, { index: number; last: number }>;
+}
+
+/** The counts of one business event and the exposures it is out of, over a window. */
+export interface EventCounts {
+  exposures: number;
+  events: number;
+  /** The window actually covered, as in {@link WindowSummary}. */
+  from: number;
+  seconds: number;
+}
+
+export class FlagWindows {
+  readonly #clock: Clock;
+  readonly #windowSeconds: number;
+  readonly #maxNames: number;
+  readonly #flags = new Map<string, FlagEntry>();
+
+  constructor(opts: FlagWindowsOptions = {}) {
+    const windowMs = opts.windowMs ?? DEFAULT_WINDOW_MS;
+    if (!Number.isFinite(windowMs) || windowMs < 1000)
+      throw new RangeError(`flag windowMs must be a number of ms ≥ 1000, got ${windowMs}`);
+    this.#windowSeconds = Math.ceil(windowMs / 1000);
+    this.#maxNames = opts.maxEventNames ?? DEFAULT_MAX_EVENT_NAMES;
+    this.#clock = opts.clock ?? systemClock;
+  }
+
+  get maxEventNames(): number {
+    return this.#maxNames;
+  }
+
+  /** Whether one more event of `name` for `flag` would be kept (a known name, or room for one). */
+  canName(flag: string, name: string): boolean {
+    return this.names(flag).has(name) || this.nameRoom(flag) > 0;
+  }
+
+  /** The business event names a flag has events of in its window. */
+  names(flag: string): ReadonlySet<string> {
+    return new Set(this.eventNames(flag));
+  }
+
+  /** How many more business event names the flag can take now. */
+  nameRoom(flag: string): number {
+    return this.#maxNames - this.eventNames(flag).length;
+  }
+
+  /** The business event names a flag has events of in its window, for listing. */
+  eventNames(flag: string): string[] {
+    const names = this.#flags.get(flag)?.names;
+    if (names === undefined) return [];
+    const gone = this.#expired();
+    return [...names].filter(([, n]) => n.last > gone).map(([name]) => name);
+  }
+
+  exposures(flag: string, variant: string, count: number): void {
+    this.#now(flag, variant).exposures += count;
+  }
+
+  errors(flag: string, variant: string, count: number): void {
+    this.#now(flag, variant).errors += count;
+  }
+
+  /** Latency events, one per value (ms, clamped to [0, MAX_MS] as the router clamps). */
+  latencies(flag: string, variant: string, valuesMs: readonly number[]): void {
+    const s = this.#now(flag, variant);
+    for (const v of valuesMs) s.latency.add(LATENCY_SLOT, Math.min(MAX_MS, Math.max(0, v)));
+  }
+
+  /** Business events; false (nothing counted) when the flag already has its fill of names. */
+  event(flag: string, variant: string, name: string, count: number): boolean {
+    if (!this.canName(flag, name)) return false;
+    const s = this.#now(flag, variant);
+    const names = this.#entry(flag).names;
+    let n = names.get(name);
+    if (n === undefined) {
+      n = { index: this.#freeIndex(names), last: s.second };
+      names.set(name, n);
+    }
+    n.last = s.second;
+    const i = n.index;
+    while (s.events.length <= i) s.events.push(0);
+    s.events[i]! += count;
+    return true;
+  }
+
+  /** Drops what is kept of flags and variants no longer served, so retired ones free memory. */
+  retain(served: ReadonlyMap<string, { flag: { variants: Record<string, unknown> } }>): void {
+    for (const [key, entry] of this.#flags) {
+      const f = served.get(key);
+      if (f === undefined) {
+        this.#flags.delete(key);
+        continue;
+      }
+      for (const v of entry.variants.keys()) if (!(v in f.flag.variants)) entry.variants.delete(v);
+    }
+  }
+
+  /**
+   * A variant's window as the router's registry answers a version's: `q.service` is
+   * `flag:<key>`, `q.version` the variant. Requests are exposures, errors the error events
+   * (at most the exposures: an application reporting errors of users it never exposed cannot
+   * push a rate past 1), latency the latency events.
+   */
+  query(q: WindowQuery): WindowSummary {
+    const { from, to, ring } = this.#window(q.service, q.version, q.from, q.to);
+    const latency = summarizeWindow(ring ? [ring] : [], q.service, q.version, from, to);
+    let requests = 0;
+    let errors = 0;
+    this.#each(ring, from, to, (s) => {
+      requests += s.exposures;
+      errors += s.errors;
+    });
+    errors = Math.min(errors, requests);
+    const seconds = latency.seconds;
+    return {
+      ...latency,
+      requests,
+      responses: { "1xx": 0, "2xx": requests - errors, "3xx": 0, "4xx": 0, "5xx": errors },
+      failures: { connect: 0, timeout: 0, reset: 0 },
+      errors,
+      errorRate: requests > 0 ? errors / requests : Number.NaN,
+      rps: seconds > 0 ? requests / seconds : Number.NaN,
+    };
+  }
+
+  /** A business event's count and the exposures it is out of, for `flag:<key>` and a variant. */
+  eventCounts(
+    subject: string,
+    variant: string,
+    name: string,
+    qFrom: number,
+    qTo: number,
+  ): EventCounts {
+    const { from, to, ring } = this.#window(subject, variant, qFrom, qTo);
+    const i = this.#flags.get(subject.slice(FLAG_SUBJECT_PREFIX.length))?.names.get(name)?.index;
+    let exposures = 0;
+    let events = 0;
+    this.#each(ring, from, to, (s) => {
+      exposures += s.exposures;
+      if (i !== undefined) events += s.events[i] ?? 0;
+    });
+    return { exposures, events, from, seconds: Math.max(0, to - from) / 1000 };
+  }
+
+  #window(
+    subject: string,
+    variant: string,
+    qFrom: number,
+    qTo: number,
+  ): { from: number; to: number; ring: VariantRing | undefined } {
+    if (!Number.isFinite(qFrom) || !Number.isFinite(qTo) || qTo <= qFrom)
+      throw new RangeError(
+        `flag metrics query needs finite epoch ms with from < to, got from=${qFrom} to=${qTo}`,
+      );
+    if (!subject.startsWith(FLAG_SUBJECT_PREFIX))
+      throw new RangeError(`flag metrics answer for flag:<key> subjects, not ${subject}`);
+    const key = subject.slice(FLAG_SUBJECT_PREFIX.length);
+    const ring = this.#flags.get(key)?.variants.get(variant);
+    const heldFrom = (Math.floor(this.#clock.now() / 1000) - this.#windowSeconds) * 1000;
+    return { from: Math.min(qTo, Math.max(qFrom, heldFrom)), to: qTo, ring };
+  }
+
+  /** Each held second whose start lies in [from, to), as the router's windows count them. */
+  #each(
+    ring: VariantRing | undefined,
+    from: number,
+    to: number,
+    fn: (s: FlagSecond) => void,
+  ): void {
+    if (ring === undefined) return;
+    const first = Math.ceil(from / 1000);
+    const last = Math.min(Math.ceil(to / 1000) - 1, first + ring.seconds - 1);
+    for (let second = first; second <= last; second++) {
+      const s = ring.held(second);
+      if (s !== undefined) fn(s);
+    }
+  }
+
+  /** Seconds at or before this hold nothing a query can still reach. */
+  #expired(): number {
+    return Math.floor(this.#clock.now() / 1000) - this.#windowSeconds - 1;
+  }
+
+  /**
+   * An index for a new name: the next one, or that of a name whose events have all left the
+   * window (every second still held that used the index has been reset since, or is out of reach).
+   */
+  #freeIndex(names: Map<string, { index: number; last: number }>): number {
+    const gone = this.#expired();
+    for (const [old, n] of names) {
+      if (n.last <= gone) {
+        names.delete(old);
+        return n.index;
+      }
+    }
+    return names.size;
+  }
+
+  #entry(flag: string): FlagEntry {
+    let e = this.#flags.get(flag);
+    if (e === undefined) {
+      e = { variants: new Map(), names: new Map() };
+      this.#flags.set(flag, e);
+    }
+    return e;
+  }
+
+  #now(flag: string, variant: string): FlagSecond {
+    const variants = this.#entry(flag).variants;
+    let ring = variants.get(variant);
+    if (ring === undefined) {
+      // One second more than the window, so a full window ending mid-second is still held.
+      ring = new VariantRing(this.#windowSeconds + 1);
+      variants.set(variant, ring);
+    }
+    return ring.at(Math.floor(this.#clock.now() / 1000));
+  }
+}
+
+/** Whether an analysis subject is a flag (`flag:<key>`) rather than a service. */
+export function isFlagSubject(service: string): boolean {
+  return service.startsWith(FLAG_SUBJECT_PREFIX);
+}
