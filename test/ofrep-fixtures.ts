@@ -58,6 +58,8 @@ export interface OfrepAviary {
 export async function startOfrepAviary(
   opts: {
     flags?: SpecInput["flags"];
+    /** Analysis templates a flag's strategy names. */
+    analysisTemplates?: SpecInput["analysisTemplates"];
     limits?: OfrepLimits;
     clock?: Clock;
     /** The spec's `ofrep.rateLimit`. */
@@ -74,6 +76,7 @@ export async function startOfrepAviary(
         ...(opts.rateLimit ? { rateLimit: opts.rateLimit } : {}),
       },
       flags,
+      ...(opts.analysisTemplates ? { analysisTemplates: opts.analysisTemplates } : {}),
     });
   const { mkdirSync } = await import("node:fs");
   mkdirSync(dataDir, { recursive: true });
