@@ -12,6 +12,7 @@ import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { OFREPProvider } from "@openfeature/ofrep-provider";
 import { type Client, OpenFeature } from "@openfeature/server-sdk";
+import { AviaryProvider } from "../src/openfeature/index.js";
 import { AVIARY_BIN } from "./fixtures.js";
 import { CLIENT_KEY, type OfrepAviary, startOfrepAviary } from "./ofrep-fixtures.js";
 
@@ -107,6 +108,39 @@ describe("a flag's rollout through the CLI and the OpenFeature SDK", () => {
     const { on, beta } = await seen();
     assert.ok(on > 50 && on < 110, `about 20 % of 400: ${on}`);
     assert.equal(beta, true);
+  });
+
+  it("is read by the in-process AviaryProvider at its step, and after it ended", async () => {
+    const errors: string[] = [];
+    const provider = new AviaryProvider({
+      baseUrl: av.ofrep,
+      clientKey: CLIENT_KEY,
+      changes: "polling",
+      pollIntervalMs: 100,
+      reportIntervalMs: 3_600_000,
+      onError: (m) => errors.push(m),
+    });
+    await OpenFeature.setProviderAndWait("in-process", provider);
+    const local = OpenFeature.getClient("in-process");
+    const count = async () => {
+      let on = 0;
+      for (let i = 0; i < 400; i++)
+        if (await local.getBooleanValue("new-checkout", false, { targetingKey: `user-${i}` })) on++;
+      return on;
+    };
+    try {
+      const { on } = await seen();
+      assert.equal(await count(), on, "in-process agrees with OFREP at the step");
+      // An ended rollout serves one variant to everyone, its strategy still in the spec.
+      await ok("abort", "flag:new-checkout", "--reason", "in-process check");
+      for (let i = 0; i < 50 && (await count()) > 0; i++)
+        await new Promise((r) => setTimeout(r, 100));
+      assert.equal(await count(), 0);
+      assert.deepEqual(errors, []);
+      await ok("retry", "flag:new-checkout");
+    } finally {
+      await provider.onClose();
+    }
   });
 
   it("widens on promote, cuts everyone off on abort, and starts again on retry", async () => {

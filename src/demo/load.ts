@@ -21,7 +21,15 @@ export interface LoadOptions {
   betaShare: number;
   /** Most requests in flight at once; beyond it a tick's sends are skipped and counted. */
   maxInFlight?: number;
+  /**
+   * What a response is counted under; by default its version (`x-version`). The flag chapter
+   * counts by version and checkout, to show who saw the new checkout's errors.
+   */
+  labelOf?: (headers: Record<string, string | string[] | undefined>) => string;
 }
+
+const byVersion = (h: Record<string, string | string[] | undefined>) =>
+  String(h["x-version"] ?? "(router)");
 
 export interface VersionCounts {
   requests: number;
@@ -48,7 +56,7 @@ export class LoadGenerator {
   #idle: Array<() => void> = [];
 
   constructor(opts: LoadOptions) {
-    this.#opts = { maxInFlight: 64, ...opts };
+    this.#opts = { maxInFlight: 64, labelOf: byVersion, ...opts };
     this.#pool = new Pool(opts.url, { connections: 16 });
   }
 
@@ -109,7 +117,7 @@ export class LoadGenerator {
       .then(async (res) => {
         await res.body.dump();
         // An answer without x-version came from the router itself (a 502 or 504).
-        const version = String(res.headers["x-version"] ?? "(router)");
+        const version = this.#opts.labelOf(res.headers);
         this.#count(version, res.statusCode >= 500, performance.now() - started);
       })
       .catch(() => {

@@ -1,9 +1,10 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import type { RolloutEvent } from "../rollout/types.js";
+import { formatFlagSummary, summarizeFlag } from "./flag-summary.js";
 import type { VersionCounts } from "./load.js";
 import { quantile } from "./load.js";
-import { clockLabel, describeEvent, plain, trafficLine } from "./narrate.js";
+import { clockLabel, describeEvent, describeFlagEvent, plain, trafficLine } from "./narrate.js";
 import { formatSummary, summarize } from "./summary.js";
 
 function event(over: Partial<RolloutEvent>): RolloutEvent {
@@ -93,5 +94,49 @@ describe("demo narration", () => {
     const byHand = { ...v2, end: event({ type: "aborted", actor: "operator:x", at: 9_000 }) };
     assert.equal(summarize({ ...base, rollouts: [byHand, v3] }).ok, false);
     assert.equal(summarize({ ...base, rollouts: [v2, { ...v3, end: undefined }] }).ok, false);
+  });
+});
+
+describe("the flag chapter's narration", () => {
+  const flag = (over: Partial<RolloutEvent>) => event({ service: "flag:new-checkout", ...over });
+
+  it("speaks of the flag, not of a canary", () => {
+    assert.equal(
+      describeFlagEvent(flag({ type: "weight.set", data: { from: 0, to: 10 } }), plain),
+      'new-checkout: "on" for 10% of users, plus the beta testers',
+    );
+    assert.equal(
+      describeFlagEvent(
+        flag({ type: "aborted", actor: "analysis", reason: "analysis failed: error-rate: x" }),
+        plain,
+      ),
+      "✗ the analysis switched new-checkout off for everyone: analysis failed: error-rate: x",
+    );
+  });
+
+  it("is ok only when the analysis switched the flag off and the shop never moved", () => {
+    const base = {
+      startedAt: 0,
+      endedAt: 11_000,
+      rolloutStartedAt: 0,
+      end: flag({ type: "aborted", actor: "analysis", at: 4_000, reason: "analysis failed: e" }),
+      maxWeight: 10,
+      stableBefore: "v1",
+      stableAfter: "v1",
+      shopEvents: 0,
+      newCheckoutAtEnd: 0,
+      served: new Map([["v1 new checkout", counts(80, 20, [])]]),
+      noAnswer: 0,
+    };
+    const good = summarizeFlag(base);
+    assert.equal(good.ok, true);
+    const text = formatFlagSummary(good, plain);
+    assert.match(text, /✗ new-checkout switched off by the analysis, on its own, 4 s after/);
+    assert.match(text, /✓ the shop stayed on v1 the whole time/);
+    assert.match(text, /v1 new checkout\s+80 served\s+20 failed \(25\.00 %\)/);
+    assert.equal(summarizeFlag({ ...base, end: { ...base.end, actor: "operator:x" } }).ok, false);
+    assert.equal(summarizeFlag({ ...base, stableAfter: "v2" }).ok, false);
+    assert.equal(summarizeFlag({ ...base, shopEvents: 1 }).ok, false);
+    assert.equal(summarizeFlag({ ...base, end: undefined }).ok, false);
   });
 });

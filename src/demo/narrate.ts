@@ -78,3 +78,25 @@ export function trafficLine(recent: Map<string, VersionCounts>, p: Paint): strin
     });
   return p.dim("traffic ") + parts.join(p.dim(" · "));
 }
+
+/** The line for an event of the flag's rollout (`flag:new-checkout`), in the flag's words. */
+export function describeFlagEvent(e: RolloutEvent, p: Paint): string | undefined {
+  const flag = e.service.replace(/^flag:/, "");
+  switch (e.type) {
+    case "rollout.started":
+      return p.bold(`${flag}: the rollout starts (beta testers get "on" first)`);
+    case "weight.set":
+      return `${flag}: "on" for ${e.data.to}% of users, plus the beta testers`;
+    case "aborted":
+      return e.actor === "analysis"
+        ? p.bad(`✗ the analysis switched ${flag} off for everyone: ${e.reason}`)
+        : p.bad(`✗ ${flag} switched off: ${e.reason}`);
+    case "promoted":
+      return p.good(`✓ ${flag} is on for everyone: ${e.reason}`);
+    case "route.set":
+    case "route.removed":
+      return undefined;
+    default:
+      return describeEvent(e, p);
+  }
+}

@@ -189,10 +189,11 @@ async function story(
 }
 
 /** Resolves with the event that finished the rollout (aborted or promoted), or undefined on timeout. */
-async function finished(
+export async function finished(
   aviary: RunningAviary,
   rolloutId: string,
   timeoutMs: number,
+  subject = "shop",
 ): Promise<RolloutEvent | undefined> {
   const done = (e: RolloutEvent) =>
     e.rolloutId === rolloutId && (e.type === "aborted" || e.type === "promoted");
@@ -206,7 +207,7 @@ async function finished(
     });
   });
   try {
-    const already = (await aviary.controller.history("shop")).find(done);
+    const already = (await aviary.controller.history(subject)).find(done);
     return already ?? (await live);
   } finally {
     clearTimeout(timer);
@@ -214,7 +215,7 @@ async function finished(
   }
 }
 
-function maxWeight(events: readonly RolloutEvent[], rolloutId: string): number {
+export function maxWeight(events: readonly RolloutEvent[], rolloutId: string): number {
   let max = 0;
   for (const e of events) {
     if (e.rolloutId === rolloutId && e.type !== "promoted" && e.weight !== null)
@@ -223,6 +224,6 @@ function maxWeight(events: readonly RolloutEvent[], rolloutId: string): number {
   return max;
 }
 
-function delay(ms: number): Promise<void> {
+export function delay(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }

@@ -86,7 +86,11 @@ const definitions = new WeakMap<FlagSet, string>();
 function setText(set: FlagSet, opts: OfrepOptions, key: string): string {
   let flags = definitions.get(set);
   if (flags === undefined) {
-    flags = JSON.stringify([...set.flags.values()].map((c) => c.flag));
+    // A client evaluates what the flag serves now; the strategy that got it there is the
+    // controller's, and next to the step's percent (or an ended rollout) it would not parse.
+    flags = JSON.stringify(
+      [...set.flags.values()].map(({ flag: { strategy: _strategy, ...served } }) => served),
+    );
     definitions.set(set, flags);
   }
   const ticket = issueTicket(opts.tokens, key, opts.clock.now());

@@ -1,6 +1,6 @@
 import { type Command, Option } from "commander";
 import { DEMO_ENGINES, type DemoEngine, ENGINE_NAMES } from "../../demo/dataplane.js";
-import { colours, plain } from "../../demo/narrate.js";
+import { colours, type Paint, plain } from "../../demo/narrate.js";
 import { formatSummary } from "../../demo/summary.js";
 import { AviaryError } from "../../errors.js";
 import { createLogger } from "../../util/log.js";
@@ -13,6 +13,7 @@ interface DemoOptions {
   rate: string;
   color: boolean;
   dataplane: DemoEngine;
+  flags?: boolean;
 }
 
 export function registerDemo(program: Command): void {
@@ -29,6 +30,10 @@ export function registerDemo(program: Command): void {
     .option("--admin <host:port>", "admin address (API and dashboard)", "127.0.0.1:9900")
     .option("--exit", "end after the summary, with exit code 0 if the story went as planned")
     .option("--rate <n>", "requests per second the demo's users send", "150")
+    .option(
+      "--flags",
+      "the flag chapter instead: a feature flag rolled out in steps and switched off by the analysis, the deployment untouched",
+    )
     .option("--no-color", "no colours, even on a terminal")
     .addOption(
       new Option(
@@ -40,7 +45,7 @@ export function registerDemo(program: Command): void {
     )
     .addHelpText(
       "after",
-      "\nExamples:\n  aviary demo                 # then open the dashboard URL it prints\n  aviary demo --exit          # for scripts: exit code 0 when v2 was caught and v3 promoted\n  aviary demo --listen 127.0.0.1:0 --admin 127.0.0.1:0   # any free ports\n  aviary demo --dataplane haproxy   # HAProxy carries the traffic (or nginx)",
+      "\nExamples:\n  aviary demo                 # then open the dashboard URL it prints\n  aviary demo --exit          # for scripts: exit code 0 when v2 was caught and v3 promoted\n  aviary demo --listen 127.0.0.1:0 --admin 127.0.0.1:0   # any free ports\n  aviary demo --dataplane haproxy   # HAProxy carries the traffic (or nginx)\n  aviary demo --flags --exit  # the flag chapter: exit code 0 when the analysis switched the flag off",
     )
     .action(async (opts: DemoOptions) => {
       const rate = Number(opts.rate);
@@ -50,6 +55,12 @@ export function registerDemo(program: Command): void {
       const engine = opts.dataplane;
       const paint = opts.color && process.stdout.isTTY && !process.env.NO_COLOR ? colours : plain;
       const write = (line: string) => process.stdout.write(`${line}\n`);
+      if (opts.flags) {
+        if (engine !== "embedded")
+          throw new AviaryError("AVIARY_USAGE", "--flags runs on the embedded router only");
+        await flagChapter(opts, rate, paint, write);
+        return;
+      }
       // Loaded here, not at the top: every other verb would pay for the whole server at start.
       const { startDemo } = await import("../../demo/story.js");
       if (engine !== "embedded") await checkEngineInstalled(engine);
@@ -107,6 +118,66 @@ export function registerDemo(program: Command): void {
       write("Ctrl-C stops everything.");
       await new Promise(() => {});
     });
+}
+
+/** `aviary demo --flags`: the flag chapter, told as the deployment story is. */
+async function flagChapter(
+  opts: DemoOptions,
+  rate: number,
+  paint: Paint,
+  write: (line: string) => void,
+): Promise<void> {
+  const { startFlagDemo, FLAG_SUBJECT } = await import("../../demo/flag-story.js");
+  const { formatFlagSummary } = await import("../../demo/flag-summary.js");
+  const demo = await startFlagDemo({
+    listen: opts.listen,
+    admin: opts.admin,
+    rate,
+    log: createLogger("warn"),
+    paint,
+    write,
+  }).catch(portInUse);
+  let closing: Promise<void> | undefined;
+  const stop = (code: number) => {
+    closing ??= demo.close().finally(() => process.exit(code));
+    return closing;
+  };
+  process.once("SIGINT", () => void stop(EXIT.ok));
+  process.once("SIGTERM", () => void stop(EXIT.ok));
+  const cli = `AVIARY_SERVER=${new URL(demo.dashboardUrl).origin} AVIARY_TOKEN=${demo.token} aviary`;
+  write(paint.bold("Aviary demo: the flag chapter"));
+  write("");
+  write(`  dashboard  ${demo.dashboardUrl}`);
+  write(`  token      ${demo.token}    (paste it into the dashboard to act on rollouts)`);
+  write(`  router     ${demo.routerUrl}/shop/`);
+  write(`  CLI        ${cli} get ${FLAG_SUBJECT} --watch`);
+  write(`             ${cli} history ${FLAG_SUBJECT}`);
+  write("");
+  write(
+    "The story: the shop stays on v1 and a feature flag, new-checkout, is rolled out to beta testers, then 10 % and 50 % of users, an analysis of the errors the shop reports per variant guarding each step. The new checkout fails one request in five: the analysis should switch the flag off for everyone on its own, without touching the deployment.",
+  );
+  write("");
+  const outcome = await demo.run();
+  write(formatFlagSummary(outcome, paint));
+  if (opts.exit) {
+    await stop(outcome.ok ? EXIT.ok : EXIT.failed);
+    return;
+  }
+  write("");
+  write(`See it from the CLI: ${cli} history ${FLAG_SUBJECT}`);
+  write(`The users keep sending traffic; the dashboard stays up at ${demo.dashboardUrl}`);
+  write("Ctrl-C stops everything.");
+  await new Promise(() => {});
+}
+
+function portInUse(err: unknown): never {
+  if ((err as NodeJS.ErrnoException).code === "EADDRINUSE") {
+    throw new AviaryError(
+      "AVIARY_USAGE",
+      `${(err as Error).message}: another program uses that port; pass --listen / --admin (127.0.0.1:0 picks free ports)`,
+    );
+  }
+  throw err;
 }
 
 /** A missing engine stops the demo before anything starts, with the command that installs it. */
