@@ -94,7 +94,7 @@ interface Limiter {
 
 function limiter(opts: OfrepOptions): Limiter {
   const r = opts.rateLimit ?? {};
-  const perKey = r.perKey ?? 1_000;
+  const perKey = r.perKey ?? 10_000;
   const perAddress = r.perAddress ?? 20;
   const maxBuckets = r.maxBuckets ?? 10_000;
   const keys = new TokenBuckets(

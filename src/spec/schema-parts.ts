@@ -361,7 +361,7 @@ export const OfrepRateLimit = z
       .number()
       .positive()
       .max(1_000_000)
-      .default(1_000)
+      .default(10_000)
       .describe(
         "Requests per second each client key may make to this instance (evaluations and change-stream opens); over it a request gets `429` with `Retry-After` in seconds and no body.",
       ),
@@ -389,7 +389,7 @@ export const OfrepRateLimit = z
       ),
   })
   .describe(
-    "Token-bucket rate limits of the OFREP listener. The defaults are generous (1,000 requests/s per client key) so that benchmarks and busy apps are not throttled.",
+    "Token-bucket rate limits of the OFREP listener. The defaults are generous (10,000 requests/s per client key, about what one instance serves on two cores) so that a busy app is not throttled by its own key; a key leaked into a flood is.",
   );
 export type OfrepRateLimit = z.infer<typeof OfrepRateLimit>;
 
