@@ -17,16 +17,7 @@ import {
 } from "../tracking/batch.js";
 import type { FlagWindows } from "../tracking/windows.js";
 import { checkClientKey, issueTicket, type KeyCheck } from "./keys.js";
-import { etagOf, noneMatch } from "./responses.js";
-import {
-  CHANGES_PATH,
-  CORS,
-  type OfrepOptions,
-  readJson,
-  refuse,
-  send,
-  sendText,
-} from "./server.js";
+import { CHANGES_PATH, type OfrepOptions, readJson, refuse, send, sendTagged } from "./server.js";
 
 export const AVIARY_FLAGS_PATH = "/aviary/v1/flags";
 export const TRACK_PATH = "/aviary/v1/flags/track";
@@ -69,15 +60,7 @@ export async function handleFlagRoute(
  * polling with If-None-Match gets a 304 until the flags (or the hourly ticket) change.
  */
 function flagSet(req: IncomingMessage, res: ServerResponse, opts: OfrepOptions, key: string): void {
-  const text = setText(opts.flags.current, opts, key);
-  const etag = etagOf(text);
-  res.setHeader("etag", etag);
-  if (noneMatch(req.headers["if-none-match"], etag)) {
-    res.writeHead(304, CORS);
-    res.end();
-    return;
-  }
-  sendText(res, 200, text);
+  sendTagged(req, res, setText(opts.flags.current, opts, key));
 }
 
 /** The set's definitions as JSON, made once per revision; the ticket is added per key. */

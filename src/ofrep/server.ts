@@ -78,7 +78,7 @@ export interface OfrepServer {
 
 const JSON_TYPE = "application/json";
 /** Browsers call from any page that holds a client key: CORS lets them, and read the ETag. */
-export const CORS = {
+const CORS = {
   "access-control-allow-origin": "*",
   "access-control-expose-headers": "ETag, Retry-After",
 } as const;
@@ -251,6 +251,11 @@ async function handle(
     return send(res, r.status, r.body);
   }
   const text = JSON.stringify(bulkBody(set, context.ctx, eventStreams(opts, who.identity.name)));
+  sendTagged(req, res, text);
+}
+
+/** A 200 with a strong ETag over `text`, or a 304 when the client already holds it. */
+export function sendTagged(req: IncomingMessage, res: ServerResponse, text: string): void {
   const etag = etagOf(text);
   res.setHeader("etag", etag);
   if (noneMatch(req.headers["if-none-match"], etag)) {
@@ -360,7 +365,7 @@ export function send(res: ServerResponse, status: number, body: unknown): void {
   sendText(res, status, JSON.stringify(body));
 }
 
-export function sendText(res: ServerResponse, status: number, text: string): void {
+function sendText(res: ServerResponse, status: number, text: string): void {
   res.writeHead(status, {
     ...CORS,
     "content-type": JSON_TYPE,
