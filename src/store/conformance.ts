@@ -611,6 +611,28 @@ export function runStoreConformance(
       });
     });
 
+    describe("tracking reports", () => {
+      test("upserts by instance, lists by instance and forgets those made before a time", async (store) => {
+        assert.deepEqual(await store.trackingReports(), []);
+        const windows = {
+          v: 1,
+          from: 100,
+          to: 109,
+          series: [{ flag: "new-checkout", variant: "on", seconds: [{ s: 104, x: 12, e: 1 }] }],
+        };
+        const b = { instance: "serve-b", at: T0 + 1_000, windows };
+        await store.putTrackingReport(b);
+        await store.putTrackingReport({ instance: "serve-a", at: T0, windows: { v: 1 } });
+        const a = { instance: "serve-a", at: T0 + 2_000, windows };
+        await store.putTrackingReport(a);
+        assert.deepEqual(await store.trackingReports(), [a, b]);
+        assert.equal(await store.deleteTrackingReportsBefore(T0 + 1_000), 0);
+        assert.equal(await store.deleteTrackingReportsBefore(T0 + 1_500), 1);
+        assert.deepEqual(await store.trackingReports(), [a]);
+        assert.deepEqual(await store.routerReports(), [], "tracking reports are not router reports");
+      });
+    });
+
     describe("notification cursor", () => {
       test("is unset at first, moves forward and never back", async (store) => {
         assert.equal(await store.getNotifyCursor(), undefined);

@@ -95,6 +95,13 @@ export interface StoreTx {
   /** Forgets a router (it was retired by an operator). */
   deleteRouterReport(router: string): Promise<void>;
 
+  /** Upserts what one instance's tracking endpoint last counted (by `instance`). */
+  putTrackingReport(report: TrackingReport): Promise<void>;
+  /** Every instance's last tracking report, by instance. */
+  trackingReports(): Promise<TrackingReport[]>;
+  /** Forgets the reports made before `at` (ms): what they hold has left every window. */
+  deleteTrackingReportsBefore(at: number): Promise<number>;
+
   /**
    * The last event seq whose notifications the leader has finished with (delivered, refused or
    * given up), so the next leader sends what came after; undefined before any leader set one.
@@ -229,6 +236,15 @@ export interface RouterReport {
   /** Per service: the revision of the traffic state it serves. */
   served: Record<string, { revision: number; weight: number }>;
   /** Serialised per-version metric windows (mergeable). */
+  windows: unknown;
+}
+
+/** What one instance's tracking endpoint counted lately (see `src/tracking/shared.ts`). */
+export interface TrackingReport {
+  instance: string;
+  /** The instance's time of the report (ms). */
+  at: number;
+  /** Serialised per-variant seconds (mergeable). */
   windows: unknown;
 }
 

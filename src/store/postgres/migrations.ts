@@ -12,6 +12,7 @@ import { SchemaTooNewError } from "../errors.js";
 import { sql as initial } from "./migrations/001-initial.js";
 import { sql as followers } from "./migrations/002-followers.js";
 import { sql as commandCommits } from "./migrations/003-command-commits.js";
+import { sql as trackingReports } from "./migrations/004-tracking-reports.js";
 
 export interface Migration {
   /** 1, 2, 3... with no gaps; never renumber or edit one that has been released. */
@@ -24,6 +25,7 @@ export const MIGRATIONS: readonly Migration[] = [
   { version: 1, name: "initial", sql: initial },
   { version: 2, name: "followers", sql: followers },
   { version: 3, name: "command-commits", sql: commandCommits },
+  { version: 4, name: "tracking-reports", sql: trackingReports },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

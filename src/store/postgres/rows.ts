@@ -19,6 +19,7 @@ import type {
   CommandRecord,
   MeasurementRecord,
   RouterReport,
+  TrackingReport,
   TrafficStatusRecord,
   VersionRecord,
 } from "../store.js";
@@ -133,6 +134,12 @@ export const routerReportOf = (r: Row): RouterReport => ({
   router: r.router,
   at: r.at,
   served: r.served,
+  windows: r.windows,
+});
+
+export const trackingReportOf = (r: Row): TrackingReport => ({
+  instance: r.instance,
+  at: r.at,
   windows: r.windows,
 });
 

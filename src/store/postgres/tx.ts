@@ -27,6 +27,7 @@ import {
   rolloutOf,
   routerReportOf,
   serviceOf,
+  trackingReportOf,
   trafficStatusOf,
   versionOf,
 } from "./rows.js";
@@ -310,6 +311,20 @@ export function createPgTx(sql: postgres.Sql, changed: (kind: ChangeKind) => voi
     async deleteRouterReport(router) {
       await sql`DELETE FROM router_reports WHERE router = ${router}`;
       changed("reports");
+    },
+
+    // Tracking reports wake nobody: every instance reads them on its own period.
+    async putTrackingReport(r) {
+      await sql`
+        INSERT INTO tracking_reports (instance, at, windows)
+        VALUES (${r.instance}, ${r.at}, ${json(r.windows)}::text::jsonb)
+        ON CONFLICT (instance) DO UPDATE SET at = excluded.at, windows = excluded.windows`;
+    },
+    async trackingReports() {
+      return (await sql`SELECT * FROM tracking_reports ORDER BY instance`).map(trackingReportOf);
+    },
+    async deleteTrackingReportsBefore(at) {
+      return (await sql`DELETE FROM tracking_reports WHERE at < ${at}`).count;
     },
 
     // Neither the cursor nor a status wakes anyone: only a new leader and the API read them.

@@ -13,6 +13,7 @@ import { sql as rolloutGates } from "./migrations/002-rollout-gates.js";
 import { sql as severalInstances } from "./migrations/003-several-instances.js";
 import { sql as followers } from "./migrations/004-followers.js";
 import { sql as commandCommits } from "./migrations/005-command-commits.js";
+import { sql as trackingReports } from "./migrations/006-tracking-reports.js";
 
 export interface Migration {
   /** 1, 2, 3... with no gaps; never renumber or edit one that has been released. */
@@ -28,6 +29,7 @@ export const MIGRATIONS: readonly Migration[] = [
   { version: 3, name: "several-instances", sql: severalInstances },
   { version: 4, name: "followers", sql: followers },
   { version: 5, name: "command-commits", sql: commandCommits },
+  { version: 6, name: "tracking-reports", sql: trackingReports },
 ];
 
 /** The schema version this build writes. */

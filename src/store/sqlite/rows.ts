@@ -20,6 +20,7 @@ import type {
   MeasurementRecord,
   NewEvent,
   RouterReport,
+  TrackingReport,
   TrafficStatusRecord,
   VersionRecord,
 } from "../store.js";
@@ -336,6 +337,16 @@ export function routerReportOf(row: RouterReportRow): RouterReport {
     served: parse(row.served),
     windows: parse(row.windows),
   };
+}
+
+export interface TrackingReportRow {
+  instance: string;
+  at: number;
+  windows: string;
+}
+
+export function trackingReportOf(row: TrackingReportRow): TrackingReport {
+  return { instance: row.instance, at: row.at, windows: parse(row.windows) };
 }
 
 export interface TrafficStatusRow {

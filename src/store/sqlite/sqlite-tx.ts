@@ -38,7 +38,9 @@ import {
   type ServiceRow,
   serviceOf,
   serviceParams,
+  type TrackingReportRow,
   type TrafficStatusRow,
+  trackingReportOf,
   trafficStatusOf,
   type VersionRow,
   versionOf,
@@ -152,6 +154,12 @@ export const SQL = {
       at = excluded.at, served = excluded.served, windows = excluded.windows`,
   routerReports: "SELECT * FROM router_reports ORDER BY router",
   deleteRouterReport: "DELETE FROM router_reports WHERE router = ?",
+
+  putTrackingReport: `
+    INSERT INTO tracking_reports (instance, at, windows) VALUES (@instance, @at, @windows)
+    ON CONFLICT (instance) DO UPDATE SET at = excluded.at, windows = excluded.windows`,
+  trackingReports: "SELECT * FROM tracking_reports ORDER BY instance",
+  deleteTrackingReportsBefore: "DELETE FROM tracking_reports WHERE at < ?",
 
   getCursor: "SELECT seq FROM cursors WHERE name = ?",
   // Never back: a cursor only says how far the leader got.
@@ -357,6 +365,20 @@ export function createSqliteTx(db: Database): SyncStoreTx {
     },
     deleteRouterReport(router) {
       s.deleteRouterReport.run(router);
+    },
+
+    putTrackingReport(report) {
+      s.putTrackingReport.run({
+        instance: report.instance,
+        at: report.at,
+        windows: json(report.windows),
+      });
+    },
+    trackingReports() {
+      return (s.trackingReports.all() as TrackingReportRow[]).map(trackingReportOf);
+    },
+    deleteTrackingReportsBefore(at) {
+      return s.deleteTrackingReportsBefore.run(at).changes;
     },
 
     getNotifyCursor() {
