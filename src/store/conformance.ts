@@ -629,7 +629,11 @@ export function runStoreConformance(
         assert.equal(await store.deleteTrackingReportsBefore(T0 + 1_000), 0);
         assert.equal(await store.deleteTrackingReportsBefore(T0 + 1_500), 1);
         assert.deepEqual(await store.trackingReports(), [a]);
-        assert.deepEqual(await store.routerReports(), [], "tracking reports are not router reports");
+        assert.deepEqual(
+          await store.routerReports(),
+          [],
+          "tracking reports are not router reports",
+        );
       });
     });
 
