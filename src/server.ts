@@ -54,6 +54,7 @@ import { appliedDocument } from "./rollout/spec-commit.js";
 import type { AnalysisTemplate, Service, Spec } from "./spec/schema.js";
 import { openSqliteStore, type SqliteStoreOptions } from "./store/sqlite/sqlite-store.js";
 import type { Store } from "./store/store.js";
+import { startTrackingShare, type TrackingShare } from "./tracking/shared.js";
 import { flagAwareSource } from "./tracking/source.js";
 import { FlagWindows } from "./tracking/windows.js";
 import {
@@ -385,9 +386,11 @@ export async function startAviary(opts: AviaryOptions): Promise<RunningAviary> {
   // fills; only versions the store names are recorded (KnownVersions).
   let logs: LogListener | undefined;
   let ofrep: OfrepServer | undefined;
+  let tracking: TrackingShare | undefined;
   const closeAll = async (how: { release?: boolean } = {}) => {
     await logs?.close();
     await ofrep?.close();
+    await tracking?.close();
     offRetain();
     flags.close();
     // Stops the term (if leading) and releases the lease: another instance takes over at once.
@@ -447,6 +450,17 @@ export async function startAviary(opts: AviaryOptions): Promise<RunningAviary> {
         },
         ofrepAt,
       );
+    // What reached this instance's tracking route, for the leader's analysis (and the others').
+    if (ofrepAt !== undefined)
+      tracking = startTrackingShare({
+        store,
+        windows: flagWindows,
+        instance: cluster.instance,
+        flags: () => flags.current,
+        windowMs: parseDuration(opts.spec.metrics.window) as number,
+        clock,
+        log: opts.log,
+      });
     await opts.beforeElection?.(boundAdmin);
     await cluster.start();
     router.open();

@@ -142,7 +142,71 @@ function onOneStore(kind: "postgres" | "sqlite") {
         "the same flags: no new revision",
       );
     });
+
+    it("what applications track through either instance is judged by both: counts shared through the store", async () => {
+      const [a, b] = instances as [RunningAviary, RunningAviary];
+      assert.ok(a.cluster.leadership.isLeader && !b.cluster.leadership.isLeader);
+      await track(b, {
+        exposures: [{ flag: "new-checkout", variant: "on", count: 40 }],
+        events: [
+          { name: "error", flag: "new-checkout", variant: "on", count: 4 },
+          { name: "latency", flag: "new-checkout", variant: "on", values: [100, 300] },
+          { name: "checkout-completed", flag: "new-checkout", variant: "on", count: 7 },
+        ],
+      });
+      await track(a, {
+        exposures: [{ flag: "new-checkout", variant: "on", count: 60 }],
+        events: [{ name: "checkout-completed", flag: "new-checkout", variant: "on", count: 3 }],
+      });
+      for (const [who, i] of [
+        ["the leader", a],
+        ["the follower", b],
+      ] as const) {
+        const seen = await until(`${who} counting both instances' tracking`, async () => {
+          const w = onVariant(i);
+          return w.requests === 100 ? w : undefined;
+        });
+        assert.equal(seen.errors, 4, who);
+        assert.equal(seen.sketch.count, 2, who);
+        assert.ok(Math.abs(seen.latencyMs.mean - 200) < 1e-9, `${who}: ${seen.latencyMs.mean}`);
+        const now = Date.now();
+        const conversions = i.flagWindows.eventCounts(
+          "flag:new-checkout",
+          "on",
+          "checkout-completed",
+          now - 60_000,
+          now + 1_000,
+        );
+        assert.deepEqual([conversions.exposures, conversions.events], [100, 10], who);
+      }
+      // Reports are upserted and merged by second: rounds that repeat them count nothing twice.
+      await new Promise((r) => setTimeout(r, 2_500));
+      for (const i of [a, b]) assert.equal(onVariant(i).requests, 100);
+    });
   });
+}
+
+const onVariant = (i: RunningAviary) => {
+  const now = Date.now();
+  return i.flagWindows.query({
+    service: "flag:new-checkout",
+    version: "on",
+    from: now - 60_000,
+    to: now + 1_000,
+  });
+};
+
+async function track(i: RunningAviary, batch: unknown): Promise<void> {
+  const at = i.ofrep?.address;
+  assert.ok(at);
+  const res = await request(`http://${formatListenAddress(at)}/aviary/v1/flags/track`, {
+    method: "POST",
+    headers: { "content-type": "application/json", authorization: `Bearer ${CLIENT_KEY}` },
+    body: JSON.stringify(batch),
+  });
+  const text = await res.body.text();
+  assert.equal(res.statusCode, 200, text);
+  assert.equal((JSON.parse(text) as { refusedCount: number }).refusedCount, 0, text);
 }
 
 onOneStore("sqlite");

@@ -75,7 +75,8 @@ export function exportWindows(
   return { v: 1, from, to, final, series };
 }
 
-function encodeBucket(b: SecondBucket): number[] | undefined {
+/** A second as a row of numbers (see {@link ReportedSeries}), or undefined when it counted nothing. */
+export function encodeBucket(b: SecondBucket): number[] | undefined {
   let requests = 0;
   for (let i = 0; i < SLOTS; i++) requests += b.counts[i] as number;
   if (requests === 0) return undefined;
@@ -124,6 +125,9 @@ export function decodeBucket(row: readonly number[]): SecondBucket | string {
 /** Most seconds, series and numbers one report may carry (a router serves a few hundred versions at most). */
 const MAX_SERIES = 2_000;
 const MAX_ROW = HEAD + 1 + (MAX_KEY - MIN_KEY + 1);
+
+/** How many numbers an encoded second has, at least and at most. */
+export const BUCKET_ROW_LENGTH = { min: HEAD, max: MAX_ROW } as const;
 
 /** Unknown top-level keys are dropped: the stored form adds the router's report interval. */
 export const ReportedWindowsSchema = z

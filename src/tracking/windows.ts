@@ -21,7 +21,9 @@ import { MAX_MS } from "../dataplane/metrics/latency-sketch.js";
 import { SecondBucket } from "../dataplane/metrics/second-bucket.js";
 import type { WindowQuery, WindowSummary } from "../dataplane/metrics/types.js";
 import { type SecondsSource, summarizeWindow } from "../dataplane/metrics/window.js";
+import { decodeBucket, encodeBucket } from "../fleet/windows.js";
 import { type Clock, systemClock } from "../util/clock.js";
+import type { ReportedFlagSecond, ReportedFlagSeries, TrackingWindows } from "./report.js";
 
 /** A flag's analysis subject: `flag:<key>`, as the controller names a flag rolled out. */
 export const FLAG_SUBJECT_PREFIX = "flag:";
@@ -89,9 +91,56 @@ class VariantRing implements SecondsSource {
   }
 }
 
+/** What a held second offers a query, whichever instance counted it. */
+interface HeldSecond {
+  readonly exposures: number;
+  readonly errors: number;
+  readonly latency: SecondBucket;
+}
+
+/** Seconds of one (flag, variant) as another instance reported them. */
+interface RemoteSecond extends HeldSecond {
+  readonly second: number;
+  readonly events: ReadonlyMap<string, number>;
+}
+
+/** Another instance's seconds of one (flag, variant), by epoch second. */
+class RemoteSeconds implements SecondsSource {
+  readonly seconds: number;
+  readonly #held = new Map<number, RemoteSecond>();
+
+  constructor(seconds: number) {
+    this.seconds = seconds;
+  }
+
+  held(second: number): RemoteSecond | undefined {
+    return this.#held.get(second);
+  }
+
+  bucketAt(second: number): SecondBucket | undefined {
+    return this.#held.get(second)?.latency;
+  }
+
+  set(s: RemoteSecond): void {
+    this.#held.set(s.second, s);
+  }
+
+  /** Forgets the seconds at or before `second`; true when nothing is left. */
+  prune(second: number): boolean {
+    for (const k of this.#held.keys()) if (k <= second) this.#held.delete(k);
+    return this.#held.size === 0;
+  }
+}
+
+/** Why part of a report from another instance was not taken. */
+export interface MergeRefusal {
+  flag: string;
+  variant: string;
+  reason: string;
+}
+
 interface FlagEntry {
   readonly variants: Map<string, VariantRing>;
-  /** Business event name → its index in each second's `events`. */
   /** Business event name → its index in each second's `events` and the last second it was seen. */
   readonly names: Map<string, { index: number; last: number }>;
 }
@@ -110,6 +159,8 @@ export class FlagWindows {
   readonly #windowSeconds: number;
   readonly #maxNames: number;
   readonly #flags = new Map<string, FlagEntry>();
+  /** Other instances' seconds: instance → flag → variant. */
+  readonly #remote = new Map<string, Map<string, Map<string, RemoteSeconds>>>();
 
   constructor(opts: FlagWindowsOptions = {}) {
     const windowMs = opts.windowMs ?? DEFAULT_WINDOW_MS;
@@ -188,6 +239,123 @@ export class FlagWindows {
       }
       for (const v of entry.variants.keys()) if (!(v in f.flag.variants)) entry.variants.delete(v);
     }
+    for (const flags of this.#remote.values()) {
+      for (const [key, variants] of flags) {
+        const f = served.get(key);
+        if (f === undefined) flags.delete(key);
+        else for (const v of variants.keys()) if (!(v in f.flag.variants)) variants.delete(v);
+      }
+    }
+  }
+
+  /**
+   * What this instance counted in the epoch seconds `[from, to]`, for the other instances: the
+   * seconds the rings still hold that counted anything.
+   */
+  export(from: number, to: number): TrackingWindows {
+    const series: ReportedFlagSeries[] = [];
+    for (const [flag, entry] of this.#flags) {
+      const nameOf = new Map([...entry.names].map(([name, n]) => [n.index, name]));
+      for (const [variant, ring] of entry.variants) {
+        const seconds: ReportedFlagSecond[] = [];
+        for (let second = Math.max(from, to - ring.seconds + 1); second <= to; second++) {
+          const h = ring.held(second);
+          if (h === undefined) continue;
+          const row: ReportedFlagSecond = { s: second, x: h.exposures, e: h.errors };
+          const l = encodeBucket(h.latency);
+          if (l !== undefined) row.l = l;
+          const n: Record<string, number> = {};
+          h.events.forEach((count, i) => {
+            const name = nameOf.get(i);
+            if (count > 0 && name !== undefined) n[name] = count;
+          });
+          if (Object.keys(n).length > 0) row.n = n;
+          if (row.x > 0 || row.e > 0 || row.l !== undefined || row.n !== undefined)
+            seconds.push(row);
+        }
+        if (seconds.length > 0) series.push({ flag, variant, seconds });
+      }
+    }
+    return { v: 1, from, to, series };
+  }
+
+  /**
+   * Takes what `instance` reported (already checked against `TrackingWindowsSchema`): each
+   * second in it replaces what was known of that second from that instance. Only flags and
+   * variants `accepts` (the served flags) are kept, only seconds a query can still reach, and
+   * at most `maxEventNames` business event names per second; the refused parts are returned.
+   */
+  merge(
+    instance: string,
+    report: TrackingWindows,
+    accepts: (flag: string, variant: string) => boolean,
+  ): MergeRefusal[] {
+    const refused: MergeRefusal[] = [];
+    const gone = this.#expired();
+    let flags = this.#remote.get(instance);
+    for (const { flag, variant, seconds } of report.series) {
+      if (!accepts(flag, variant)) {
+        refused.push({ flag, variant, reason: "not a served flag and variant" });
+        continue;
+      }
+      for (const r of seconds) {
+        if (r.s <= gone || r.s < report.from || r.s > report.to) continue;
+        const latency = r.l === undefined ? new SecondBucket() : decodeBucket(r.l);
+        if (typeof latency === "string") {
+          refused.push({ flag, variant, reason: `second ${r.s}: latency ${latency}` });
+          continue;
+        }
+        const names = Object.entries(r.n ?? {});
+        if (names.length > this.#maxNames) {
+          refused.push({
+            flag,
+            variant,
+            reason: `second ${r.s}: more than ${this.#maxNames} event names`,
+          });
+          continue;
+        }
+        latency.second = r.s;
+        if (flags === undefined) {
+          flags = new Map();
+          this.#remote.set(instance, flags);
+        }
+        let variants = flags.get(flag);
+        if (variants === undefined) {
+          variants = new Map();
+          flags.set(flag, variants);
+        }
+        let held = variants.get(variant);
+        if (held === undefined) {
+          held = new RemoteSeconds(this.#windowSeconds + 1);
+          variants.set(variant, held);
+        }
+        held.set({ second: r.s, exposures: r.x, errors: r.e, latency, events: new Map(names) });
+      }
+    }
+    this.#pruneRemote();
+    return refused;
+  }
+
+  /** Forgets what `instance` reported. */
+  forget(instance: string): void {
+    this.#remote.delete(instance);
+  }
+
+  /** The instances whose reported seconds are held. */
+  remoteInstances(): string[] {
+    this.#pruneRemote();
+    return [...this.#remote.keys()];
+  }
+
+  #pruneRemote(): void {
+    const gone = this.#expired();
+    for (const [instance, flags] of this.#remote) {
+      for (const [flag, variants] of flags) {
+        for (const [variant, held] of variants) if (held.prune(gone)) variants.delete(variant);
+        if (variants.size === 0) flags.delete(flag);
+      }
+      if (flags.size === 0) this.#remote.delete(instance);
+    }
   }
 
   /**
@@ -197,14 +365,18 @@ export class FlagWindows {
    * push a rate past 1), latency the latency events.
    */
   query(q: WindowQuery): WindowSummary {
-    const { from, to, ring } = this.#window(q.service, q.version, q.from, q.to);
-    const latency = summarizeWindow(ring ? [ring] : [], q.service, q.version, from, to);
+    const { from, to, key, ring } = this.#window(q.service, q.version, q.from, q.to);
+    const remote = this.#remoteOf(key, q.version);
+    const sources: (VariantRing | RemoteSeconds)[] = ring ? [ring, ...remote] : remote;
+    const latency = summarizeWindow(sources, q.service, q.version, from, to);
     let requests = 0;
     let errors = 0;
-    this.#each(ring, from, to, (s) => {
-      requests += s.exposures;
-      errors += s.errors;
-    });
+    for (const source of sources) {
+      this.#each<HeldSecond>(source, from, to, (s) => {
+        requests += s.exposures;
+        errors += s.errors;
+      });
+    }
     errors = Math.min(errors, requests);
     const seconds = latency.seconds;
     return {
@@ -226,14 +398,20 @@ export class FlagWindows {
     qFrom: number,
     qTo: number,
   ): EventCounts {
-    const { from, to, ring } = this.#window(subject, variant, qFrom, qTo);
-    const i = this.#flags.get(subject.slice(FLAG_SUBJECT_PREFIX.length))?.names.get(name)?.index;
+    const { from, to, key, ring } = this.#window(subject, variant, qFrom, qTo);
+    const i = this.#flags.get(key)?.names.get(name)?.index;
     let exposures = 0;
     let events = 0;
     this.#each(ring, from, to, (s) => {
       exposures += s.exposures;
       if (i !== undefined) events += s.events[i] ?? 0;
     });
+    for (const held of this.#remoteOf(key, variant)) {
+      this.#each(held, from, to, (s) => {
+        exposures += s.exposures;
+        events += s.events.get(name) ?? 0;
+      });
+    }
     return { exposures, events, from, seconds: Math.max(0, to - from) / 1000 };
   }
 
@@ -242,7 +420,7 @@ export class FlagWindows {
     variant: string,
     qFrom: number,
     qTo: number,
-  ): { from: number; to: number; ring: VariantRing | undefined } {
+  ): { from: number; to: number; key: string; ring: VariantRing | undefined } {
     if (!Number.isFinite(qFrom) || !Number.isFinite(qTo) || qTo <= qFrom)
       throw new RangeError(
         `flag metrics query needs finite epoch ms with from < to, got from=${qFrom} to=${qTo}`,
@@ -252,15 +430,24 @@ export class FlagWindows {
     const key = subject.slice(FLAG_SUBJECT_PREFIX.length);
     const ring = this.#flags.get(key)?.variants.get(variant);
     const heldFrom = (Math.floor(this.#clock.now() / 1000) - this.#windowSeconds) * 1000;
-    return { from: Math.min(qTo, Math.max(qFrom, heldFrom)), to: qTo, ring };
+    return { from: Math.min(qTo, Math.max(qFrom, heldFrom)), to: qTo, key, ring };
+  }
+
+  #remoteOf(key: string, variant: string): RemoteSeconds[] {
+    const out: RemoteSeconds[] = [];
+    for (const flags of this.#remote.values()) {
+      const held = flags.get(key)?.get(variant);
+      if (held !== undefined) out.push(held);
+    }
+    return out;
   }
 
   /** Each held second whose start lies in [from, to), as the router's windows count them. */
-  #each(
-    ring: VariantRing | undefined,
+  #each<S extends HeldSecond>(
+    ring: { readonly seconds: number; held(second: number): S | undefined } | undefined,
     from: number,
     to: number,
-    fn: (s: FlagSecond) => void,
+    fn: (s: S) => void,
   ): void {
     if (ring === undefined) return;
     const first = Math.ceil(from / 1000);
