@@ -379,7 +379,10 @@ export async function startAviary(opts: AviaryOptions): Promise<RunningAviary> {
     log: opts.log,
     ...(opts.streams ? { streams: opts.streams } : {}),
     ...opts.adminLimits,
-    ...(fleet ? { fleet: fleet.api, windows: fleet.metrics } : {}),
+    ...(fleet ? { fleet: fleet.api } : {}),
+    // Charts read what the analysis reads: a flag:<key> subject from the tracked counts, a
+    // service from this process's registry or, with a fleet, the routers' merged figures.
+    windows: flagAwareSource(fleet?.metrics ?? metrics, flagWindows),
   });
 
   // An external engine's access log feeds the same per-version windows the embedded router

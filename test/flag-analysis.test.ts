@@ -12,7 +12,12 @@ import { after, afterEach, describe, it } from "node:test";
 import { type Client, OpenFeature } from "@openfeature/server-sdk";
 import { AviaryProvider } from "../src/openfeature/index.js";
 import type { Rollout } from "../src/rollout/types.js";
-import { CLIENT_KEY, type OfrepAviary, startOfrepAviary } from "./ofrep-fixtures.js";
+import {
+  CLIENT_KEY,
+  type OfrepAviary,
+  READ_ONLY_TOKEN,
+  startOfrepAviary,
+} from "./ofrep-fixtures.js";
 
 const SUBJECT = "flag:new-checkout";
 
@@ -131,6 +136,24 @@ describe("a flag's analysis on what its users report", () => {
       to: Date.now() + 1_000,
     });
     assert.ok(windows.requests > 100 && windows.errors > 20, JSON.stringify(windows));
+    // The dashboard's and `get --watch`'s charts read the same tracked counts (after the
+    // abort, the flag's only current variant is the control).
+    const res = await fetch(
+      `${a.admin}/api/v1/services/${encodeURIComponent(SUBJECT)}/metrics?window=120s`,
+      { headers: { authorization: `Bearer ${READ_ONLY_TOKEN}` } },
+    );
+    const body = await res.text();
+    assert.equal(res.status, 200, body);
+    const charts = JSON.parse(body) as {
+      versions: { version: string; summary: { requests: number; errorRate: number | null } }[];
+    };
+    assert.deepEqual(
+      charts.versions.map((v) => v.version),
+      ["off"],
+      body,
+    );
+    const off = charts.versions[0]?.summary;
+    assert.ok(off && off.requests > 100 && (off.errorRate ?? 1) < 0.05, body);
   });
 
   it("promotes a variant whose users see no more errors than the others", async () => {
