@@ -9,6 +9,7 @@ import assert from "node:assert/strict";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { after, before, beforeEach, describe, it } from "node:test";
+import { OpenFeature, ProviderEvents, ProviderStatus } from "@openfeature/server-sdk";
 import { Flag } from "../flags/schema.js";
 import { AviaryProvider } from "./provider.js";
 import { Reporter } from "./reporter.js";
@@ -23,6 +24,8 @@ let base: string;
 let batches: Batch[] = [];
 /** Status answers to give, in order, before answering 200. */
 let answers: number[] = [];
+/** The same for the flag set. */
+let flagAnswers: number[] = [];
 
 const FLAG = Flag.parse({
   key: "new-checkout",
@@ -38,6 +41,12 @@ before(async () => {
     req.on("data", (c: Buffer) => chunks.push(c));
     req.on("end", () => {
       if (req.url === "/aviary/v1/flags") {
+        const status = flagAnswers.shift() ?? 200;
+        if (status !== 200) {
+          res.writeHead(status, { "content-type": "application/json" });
+          res.end('{"errorDetails":"not now"}');
+          return;
+        }
         res.writeHead(200, { "content-type": "application/json", etag: '"1"' });
         res.end(JSON.stringify({ revision: 1, flags: [FLAG], eventStreams: [] }));
         return;
@@ -57,6 +66,7 @@ after(() => server.close());
 beforeEach(() => {
   batches = [];
   answers = [];
+  flagAnswers = [];
 });
 
 function reporter(over: Partial<ConstructorParameters<typeof Reporter>[0]> = {}) {
@@ -173,5 +183,39 @@ describe("AviaryProvider", () => {
       p.resolveStringEvaluation("new-checkout", "", ctx, console),
       /not a string/,
     );
+  });
+
+  it("started while Aviary cannot answer: in error, then ready once the flags come, through the SDK", async () => {
+    flagAnswers = [503, 503];
+    const errors: string[] = [];
+    const p = new AviaryProvider({
+      baseUrl: base,
+      clientKey: "k",
+      changes: "polling",
+      onError: (m) => errors.push(m),
+    });
+    const domain = "started-while-away";
+    const client = OpenFeature.getClient(domain);
+    const ready = new Promise<void>((r) => client.addHandler(ProviderEvents.Ready, () => r()));
+    await assert.rejects(OpenFeature.setProviderAndWait(domain, p), /503/);
+    assert.equal(client.providerStatus, ProviderStatus.ERROR);
+    const meanwhile = await client.getBooleanDetails("new-checkout", true, { targetingKey: "u" });
+    assert.equal(meanwhile.value, true, "the application's default while in error");
+    assert.ok(meanwhile.errorCode);
+    await ready;
+    assert.equal(client.providerStatus, ProviderStatus.READY);
+    const d = await client.getBooleanDetails("new-checkout", true, { targetingKey: "u" });
+    assert.equal(d.errorCode, undefined);
+    assert.equal(d.reason, "SPLIT");
+    assert.equal(
+      flagAnswers.length,
+      0,
+      "both refusals were used: it tried again after a failed retry",
+    );
+    assert.ok(
+      errors.some((m) => /trying again: .*503/.test(m)),
+      errors.join("\n"),
+    );
+    await OpenFeature.clearProviders();
   });
 });

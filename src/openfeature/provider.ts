@@ -86,6 +86,11 @@ export class AviaryProvider implements Provider {
       timeoutMs,
       onSet: (set) => this.#swap(set),
       onError: this.#onError,
+      // initialize failed earlier: the SDK holds the provider in error until it hears this.
+      onReady: () => {
+        this.#reporter.start();
+        this.events.emit(ProviderEvents.Ready);
+      },
     });
     this.#reporter = new Reporter({
       url: new URL("/aviary/v1/flags/track", base).toString(),

@@ -27,6 +27,8 @@ export interface SyncOptions {
   timeoutMs: number;
   onSet: (set: SyncedSet) => void;
   onError: (message: string) => void;
+  /** A first fetch that failed has succeeded since: the set is in use and followed. */
+  onReady: () => void;
 }
 
 export const FLAGS_PATH = "/aviary/v1/flags";
@@ -45,10 +47,42 @@ export class FlagSync {
     this.#o = opts;
   }
 
-  /** The first fetch; rejects when Aviary cannot give the flags (the provider is then in error). */
+  /**
+   * The first fetch; rejects when Aviary cannot give the flags (the provider is then in error),
+   * and keeps trying in the background with back-off (1 s doubling to 30 s), so an application
+   * started while Aviary was away gets its flags once Aviary is back (`onReady`).
+   */
   async start(): Promise<void> {
-    await this.fetch();
+    try {
+      await this.fetch();
+    } catch (err) {
+      this.#retryStart();
+      throw err;
+    }
     this.#follow();
+  }
+
+  #retryStart(): void {
+    if (this.#closed) return;
+    this.#failures++;
+    const wait = Math.min(30_000, 500 * 2 ** this.#failures);
+    this.#retry = setTimeout(() => {
+      this.fetch().then(
+        () => {
+          if (this.#closed) return;
+          this.#failures = 0;
+          this.#follow();
+          this.#o.onReady();
+        },
+        (err: unknown) => {
+          this.#o.onError(
+            `aviary: fetching the flags failed, trying again: ${(err as Error).message}`,
+          );
+          this.#retryStart();
+        },
+      );
+    }, wait);
+    this.#retry.unref();
   }
 
   close(): void {
