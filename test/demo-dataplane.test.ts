@@ -31,7 +31,9 @@ const ENGINES = [
   { engine: "nginx", name: "nginx", installed: () => [nginxBinary(), nginxModuleDir()] },
 ] as const;
 
-describe("aviary demo --dataplane", () => {
+// The two engines' stories run side by side: each is a minute and a half of mostly waiting on
+// the demo's pauses, with its own engine, ports and directory.
+describe("aviary demo --dataplane", { concurrency: 2 }, () => {
   for (const { engine, name, installed } of ENGINES) {
     it(`${engine}: the engine carries the traffic, v2 is rolled back by the analysis, v3 promoted, nothing is left`, async () => {
       assert.ok(existsSync(AVIARY_BIN), "run `npm run build` first (npm test does)");
