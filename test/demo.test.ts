@@ -13,7 +13,9 @@ import { request } from "undici";
 import { assertStoryTold, runDemo as run, waitFor } from "./demo-run.js";
 import { AVIARY_BIN } from "./fixtures.js";
 
-describe("aviary demo", () => {
+// Side by side: the story is a minute and a half of its own pauses; each case has its own
+// ports and directory.
+describe("aviary demo", { concurrency: 3 }, () => {
   it("--exit tells the whole story: v2 rolled back by the analysis, v3 promoted, then exits 0", async () => {
     assert.ok(existsSync(AVIARY_BIN), "run `npm run build` first (npm test does)");
     const tmp = mkdtempSync(join(tmpdir(), "aviary-demo-test-"));
