@@ -1,11 +1,11 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import { pino } from "pino";
 import { compileFlag } from "../flags/evaluate.js";
 import { Flag } from "../flags/schema.js";
 import type { FlagSet } from "../flags/served.js";
 import { openSqliteStore } from "../store/sqlite/sqlite-store.js";
 import { ManualClock } from "../util/clock.js";
-import { silentLogger } from "../util/log.js";
 import { TrackingWindowsSchema } from "./report.js";
 import { startTrackingShare } from "./shared.js";
 import { FlagWindows } from "./windows.js";
@@ -177,6 +177,11 @@ describe("sharing tracked counts through the store", () => {
         a: new FlagWindows({ clock, windowMs: WINDOW_MS }),
         b: new FlagWindows({ clock, windowMs: WINDOW_MS }),
       };
+      const warnings: { instance?: string; msg?: string }[] = [];
+      const log = pino(
+        { level: "warn" },
+        { write: (line: string) => warnings.push(JSON.parse(line)) },
+      );
       const share = (who: "a" | "b") =>
         startTrackingShare({
           store,
@@ -185,7 +190,7 @@ describe("sharing tracked counts through the store", () => {
           flags: () => SET,
           windowMs: WINDOW_MS,
           clock,
-          log: silentLogger(),
+          log,
           everyMs: 3_600_000,
         });
       const a = share("a");
@@ -207,10 +212,16 @@ describe("sharing tracked counts through the store", () => {
       assert.equal(onB().requests, 42);
       assert.deepEqual(windows.a.remoteInstances(), ["b"]);
 
-      // Garbage in the store: said, and the rest still used.
+      // Garbage in the store: said once, however many rounds find it, and the rest still used.
+      assert.deepEqual(warnings, []);
       await store.putTrackingReport({ instance: "c", at: clock.now(), windows: { v: 9 } });
       await b.round();
+      await b.round();
       assert.equal(onB().requests, 42);
+      assert.deepEqual(
+        warnings.map((w) => [w.instance, w.msg]),
+        [["c", "part of another instance's tracking report was not used"]],
+      );
 
       // Reports older than the window are deleted, and what they held forgotten.
       clock.advance(WINDOW_MS + 61_000);

@@ -41,8 +41,8 @@ export function startTrackingShare(opts: {
   everyMs?: number;
 }): TrackingShare {
   const { store, windows, instance, clock, log } = opts;
-  // A bad report is said once per report, not once per round.
-  const warned = new Map<string, number>();
+  // A problem is said when it first shows in an instance's reports, not once per round.
+  const warned = new Map<string, string>();
   let reported = false;
   let running: Promise<void> | undefined;
 
@@ -67,11 +67,12 @@ export function startTrackingShare(opts: {
       seen.add(r.instance);
       const parsed = TrackingWindowsSchema.safeParse(r.windows);
       if (!parsed.success) {
-        warnOnce(r.instance, r.at, { problem: parsed.error.issues[0]?.message });
+        warnOnce(r.instance, { problem: parsed.error.issues[0]?.message });
         continue;
       }
       const refused = windows.merge(r.instance, parsed.data as TrackingWindows, accepts);
-      if (refused.length > 0) warnOnce(r.instance, r.at, { refused: refused.slice(0, 5) });
+      if (refused.length > 0) warnOnce(r.instance, { refused: refused.slice(0, 5) });
+      else warned.delete(r.instance);
     }
     for (const other of windows.remoteInstances()) {
       // Its report was deleted (older than the window): what it held has left it.
@@ -80,9 +81,10 @@ export function startTrackingShare(opts: {
     await store.deleteTrackingReportsBefore(clock.now() - opts.windowMs - 60_000);
   };
 
-  const warnOnce = (from: string, at: number, detail: Record<string, unknown>) => {
-    if (warned.get(from) === at) return;
-    warned.set(from, at);
+  const warnOnce = (from: string, detail: Record<string, unknown>) => {
+    const said = JSON.stringify(detail);
+    if (warned.get(from) === said) return;
+    warned.set(from, said);
     log.warn(
       { instance: from, ...detail },
       "part of another instance's tracking report was not used",
