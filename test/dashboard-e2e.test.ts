@@ -4,7 +4,8 @@
  * (the step marker moves, the weight rises, a timed pause counts down), aborts it through the
  * confirmation dialog and sees the canary fall to 0; a read-only token gets no buttons; a bad
  * token is refused with the API's words; the page fits a phone in dark mode; commands work
- * from the keyboard. Every page must load without a console error or a CSP violation.
+ * from the keyboard; a feature flag's rollout has the same page, its figures the counts
+ * applications tracked per variant, and is promoted from it. Every page must load without a console error or a CSP violation.
  *
  * Needs Chromium at /usr/bin/chromium: `sudo bash scripts/install-system-deps.sh`.
  */
@@ -23,6 +24,7 @@ import {
   type Page,
 } from "playwright-core";
 import { createToken } from "../src/cli/commands/token.js";
+import { formatListenAddress } from "../src/util/address.js";
 import { startAdmin, type TestAdmin } from "./admin-fixtures.js";
 import { startUpstream, type Upstream } from "./fixtures.js";
 
@@ -49,6 +51,7 @@ describe("web dashboard in a browser", () => {
   let api: TestAdmin;
   let browser: Browser;
   let viewer: string;
+  let clientKey: string;
   let shots: string;
   /** Console errors, page errors and CSP violations, per page. */
   const problems: string[] = [];
@@ -134,9 +137,23 @@ describe("web dashboard in a browser", () => {
             },
           },
         ],
+        // A flag rolled out like a service: its page reads the counts applications track.
+        ofrep: { listen: "127.0.0.1:0" },
+        flags: [
+          {
+            key: "new-checkout",
+            type: "boolean",
+            variants: { on: true, off: false },
+            defaultVariant: "off",
+            rollout: { variant: "on", control: "off" },
+            strategy: { steps: [{ setWeight: 20 }, { pause: {} }] },
+          },
+        ],
       },
     });
     viewer = createToken(api.aviary.tokensFile, "viewer", "read-only").token;
+    // The tracking key, made well before its use (the tokens file is re-read once a second).
+    clientKey = createToken(api.aviary.tokensFile, "web", "client").token;
     browser = await chromium.launch({ executablePath: CHROMIUM, args: ["--no-sandbox"] });
   });
 
@@ -245,6 +262,55 @@ describe("web dashboard in a browser", () => {
       await showing(page.getByTestId("weight").first(), "20%");
       await showing(page.getByTestId("history"), /Gate opened.*operator:operator/);
       assert.equal(await banner.count(), 0, "no longer waiting");
+    } finally {
+      await context.close();
+    }
+    assert.deepEqual(problems, []);
+  });
+
+  it("a flag's rollout has its page: the tracked counts per variant, and Promote", async () => {
+    const ofrep = api.aviary.ofrep?.address;
+    assert.ok(ofrep);
+    const tracked = await fetch(`http://${formatListenAddress(ofrep)}/aviary/v1/flags/track`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${clientKey}`, "content-type": "application/json" },
+      body: JSON.stringify({
+        exposures: [
+          { flag: "new-checkout", variant: "on", count: 40 },
+          { flag: "new-checkout", variant: "off", count: 160 },
+        ],
+        events: [{ name: "error", flag: "new-checkout", variant: "on", count: 10 }],
+      }),
+    });
+    assert.equal(tracked.status, 200, await tracked.text());
+    const { context, page } = await open();
+    try {
+      await signedIn(page, api.operatorToken, /operator · operator/);
+      await showing(page.getByTestId("service-flag:new-checkout"), /new-checkout/);
+      await page.goto(
+        `${api.admin}/dashboard/#/services/${encodeURIComponent("flag:new-checkout")}`,
+      );
+      await showing(page.getByTestId("current-step"), /^2Pause until promoted/);
+      await showing(page.getByTestId("weight").first(), "20%");
+      // The figures are the tracked exposures and error events, per variant.
+      await showing(page.locator("tr.row-canary"), /canary on\s*40\s*25(\.0)?\s*%/);
+      await showing(page.locator("tr.row-stable"), /stable off\s*160\s*0(\.0)?\s*%/);
+
+      await page.getByRole("button", { name: "Promote", exact: true }).click();
+      // The manual pause is the last step, so promoting it finishes the rollout.
+      const dialog = page.getByRole("dialog", { name: /^(Promote on|Finish step 2)\?$/ });
+      await dialog.getByRole("button", { name: "Promote" }).click();
+      await dialog.waitFor({ state: "hidden" });
+      await showing(page.getByTestId("phase"), /Healthy|Promoted/);
+      await showing(page.getByTestId("history"), /Promoted/);
+      const stored = await api.call(
+        "GET",
+        `/api/v1/services/${encodeURIComponent("flag:new-checkout")}`,
+        {
+          token: viewer,
+        },
+      );
+      assert.equal(stored.json.rollout.phase, "Healthy", stored.text);
     } finally {
       await context.close();
     }
