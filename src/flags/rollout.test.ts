@@ -154,6 +154,25 @@ describe("a flag with a strategy", () => {
     );
   });
 
+  it("says its traffic is carried by the flags, and an engine that is down does not hold it", async () => {
+    const r = await run(spec());
+    r.engine.down = "connect ECONNREFUSED 127.0.0.1:9999";
+    await r.advance(3_000);
+    const shop = r.controller.trafficStatus("shop");
+    assert.equal(shop?.engine, "noop");
+    assert.match(shop?.why ?? "", /ECONNREFUSED/, JSON.stringify(shop));
+    const flag = r.controller.trafficStatus(SUBJECT);
+    assert.deepEqual(flag && { engine: flag.engine, applied: flag.applied, why: flag.why }, {
+      engine: "flags",
+      applied: true,
+      why: undefined,
+    });
+    const aborted = await r.controller.abort(SUBJECT, "operator:test", "errors");
+    assert.equal(aborted.phase, "Aborted");
+    assert.equal(aborted.reason.includes("not yet applied"), false, aborted.reason);
+    assert.equal(shares(r.served).on, 0, "the abort reached the flag with the engine down");
+  });
+
   it("gives everyone the control variant on abort, beta testers included", async () => {
     const r = await run(spec());
     const aborted = await r.controller.abort(SUBJECT, "operator:test", "errors");

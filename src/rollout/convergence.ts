@@ -18,6 +18,8 @@
  */
 
 import { isDeepStrictEqual } from "node:util";
+import { isFlagSubject } from "../flags/subjects.js";
+import { PROVIDER_TYPE as FLAGS_PROVIDER } from "../providers/traffic/flags/index.js";
 import { type TrafficProvider, TrafficProviderError } from "../providers/traffic/provider.js";
 import { servedOf, trafficDrift } from "../providers/traffic/served.js";
 import type { Service } from "../spec/schema.js";
@@ -116,6 +118,11 @@ export class Convergence {
     return this.#provider.type;
   }
 
+  /** What a service's status and history name: a flag's rollout is carried by the flags, not the engine. */
+  #engineOf(service: string): string {
+    return isFlagSubject(service) ? FLAGS_PROVIDER : this.engine;
+  }
+
   /**
    * The engine serves exactly `services`, each with its committed traffic. A service no longer
    * named is forgotten (the provider finalizes it). An engine that cannot take it now is retried
@@ -167,11 +174,13 @@ export class Convergence {
   status(service: string): TrafficStatus | undefined {
     const e = this.#entries.get(service);
     if (e === undefined) return undefined;
-    const unreadable = this.#unreadable;
+    // An engine that cannot be read back says nothing of a flag: flags never go through it.
+    const unreadable = isFlagSubject(service) ? undefined : this.#unreadable;
     const why =
       e.why ??
       (unreadable ? `${this.engine} cannot be read back: ${unreadable.why}` : e.splitDoubt);
-    return { engine: this.engine, applied: e.applied, why, since: e.since, attempts: e.attempts };
+    const engine = this.#engineOf(service);
+    return { engine, applied: e.applied, why, since: e.since, attempts: e.attempts };
   }
 
   /** Every held service's status, by name. */
@@ -232,8 +241,8 @@ export class Convergence {
         }
         this.#record(name, {
           type: "traffic.drift",
-          reason: `${this.engine} served something else than recorded for ${name} (${drift}); re-applying`,
-          data: { engine: this.engine, drift },
+          reason: `${this.#engineOf(name)} served something else than recorded for ${name} (${drift}); re-applying`,
+          data: { engine: this.#engineOf(name), drift },
         });
         e.applied = false;
         e.why = `drift: ${drift}`;
@@ -313,8 +322,8 @@ export class Convergence {
       const tries = e.attempts + 1;
       this.#record(service, {
         type: "traffic.applied",
-        reason: `${this.engine} serves the recorded traffic of ${service} again, after ${tries} ${tries === 1 ? "attempt" : "attempts"} over ${seconds} s (was: ${previous ?? "not applied"})`,
-        data: { engine: this.engine, attempts: tries, pendingMs: now - e.since },
+        reason: `${this.#engineOf(service)} serves the recorded traffic of ${service} again, after ${tries} ${tries === 1 ? "attempt" : "attempts"} over ${seconds} s (was: ${previous ?? "not applied"})`,
+        data: { engine: this.#engineOf(service), attempts: tries, pendingMs: now - e.since },
       });
     }
     e.why = undefined;
@@ -335,15 +344,13 @@ export class Convergence {
     e.attempts++;
     e.why = why;
     if (first) {
-      this.#log.warn(
-        { service, engine: this.engine, err: why },
-        "recorded traffic not yet applied; retrying",
-      );
+      const engine = this.#engineOf(service);
+      this.#log.warn({ service, engine, err: why }, "recorded traffic not yet applied; retrying");
       this.#record(service, {
         type: "traffic.pending",
-        reason: `recorded, not yet applied to ${this.engine}: ${why}; retrying until it answers`,
+        reason: `recorded, not yet applied to ${engine}: ${why}; retrying until it answers`,
         data: {
-          engine: this.engine,
+          engine,
           error: why,
           kind: err instanceof TrafficProviderError ? err.kind : "internal",
         },
