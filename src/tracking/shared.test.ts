@@ -239,3 +239,49 @@ describe("sharing tracked counts through the store", () => {
     }
   });
 });
+
+describe("sharing while the store is away", () => {
+  it("says so once per outage, and shares again once it is back", async () => {
+    const store = openSqliteStore(":memory:");
+    try {
+      const clock = new ManualClock(T0 + 500);
+      const windows = new FlagWindows({ clock, windowMs: WINDOW_MS });
+      let down = false;
+      const flaky = {
+        putTrackingReport: (r: Parameters<typeof store.putTrackingReport>[0]) =>
+          down ? Promise.reject(new Error("connect ECONNREFUSED")) : store.putTrackingReport(r),
+        trackingReports: () => store.trackingReports(),
+        deleteTrackingReportsBefore: (at: number) => store.deleteTrackingReportsBefore(at),
+      };
+      const lines: { level: number; msg: string }[] = [];
+      const share = startTrackingShare({
+        store: flaky,
+        windows,
+        instance: "a",
+        flags: () => SET,
+        windowMs: WINDOW_MS,
+        clock,
+        log: pino({ level: "info" }, { write: (l: string) => lines.push(JSON.parse(l)) }),
+        everyMs: 3_600_000,
+      });
+      windows.exposures("new-checkout", "on", 5);
+      down = true;
+      await share.round();
+      await share.round();
+      await share.round();
+      down = false;
+      await share.round();
+      assert.deepEqual(
+        lines.map((l) => l.msg),
+        [
+          "cannot share tracked counts through the store",
+          "tracked counts are shared through the store again",
+        ],
+      );
+      assert.equal((await store.trackingReports())[0]?.instance, "a", "what it counted got out");
+      await share.close();
+    } finally {
+      await store.close();
+    }
+  });
+});

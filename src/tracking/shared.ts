@@ -44,6 +44,7 @@ export function startTrackingShare(opts: {
   // A problem is said when it first shows in an instance's reports, not once per round.
   const warned = new Map<string, string>();
   let reported = false;
+  let failing = false;
   let running: Promise<void> | undefined;
 
   const publish = async () => {
@@ -99,8 +100,13 @@ export function startTrackingShare(opts: {
       try {
         await publish();
         await take();
+        if (failing) log.info("tracked counts are shared through the store again");
+        failing = false;
       } catch (err) {
-        log.warn({ err: String(err) }, "cannot share tracked counts through the store");
+        // Said once per outage: a database that is away fails every round until it is back.
+        if (!failing)
+          log.warn({ err: String(err) }, "cannot share tracked counts through the store");
+        failing = true;
       } finally {
         running = undefined;
       }
