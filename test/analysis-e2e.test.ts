@@ -7,15 +7,13 @@
  */
 
 import assert from "node:assert/strict";
-import { type ChildProcess, spawnSync } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import { existsSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { Pool } from "undici";
-import { spawnServe, startUpstream, type Upstream } from "./fixtures.js";
-
-const BIN = join(import.meta.dirname, "..", "dist", "cli", "main.js");
+import { AVIARY_BIN as BIN, runCli, spawnServe, startUpstream, type Upstream } from "./fixtures.js";
 
 describe("analysis through aviary serve", () => {
   let stable: Upstream;
@@ -31,19 +29,16 @@ describe("analysis through aviary serve", () => {
   let stopLoad = false;
   let loading: Promise<unknown>;
 
-  const cli = (...args: string[]) =>
-    spawnSync(process.execPath, [BIN, ...args, "--server", admin, "--data-dir", dataDir], {
-      encoding: "utf8",
-      timeout: 30_000,
-    });
-  const view = () =>
-    JSON.parse(cli("get", "shop", "-o", "json").stdout) as {
+  // Never spawnSync: this process drives the load the analysis judges, which must not stop.
+  const cli = (...args: string[]) => runCli([...args, "--server", admin, "--data-dir", dataDir]);
+  const view = async () =>
+    JSON.parse((await cli("get", "shop", "-o", "json")).stdout) as {
       traffic: { stable: { version: string } };
       rollout: { phase: string; reason: string; canary: { version: string } } | null;
     };
   const settle = async (version: string) => {
     for (const deadline = Date.now() + 60_000; Date.now() < deadline; ) {
-      const v = view();
+      const v = await view();
       if (
         v.rollout?.canary.version === version &&
         (v.rollout.phase === "Healthy" || v.rollout.phase === "Aborted")
@@ -51,7 +46,9 @@ describe("analysis through aviary serve", () => {
         return v.rollout;
       await new Promise((r) => setTimeout(r, 250));
     }
-    assert.fail(`rollout of ${version} did not finish within 60 s: ${JSON.stringify(view())}`);
+    assert.fail(
+      `rollout of ${version} did not finish within 60 s: ${JSON.stringify(await view())}`,
+    );
   };
 
   before(async () => {
@@ -164,52 +161,65 @@ analysisTemplates:
   });
 
   it("rolls back a canary that returns extra 5xx, saying why", async () => {
-    assert.equal(cli("deploy", "shop", "--version", "v2", "--target", failing.url).status, 0);
+    assert.equal(
+      (await cli("deploy", "shop", "--version", "v2", "--target", failing.url)).status,
+      0,
+    );
     const r = await settle("v2");
     assert.equal(r.phase, "Aborted");
     assert.match(r.reason, /analysis failed: error-rate: /);
-    const history = cli("history", "shop").stdout;
+    const history = (await cli("history", "shop")).stdout;
     assert.match(history, /aborted +0% +analysis +(background )?analysis failed: error-rate/);
-    const analysis = cli("analysis", "shop").stdout;
+    const analysis = (await cli("analysis", "shop")).stdout;
     assert.match(analysis, /analysis +Failed: error-rate: /);
     assert.match(analysis, /error-rate: \d+ measurements/);
     assert.match(analysis, /Failed +canary errors/i);
   });
 
   it("rolls back a slower canary", async () => {
-    assert.equal(cli("deploy", "shop", "--version", "v3", "--target", slow.url).status, 0);
+    assert.equal((await cli("deploy", "shop", "--version", "v3", "--target", slow.url)).status, 0);
     const r = await settle("v3");
     assert.equal(r.phase, "Aborted");
     assert.match(r.reason, /latency-p99/);
   });
 
   it("scores a template as one verdict: a slow canary loses the latency group and pauses for a person", async () => {
-    assert.equal(cli("deploy", "basket", "--version", "v3", "--target", slow.url).status, 0);
+    assert.equal(
+      (await cli("deploy", "basket", "--version", "v3", "--target", slow.url)).status,
+      0,
+    );
     let r: { phase: string; reason: string } | null = null;
     for (const deadline = Date.now() + 60_000; Date.now() < deadline; ) {
       r = (
-        JSON.parse(cli("get", "basket", "-o", "json").stdout) as {
+        JSON.parse((await cli("get", "basket", "-o", "json")).stdout) as {
           rollout: { phase: string; reason: string } | null;
         }
       ).rollout;
       if (r !== null && r.phase !== "Progressing" && r.phase !== "Analyzing") break;
       await new Promise((res) => setTimeout(res, 250));
     }
-    assert.equal(r?.phase, "Paused", `${JSON.stringify(r)}\n${cli("analysis", "basket").stdout}`);
+    assert.equal(
+      r?.phase,
+      "Paused",
+      `${JSON.stringify(r)}\n${(await cli("analysis", "basket")).stdout}`,
+    );
     assert.match(
       r?.reason ?? "",
       /analysis inconclusive: score of scored 60 \(pass ≥ 95, fails ≤ 40, marginal\): error-rate Pass 60\/60, latency-p99 High 0\/40/,
     );
-    const analysis = cli("analysis", "basket").stdout;
+    const analysis = (await cli("analysis", "basket")).stdout;
     assert.match(analysis, /score:scored: \d+ measurements/);
     assert.match(analysis, /Inconclusive +score of scored 60/);
-    assert.equal(cli("abort", "basket").status, 0);
+    assert.equal((await cli("abort", "basket")).status, 0);
   });
 
   it("promotes a healthy canary", async () => {
-    assert.equal(cli("deploy", "shop", "--version", "v4", "--target", healthy.url).status, 0);
+    assert.equal(
+      (await cli("deploy", "shop", "--version", "v4", "--target", healthy.url)).status,
+      0,
+    );
     const r = await settle("v4");
     assert.equal(r.phase, "Healthy", r.reason);
-    assert.equal(view().traffic.stable.version, "v4");
+    assert.equal((await view()).traffic.stable.version, "v4");
   });
 });

@@ -12,7 +12,7 @@
  */
 
 import assert from "node:assert/strict";
-import { type ChildProcess, spawnSync } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import { createSocket, type Socket } from "node:dgram";
 import { existsSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -25,7 +25,7 @@ import type { Spec, SpecInput } from "../src/spec/schema.js";
 import { freeUdpPort } from "../src/util/ports.js";
 import { startHaproxy } from "./engines/haproxy.js";
 import { startAviaryNginx } from "./engines/nginx.js";
-import { AVIARY_BIN, spawnServe, startUpstream, type Upstream } from "./fixtures.js";
+import { AVIARY_BIN, runCli, spawnServe, startUpstream, type Upstream } from "./fixtures.js";
 
 /** Binds a UDP port on loopback and keeps it until closed. */
 async function holdUdpPort(port: number): Promise<Socket> {
@@ -148,28 +148,29 @@ for (const startEngine of [haproxyEngine, nginxEngine]) {
     const seen = new Map<string, number>();
     const agent = new Agent({ connections: 6 });
 
-    const cli = (...args: string[]) =>
-      spawnSync(process.execPath, [AVIARY_BIN, ...args, "--server", admin, "--data-dir", dataDir], {
-        encoding: "utf8",
-        timeout: 30_000,
-      });
-    const view = () =>
-      JSON.parse(cli("get", "shop", "-o", "json").stdout) as {
+    // Never spawnSync: this process drives the users' load, which must not stop while it waits.
+    const cli = (...args: string[]) => runCli([...args, "--server", admin, "--data-dir", dataDir]);
+    const view = async () =>
+      JSON.parse((await cli("get", "shop", "-o", "json")).stdout) as {
         traffic: { stable: { version: string }; weight: number };
         dataplane: { engine: string; applied: boolean; why?: string } | null;
         rollout: { phase: string; reason: string; canary: { version: string } } | null;
       };
-    const until = async <T>(what: string, get: () => T | undefined, ms = 60_000): Promise<T> => {
+    const until = async <T>(
+      what: string,
+      get: () => Promise<T | undefined>,
+      ms = 60_000,
+    ): Promise<T> => {
       for (const deadline = Date.now() + ms; Date.now() < deadline; ) {
-        const v = get();
+        const v = await get();
         if (v !== undefined) return v;
         await new Promise((r) => setTimeout(r, 250));
       }
-      assert.fail(`${what} not within ${ms / 1000} s: ${JSON.stringify(view())}`);
+      assert.fail(`${what} not within ${ms / 1000} s: ${JSON.stringify(await view())}`);
     };
     const finished = (version: string) =>
-      until(`the rollout of ${version} to finish`, () => {
-        const r = view().rollout;
+      until(`the rollout of ${version} to finish`, async () => {
+        const r = (await view()).rollout;
         return r?.canary.version === version && (r.phase === "Healthy" || r.phase === "Aborted")
           ? r
           : undefined;
@@ -269,7 +270,10 @@ for (const startEngine of [haproxyEngine, nginxEngine]) {
     });
 
     it("rolls back a canary whose errors only the engine's access log shows", async () => {
-      assert.equal(cli("deploy", "shop", "--version", "v2", "--target", failing.url).status, 0);
+      assert.equal(
+        (await cli("deploy", "shop", "--version", "v2", "--target", failing.url)).status,
+        0,
+      );
       const r = await finished("v2");
       assert.equal(r.phase, "Aborted");
       assert.match(r.reason, /analysis failed: error-rate: /);
@@ -305,8 +309,13 @@ for (const startEngine of [haproxyEngine, nginxEngine]) {
       });
 
     it("keeps serving the canary's share while Aviary is killed, and a restarted Aviary finishes the rollout", async () => {
-      assert.equal(cli("deploy", "shop", "--version", "v3", "--target", healthy.url).status, 0);
-      await until("the canary at 20 %", () => (view().traffic.weight === 20 ? true : undefined));
+      assert.equal(
+        (await cli("deploy", "shop", "--version", "v3", "--target", healthy.url)).status,
+        0,
+      );
+      await until("the canary at 20 %", async () =>
+        (await view()).traffic.weight === 20 ? true : undefined,
+      );
       serve?.kill("SIGKILL");
       await new Promise((r) => serve?.once("exit", r));
       // The log port is free while Aviary is down, and test files running in parallel bind
@@ -333,28 +342,36 @@ for (const startEngine of [haproxyEngine, nginxEngine]) {
     });
 
     it("records an abort while the engine is down, says it is not applied, and applies it when the engine is back", async () => {
-      assert.equal(cli("deploy", "shop", "--version", "v2", "--target", failing.url).status, 0);
-      await until("the canary at 20 %", () => (view().traffic.weight === 20 ? true : undefined));
+      // A canary the analysis has no reason to stop (it runs on the first stable's healthy
+      // upstream, which answers as v1), so the abort is the operator's, sent with the engine down.
+      assert.equal(
+        (await cli("deploy", "shop", "--version", "v4", "--target", stable.url)).status,
+        0,
+      );
+      await until("the canary at 20 %", async () =>
+        (await view()).traffic.weight === 20 ? true : undefined,
+      );
       counting = false; // the engine is about to refuse connections: users see that, not Aviary
       await engine.stop();
-      const abort = cli("abort", "shop", "--reason", "pager");
+      const abort = await cli("abort", "shop", "--reason", "pager");
       assert.equal(abort.status, 0, abort.stderr);
       const v = await until(
         "the abort to show as not applied",
-        () => {
-          const s = view();
+        async () => {
+          const s = await view();
           return s.dataplane?.applied === false ? s : undefined;
         },
         15_000,
       );
       assert.equal(v.rollout?.phase, "Aborted", "recorded at once");
+      assert.match(v.rollout?.reason ?? "", /aborted by operator:operator: pager/);
       assert.match(v.rollout?.reason ?? "", new RegExp(`recorded, not yet applied to ${name}: `));
       // Back from its original configuration (stable v1 as first rendered): Aviary re-applies v3.
       await engine.start();
       await until(
         "the engine to serve the recorded state",
-        () => {
-          const s = view();
+        async () => {
+          const s = await view();
           return s.dataplane?.applied === true && s.dataplane.why === undefined ? s : undefined;
         },
         40_000,
@@ -362,7 +379,7 @@ for (const startEngine of [haproxyEngine, nginxEngine]) {
       counting = true;
       const got = await answers(50);
       assert.deepEqual([...got.keys()], ["v3"], "stable v3, no canary");
-      const history = cli("history", "shop").stdout;
+      const history = (await cli("history", "shop")).stdout;
       assert.match(history, /traffic\.pending/);
       assert.match(history, /traffic\.(applied|drift)/);
     });

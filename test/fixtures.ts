@@ -4,7 +4,7 @@
  */
 
 import assert from "node:assert/strict";
-import { type ChildProcess, spawn } from "node:child_process";
+import { type ChildProcess, execFile, spawn } from "node:child_process";
 import { once } from "node:events";
 import { existsSync } from "node:fs";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
@@ -137,6 +137,33 @@ export async function rawExchange(port: number, bytes: string, waitMs = 2_000): 
 
 /** The compiled `aviary` command; `npm test` builds it first. */
 export const AVIARY_BIN = join(import.meta.dirname, "..", "dist", "cli", "main.js");
+
+export interface CliResult {
+  status: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/**
+ * Runs the compiled CLI without blocking this process. A test that drives load from its own
+ * event loop must never wait on `spawnSync`: the load stops for as long as the CLI runs (a
+ * second or more on a busy machine), and the analysis then judges intervals with no traffic.
+ */
+export function runCli(args: readonly string[], env?: NodeJS.ProcessEnv): Promise<CliResult> {
+  return new Promise((resolve) => {
+    execFile(
+      process.execPath,
+      [AVIARY_BIN, ...args],
+      { encoding: "utf8", timeout: 30_000, ...(env ? { env } : {}) },
+      (err, stdout, stderr) =>
+        resolve({
+          status: err ? (typeof err.code === "number" ? err.code : null) : 0,
+          stdout,
+          stderr,
+        }),
+    );
+  });
+}
 
 /** One line `aviary serve` logged: pino's JSON object (`msg`, `level`...), or `{ raw }` if not JSON. */
 export type LogEntry = Record<string, unknown> & { msg?: string };
