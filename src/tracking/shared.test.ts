@@ -1,11 +1,9 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { pino } from "pino";
-import { compileFlag } from "../flags/evaluate.js";
-import { Flag } from "../flags/schema.js";
-import type { FlagSet } from "../flags/served.js";
 import { openSqliteStore } from "../store/sqlite/sqlite-store.js";
 import { ManualClock } from "../util/clock.js";
+import { CHECKOUT_SET } from "./fixtures.js";
 import { TrackingWindowsSchema } from "./report.js";
 import { startTrackingShare } from "./shared.js";
 import { FlagWindows } from "./windows.js";
@@ -13,19 +11,7 @@ import { FlagWindows } from "./windows.js";
 const T0 = Date.UTC(2026, 0, 1, 12, 0, 0);
 const WINDOW_MS = 60_000;
 
-const flag = Flag.parse({
-  key: "new-checkout",
-  type: "boolean",
-  variants: { on: true, off: false },
-  defaultVariant: "off",
-  rollout: { variant: "on", percent: 10 },
-});
-const SET: FlagSet = {
-  revision: 1,
-  generation: 1,
-  flags: new Map([[flag.key, compileFlag(flag)]]),
-  rollouts: new Map(),
-};
+const SET = CHECKOUT_SET;
 const served = (f: string, v: string) => f === "new-checkout" && (v === "on" || v === "off");
 
 /** Two instances' windows on one clock; `b` received what `a` exported. */

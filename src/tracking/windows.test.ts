@@ -1,10 +1,8 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { compileFlag } from "../flags/evaluate.js";
-import { Flag } from "../flags/schema.js";
-import type { FlagSet } from "../flags/served.js";
 import { ManualClock } from "../util/clock.js";
 import { applyBatch, checkBatch } from "./batch.js";
+import { CHECKOUT_SET } from "./fixtures.js";
 import { FlagWindows } from "./windows.js";
 
 const T0 = Date.UTC(2026, 0, 1, 12, 0, 0);
@@ -12,19 +10,7 @@ const T0 = Date.UTC(2026, 0, 1, 12, 0, 0);
 function rig(windowMs = 60_000, maxEventNames = 3) {
   const clock = new ManualClock(T0);
   const windows = new FlagWindows({ clock, windowMs, maxEventNames });
-  const flag = Flag.parse({
-    key: "new-checkout",
-    type: "boolean",
-    variants: { on: true, off: false },
-    defaultVariant: "off",
-    rollout: { variant: "on", percent: 10 },
-  });
-  const set: FlagSet = {
-    revision: 3,
-    generation: 1,
-    flags: new Map([[flag.key, compileFlag(flag)]]),
-    rollouts: new Map(),
-  };
+  const set = CHECKOUT_SET;
   const at = (sec: number) => clock.advance(T0 + sec * 1000 - clock.now());
   const q = (variant: string, from = T0, to = clock.now() + 1) =>
     windows.query({ service: "flag:new-checkout", version: variant, from, to });
