@@ -6,7 +6,7 @@
  */
 
 import assert from "node:assert/strict";
-import { createServer, type Server } from "node:http";
+import { createServer, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { after, before, beforeEach, describe, it } from "node:test";
 import { OpenFeature, ProviderEvents, ProviderStatus } from "@openfeature/server-sdk";
@@ -26,6 +26,10 @@ let batches: Batch[] = [];
 let answers: number[] = [];
 /** The same for the flag set. */
 let flagAnswers: number[] = [];
+/** The flag set's revision, whether it names a change stream, and the streams opened. */
+let revision = 1;
+let withStream = false;
+let streams: ServerResponse[] = [];
 
 const FLAG = Flag.parse({
   key: "new-checkout",
@@ -47,8 +51,17 @@ before(async () => {
           res.end('{"errorDetails":"not now"}');
           return;
         }
-        res.writeHead(200, { "content-type": "application/json", etag: '"1"' });
-        res.end(JSON.stringify({ revision: 1, flags: [FLAG], eventStreams: [] }));
+        res.writeHead(200, { "content-type": "application/json", etag: `"${revision}"` });
+        const eventStreams = withStream
+          ? [{ type: "sse", endpoint: { requestUri: `/changes?ticket=${revision}` } }]
+          : [];
+        res.end(JSON.stringify({ revision, flags: [FLAG], eventStreams }));
+        return;
+      }
+      if (req.url?.startsWith("/changes")) {
+        streams.push(res);
+        res.writeHead(200, { "content-type": "text/event-stream" });
+        res.write(": heartbeat\n\n");
         return;
       }
       const status = answers.shift() ?? 200;
@@ -67,6 +80,9 @@ beforeEach(() => {
   batches = [];
   answers = [];
   flagAnswers = [];
+  revision = 1;
+  withStream = false;
+  streams = [];
 });
 
 function reporter(over: Partial<ConstructorParameters<typeof Reporter>[0]> = {}) {
@@ -217,5 +233,34 @@ describe("AviaryProvider", () => {
       errors.join("\n"),
     );
     await OpenFeature.clearProviders();
+  });
+
+  it("follows the change stream, and a stream that ends is replaced after a fresh fetch", async () => {
+    withStream = true;
+    const errors: string[] = [];
+    const p = new AviaryProvider({ baseUrl: base, clientKey: "k", onError: (m) => errors.push(m) });
+    const until = async (what: string, ok: () => boolean) => {
+      for (const end = Date.now() + 10_000; !ok(); ) {
+        if (Date.now() > end) assert.fail(`${what} not within 10 s (${errors.join("; ")})`);
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    };
+    await p.initialize();
+    try {
+      assert.equal(p.revision, 1);
+      await until("the stream", () => streams.length === 1);
+      revision = 2;
+      streams[0]?.write('data: {"type":"refetchEvaluation","etag":"\\"2\\""}\n\n');
+      await until("revision 2", () => p.revision === 2);
+      streams[0]?.end(); // the instance went away, say
+      await until("a new stream", () => streams.length === 2);
+      assert.ok(errors.some((m) => /the change stream ended; following the flags again/.test(m)));
+      revision = 3;
+      streams[1]?.write('data: {"type":"refetchEvaluation"}\n\n');
+      await until("revision 3", () => p.revision === 3);
+    } finally {
+      await p.onClose();
+      for (const s of streams) s.end();
+    }
   });
 });

@@ -42,6 +42,11 @@ export interface AviaryProviderOptions {
   maxEventNames?: number;
   /** One request's timeout (default 5 s). */
   timeoutMs?: number;
+  /**
+   * How long the change stream may stay silent before it is replaced (default 45 s: three of
+   * Aviary's 15 s heartbeats), so a connection to an instance that vanished is noticed.
+   */
+  streamIdleMs?: number;
   /** Where problems are told (default: console.warn); nothing is ever thrown into the app. */
   onError?: (message: string) => void;
 }
@@ -84,6 +89,7 @@ export class AviaryProvider implements Provider {
       changes: opts.changes ?? "sse",
       pollIntervalMs: opts.pollIntervalMs ?? 30_000,
       timeoutMs,
+      streamIdleMs: opts.streamIdleMs ?? 45_000,
       onSet: (set) => this.#swap(set),
       onError: this.#onError,
       // initialize failed earlier: the SDK holds the provider in error until it hears this.

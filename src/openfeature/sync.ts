@@ -1,16 +1,16 @@
 /**
  * Keeps a copy of Aviary's flag set (`GET /aviary/v1/flags`) for in-process evaluation: fetched
- * once at start, then again whenever the change stream says the flags changed (undici's
- * EventSource on the stream the answer names), or, without a stream, by polling with the
- * ETag so an unchanged set costs a 304. A stream that ends (its hourly ticket expired, the
- * instance restarted) is replaced after a fresh fetch, with back-off.
+ * once at start, then again whenever the change stream says the flags changed (the stream the
+ * answer names, `change-stream.ts`), or, without a stream, by polling with the ETag so an
+ * unchanged set costs a 304. A stream that ends (its hourly ticket expired, the instance
+ * restarted or vanished) is replaced after a fresh fetch, with back-off.
  *
  * @module
  */
 
-import { EventSource } from "undici";
 import { type CompiledFlag, compileFlag } from "../flags/evaluate.js";
 import { Flag } from "../flags/schema.js";
+import { type ChangeStream, followChanges } from "./change-stream.js";
 
 export interface SyncedSet {
   revision: number;
@@ -25,6 +25,8 @@ export interface SyncOptions {
   changes: "sse" | "polling";
   pollIntervalMs: number;
   timeoutMs: number;
+  /** Silence after which a change stream is replaced (Aviary's heartbeat is every 15 s). */
+  streamIdleMs: number;
   onSet: (set: SyncedSet) => void;
   onError: (message: string) => void;
   /** A first fetch that failed has succeeded since: the set is in use and followed. */
@@ -36,7 +38,7 @@ export const FLAGS_PATH = "/aviary/v1/flags";
 export class FlagSync {
   readonly #o: SyncOptions;
   #etag: string | undefined;
-  #stream: EventSource | undefined;
+  #stream: ChangeStream | undefined;
   #streamUri: string | undefined;
   #poll: NodeJS.Timeout | undefined;
   #retry: NodeJS.Timeout | undefined;
@@ -149,35 +151,39 @@ export class FlagSync {
   }
 
   #openStream(uri: string): void {
-    const es = new EventSource(new URL(uri, this.#o.baseUrl).toString());
-    this.#stream = es;
-    es.onopen = () => {
-      this.#failures = 0;
-      // Changes made while no stream was open are caught by fetching once it is.
-      void this.fetch().catch(() => {});
-    };
-    es.onmessage = (m) => {
-      if (typeof m.data === "string" && m.data.includes("refetchEvaluation"))
+    if (this.#closed) return;
+    this.#stream = followChanges(new URL(uri, this.#o.baseUrl).toString(), {
+      idleMs: this.#o.streamIdleMs,
+      onOpen: () => {
+        this.#failures = 0;
+        // Changes made while no stream was open are caught by fetching once it is.
+        void this.fetch().catch(() => {});
+      },
+      onChange: () => {
         this.fetch().catch((err: unknown) =>
           this.#o.onError(`aviary: refetching the flags failed: ${(err as Error).message}`),
         );
-    };
-    const retry = () => {
-      // EventSource reconnects by itself after a network error; a refused reconnect (an expired
-      // ticket) closes it, and only a fresh fetch gives a new ticket.
-      if (es.readyState !== EventSource.CLOSED || this.#closed) return;
-      this.#failures++;
-      const wait = Math.min(30_000, 500 * 2 ** this.#failures);
-      this.#retry = setTimeout(() => {
-        this.fetch()
-          .then(() => this.#openStream(this.#streamUri ?? uri))
-          .catch((err: unknown) => {
-            this.#o.onError(`aviary: reconnecting to the flags failed: ${(err as Error).message}`);
-            retry();
-          });
-      }, wait);
-      this.#retry.unref();
-    };
-    es.onerror = retry;
+      },
+      onEnd: (err) => {
+        if (this.#closed) return;
+        this.#o.onError(`aviary: ${err.message}; following the flags again`);
+        this.#reopen(uri);
+      },
+    });
+  }
+
+  /** A fresh fetch gives a new ticket (the old one may have expired), then a new stream. */
+  #reopen(uri: string): void {
+    this.#failures++;
+    const wait = Math.min(30_000, 500 * 2 ** this.#failures);
+    this.#retry = setTimeout(() => {
+      this.fetch()
+        .then(() => this.#openStream(this.#streamUri ?? uri))
+        .catch((err: unknown) => {
+          this.#o.onError(`aviary: reconnecting to the flags failed: ${(err as Error).message}`);
+          if (!this.#closed) this.#reopen(uri);
+        });
+    }, wait);
+    this.#retry.unref();
   }
 }
