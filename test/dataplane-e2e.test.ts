@@ -14,7 +14,7 @@
 import assert from "node:assert/strict";
 import type { ChildProcess } from "node:child_process";
 import { createSocket, type Socket } from "node:dgram";
-import { existsSync, mkdtempSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
@@ -150,12 +150,20 @@ for (const startEngine of [haproxyEngine, nginxEngine]) {
 
     // Never spawnSync: this process drives the users' load, which must not stop while it waits.
     const cli = (...args: string[]) => runCli([...args, "--server", admin, "--data-dir", dataDir]);
-    const view = async () =>
-      JSON.parse((await cli("get", "shop", "-o", "json")).stdout) as {
+    /** The service as `aviary get -o json` shows it, read from the API: polling it costs milliseconds. */
+    const view = async () => {
+      const token = readFileSync(join(dataDir, "operator-token"), "utf8").trim();
+      const res = await request(`${admin}/api/v1/services/shop`, {
+        headers: { authorization: `Bearer ${token}` },
+      });
+      const text = await res.body.text();
+      assert.equal(res.statusCode, 200, text);
+      return JSON.parse(text) as {
         traffic: { stable: { version: string }; weight: number };
         dataplane: { engine: string; applied: boolean; why?: string } | null;
         rollout: { phase: string; reason: string; canary: { version: string } } | null;
       };
+    };
     const until = async <T>(
       what: string,
       get: () => Promise<T | undefined>,
