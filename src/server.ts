@@ -199,8 +199,10 @@ export async function startAviary(opts: AviaryOptions): Promise<RunningAviary> {
       synchronous: sqliteSynchronous(dataplane),
       ...opts.store,
     });
+  // How far back every per-version and per-variant window reaches (the spec's metrics.window).
+  const metricsWindowMs = parseDuration(opts.spec.metrics.window) as number;
   const metrics = new MetricsRegistry({
-    windowMs: parseDuration(opts.spec.metrics.window) as number,
+    windowMs: metricsWindowMs,
     clock,
   });
   const router = new Router({
@@ -208,7 +210,7 @@ export async function startAviary(opts: AviaryOptions): Promise<RunningAviary> {
     proxy: opts.spec.proxy,
     log: opts.log,
     clock,
-    retainRetiredMs: parseDuration(opts.spec.metrics.window) as number,
+    retainRetiredMs: metricsWindowMs,
     startsClosed: true,
   });
   const hub = new EventHub((err) =>
@@ -240,7 +242,7 @@ export async function startAviary(opts: AviaryOptions): Promise<RunningAviary> {
   // What applications report per variant through the OFREP listener's tracking route; the
   // analysis reads a flag:<key> subject from it as it reads a service from the router.
   const flagWindows = new FlagWindows({
-    windowMs: parseDuration(opts.spec.metrics.window) as number,
+    windowMs: metricsWindowMs,
     clock,
   });
   const offRetain = flags.onUpdate((set) => flagWindows.retain(set.flags));
@@ -367,7 +369,7 @@ export async function startAviary(opts: AviaryOptions): Promise<RunningAviary> {
   });
   const admin = createAdminServer({
     metrics,
-    metricsWindowMs: parseDuration(opts.spec.metrics.window) as number,
+    metricsWindowMs,
     controller: clusterReads(reader, () => leading, { store, instance: cluster.instance }),
     commands: cluster.commands,
     cluster,
@@ -460,7 +462,7 @@ export async function startAviary(opts: AviaryOptions): Promise<RunningAviary> {
         windows: flagWindows,
         instance: cluster.instance,
         flags: () => flags.current,
-        windowMs: parseDuration(opts.spec.metrics.window) as number,
+        windowMs: metricsWindowMs,
         clock,
         log: opts.log,
       });

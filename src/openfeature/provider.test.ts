@@ -263,4 +263,17 @@ describe("AviaryProvider", () => {
       for (const s of streams) s.end();
     }
   });
+
+  it("refuses a numeric option that is not a positive number, naming it", () => {
+    for (const [name, value] of [
+      ["streamIdleMs", 0],
+      ["pollIntervalMs", Number.NaN],
+      ["timeoutMs", -1],
+      ["maxBuffered", "10"],
+    ] as const)
+      assert.throws(
+        () => new AviaryProvider({ baseUrl: base, clientKey: "k", [name]: value as number }),
+        new RegExp(`^RangeError: AviaryProvider: ${name} must be a positive number`),
+      );
+  });
 });

@@ -79,6 +79,7 @@ export class AviaryProvider implements Provider {
   #invalid = 0;
 
   constructor(opts: AviaryProviderOptions) {
+    checkOptions(opts);
     const base = new URL(opts.baseUrl);
     this.#onError = opts.onError ?? ((m) => console.warn(m));
     const timeoutMs = opts.timeoutMs ?? 5_000;
@@ -295,5 +296,23 @@ export class AviaryProvider implements Provider {
     this.#drain(old, (f, v, n) => this.#reporter.exposure(f, v, n));
     if (!first && changed.length > 0)
       this.events.emit(ProviderEvents.ConfigurationChanged, { flagsChanged: changed });
+  }
+}
+
+/** The numeric options, each a positive finite number when given (RangeError naming it). */
+const NUMERIC_OPTIONS = [
+  "pollIntervalMs",
+  "reportIntervalMs",
+  "maxBuffered",
+  "maxEventNames",
+  "timeoutMs",
+  "streamIdleMs",
+] as const;
+
+function checkOptions(opts: AviaryProviderOptions): void {
+  for (const name of NUMERIC_OPTIONS) {
+    const v = opts[name];
+    if (v !== undefined && !(typeof v === "number" && Number.isFinite(v) && v > 0))
+      throw new RangeError(`AviaryProvider: ${name} must be a positive number, got ${String(v)}`);
   }
 }

@@ -58,29 +58,32 @@ export class FlagSync {
     try {
       await this.fetch();
     } catch (err) {
-      this.#retryStart();
+      this.#afterBackoff("fetching the flags", () => {
+        this.#failures = 0;
+        this.#follow();
+        this.#o.onReady();
+      });
       throw err;
     }
     this.#follow();
   }
 
-  #retryStart(): void {
+  /**
+   * After a back-off (1 s, doubling up to 30 s), fetches the set and goes on with `then`; a fetch
+   * that fails is said and tried again after a longer wait.
+   */
+  #afterBackoff(what: string, then: () => void): void {
     if (this.#closed) return;
     this.#failures++;
     const wait = Math.min(30_000, 500 * 2 ** this.#failures);
     this.#retry = setTimeout(() => {
       this.fetch().then(
         () => {
-          if (this.#closed) return;
-          this.#failures = 0;
-          this.#follow();
-          this.#o.onReady();
+          if (!this.#closed) then();
         },
         (err: unknown) => {
-          this.#o.onError(
-            `aviary: fetching the flags failed, trying again: ${(err as Error).message}`,
-          );
-          this.#retryStart();
+          this.#o.onError(`aviary: ${what} failed, trying again: ${(err as Error).message}`);
+          this.#afterBackoff(what, then);
         },
       );
     }, wait);
@@ -167,23 +170,11 @@ export class FlagSync {
       onEnd: (err) => {
         if (this.#closed) return;
         this.#o.onError(`aviary: ${err.message}; following the flags again`);
-        this.#reopen(uri);
+        // A fresh fetch gives a new ticket (the old one may have expired), then a new stream.
+        this.#afterBackoff("reconnecting to the flags", () =>
+          this.#openStream(this.#streamUri ?? uri),
+        );
       },
     });
-  }
-
-  /** A fresh fetch gives a new ticket (the old one may have expired), then a new stream. */
-  #reopen(uri: string): void {
-    this.#failures++;
-    const wait = Math.min(30_000, 500 * 2 ** this.#failures);
-    this.#retry = setTimeout(() => {
-      this.fetch()
-        .then(() => this.#openStream(this.#streamUri ?? uri))
-        .catch((err: unknown) => {
-          this.#o.onError(`aviary: reconnecting to the flags failed: ${(err as Error).message}`);
-          if (!this.#closed) this.#reopen(uri);
-        });
-    }, wait);
-    this.#retry.unref();
   }
 }

@@ -7,8 +7,9 @@
  */
 
 import type { WindowQuery, WindowSummary } from "../dataplane/metrics/types.js";
+import { isFlagSubject } from "../flags/subjects.js";
 import type { MetricsSource } from "../providers/metrics/builtin/index.js";
-import { type FlagWindows, isFlagSubject } from "./windows.js";
+import type { FlagWindows } from "./windows.js";
 
 export function flagAwareSource(services: MetricsSource, flags: FlagWindows): MetricsSource {
   return {

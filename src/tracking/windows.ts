@@ -21,12 +21,10 @@ import { MAX_MS } from "../dataplane/metrics/latency-sketch.js";
 import { SecondBucket } from "../dataplane/metrics/second-bucket.js";
 import type { WindowQuery, WindowSummary } from "../dataplane/metrics/types.js";
 import { type SecondsSource, summarizeWindow } from "../dataplane/metrics/window.js";
+import { FLAG_SUBJECT_PREFIX } from "../flags/subjects.js";
 import { decodeBucket, encodeBucket } from "../fleet/windows.js";
 import { type Clock, systemClock } from "../util/clock.js";
 import type { ReportedFlagSecond, ReportedFlagSeries, TrackingWindows } from "./report.js";
-
-/** A flag's analysis subject: `flag:<key>`, as the controller names a flag rolled out. */
-export const FLAG_SUBJECT_PREFIX = "flag:";
 
 /** The outcome slot latency events are counted in (any slot would do: only their sum is read). */
 const LATENCY_SLOT = 1;
@@ -230,22 +228,9 @@ export class FlagWindows {
   }
 
   /** Drops what is kept of flags and variants no longer served, so retired ones free memory. */
-  retain(served: ReadonlyMap<string, { flag: { variants: Record<string, unknown> } }>): void {
-    for (const [key, entry] of this.#flags) {
-      const f = served.get(key);
-      if (f === undefined) {
-        this.#flags.delete(key);
-        continue;
-      }
-      for (const v of entry.variants.keys()) if (!(v in f.flag.variants)) entry.variants.delete(v);
-    }
-    for (const flags of this.#remote.values()) {
-      for (const [key, variants] of flags) {
-        const f = served.get(key);
-        if (f === undefined) flags.delete(key);
-        else for (const v of variants.keys()) if (!(v in f.flag.variants)) variants.delete(v);
-      }
-    }
+  retain(served: Served): void {
+    dropUnserved(this.#flags, (e) => e.variants, served);
+    for (const flags of this.#remote.values()) dropUnserved(flags, (variants) => variants, served);
   }
 
   /**
@@ -292,7 +277,6 @@ export class FlagWindows {
   ): MergeRefusal[] {
     const refused: MergeRefusal[] = [];
     const gone = this.#expired();
-    let flags = this.#remote.get(instance);
     for (const { flag, variant, seconds } of report.series) {
       if (!accepts(flag, variant)) {
         refused.push({ flag, variant, reason: "not a served flag and variant" });
@@ -315,20 +299,12 @@ export class FlagWindows {
           continue;
         }
         latency.second = r.s;
-        if (flags === undefined) {
-          flags = new Map();
-          this.#remote.set(instance, flags);
-        }
-        let variants = flags.get(flag);
-        if (variants === undefined) {
-          variants = new Map();
-          flags.set(flag, variants);
-        }
-        let held = variants.get(variant);
-        if (held === undefined) {
-          held = new RemoteSeconds(this.#windowSeconds + 1);
-          variants.set(variant, held);
-        }
+        const flags = made(this.#remote, instance, () => new Map());
+        const held = made(
+          made(flags, flag, () => new Map()),
+          variant,
+          () => new RemoteSeconds(this.#windowSeconds + 1),
+        );
         held.set({ second: r.s, exposures: r.x, errors: r.e, latency, events: new Map(names) });
       }
     }
@@ -479,27 +455,46 @@ export class FlagWindows {
   }
 
   #entry(flag: string): FlagEntry {
-    let e = this.#flags.get(flag);
-    if (e === undefined) {
-      e = { variants: new Map(), names: new Map() };
-      this.#flags.set(flag, e);
-    }
-    return e;
+    return made(this.#flags, flag, () => ({ variants: new Map(), names: new Map() }));
   }
 
   #now(flag: string, variant: string): FlagSecond {
-    const variants = this.#entry(flag).variants;
-    let ring = variants.get(variant);
-    if (ring === undefined) {
-      // One second more than the window, so a full window ending mid-second is still held.
-      ring = new VariantRing(this.#windowSeconds + 1);
-      variants.set(variant, ring);
-    }
+    // One second more than the window, so a full window ending mid-second is still held.
+    const ring = made(
+      this.#entry(flag).variants,
+      variant,
+      () => new VariantRing(this.#windowSeconds + 1),
+    );
     return ring.at(Math.floor(this.#clock.now() / 1000));
   }
 }
 
-/** Whether an analysis subject is a flag (`flag:<key>`) rather than a service. */
-export function isFlagSubject(service: string): boolean {
-  return service.startsWith(FLAG_SUBJECT_PREFIX);
+/** The served flags, as far as the windows care: which variants each has. */
+type Served = ReadonlyMap<string, { flag: { variants: Record<string, unknown> } }>;
+
+/** Drops the flags `served` no longer has, and the variants of the others it no longer has. */
+function dropUnserved<E>(
+  byFlag: Map<string, E>,
+  variantsOf: (entry: E) => Map<string, unknown>,
+  served: Served,
+): void {
+  for (const [key, entry] of byFlag) {
+    const f = served.get(key);
+    if (f === undefined) {
+      byFlag.delete(key);
+      continue;
+    }
+    const variants = variantsOf(entry);
+    for (const v of variants.keys()) if (!(v in f.flag.variants)) variants.delete(v);
+  }
+}
+
+/** The value at `key`, made and set first when there is none. */
+function made<K, V>(map: Map<K, V>, key: K, make: () => V): V {
+  let v = map.get(key);
+  if (v === undefined) {
+    v = make();
+    map.set(key, v);
+  }
+  return v;
 }

@@ -6,7 +6,7 @@
  */
 
 import type { MeasureContext, MetricProvider, Observation } from "../../analysis/types.js";
-import { isFlagSubject } from "../../tracking/windows.js";
+import { isFlagSubject } from "../../flags/subjects.js";
 
 export class SubjectDispatch implements MetricProvider {
   readonly type: string;

@@ -16,7 +16,8 @@ import {
   type Observation,
   ProviderError,
 } from "../../../analysis/types.js";
-import { type FlagWindows, isFlagSubject } from "../../../tracking/windows.js";
+import { isFlagSubject } from "../../../flags/subjects.js";
+import type { FlagWindows } from "../../../tracking/windows.js";
 import { countsArm } from "../counts.js";
 import { checkAborted, checkWindow } from "../window.js";
 
